@@ -1,0 +1,127 @@
+//! Compile: a validated [`AccessModel`] -> the Kubernetes objects one cluster should hold. Pure and deterministic:
+//! the same model, cluster, time and revision give byte-identical objects.
+
+mod rbac;
+mod sessions;
+pub mod subjects;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+use crate::objects::{
+    DesiredState, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey, ObjectKind, REVISION_ANNOTATION,
+    SOURCE_ANNOTATION,
+};
+use crate::validate::model::{AccessModel, Origin};
+
+/// What compile needs besides the model; the clock and the revision are passed in, never read.
+#[derive(Debug, Clone, Copy)]
+pub struct CompileContext<'a> {
+    pub cluster: &'a str,
+    /// Grants, users and clients whose expiry or sunset is at or before `now` compile to nothing.
+    pub now: Timestamp,
+    /// Git revision written into each object's annotations, when known.
+    pub revision: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("unknown cluster `{cluster}`: the repository's Settings define {known}")]
+    UnknownCluster { cluster: String, known: String },
+}
+
+/// Compiles the objects of one cluster.
+pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState, CompileError> {
+    if !model.settings.clusters.contains_key(ctx.cluster) {
+        let known: Vec<_> = model.settings.clusters.keys().map(|c| format!("`{c}`")).collect();
+        return Err(CompileError::UnknownCluster {
+            cluster: ctx.cluster.to_owned(),
+            known: known.join(", "),
+        });
+    }
+    let mut out = ObjectSink {
+        ctx: *ctx,
+        objects: BTreeMap::new(),
+    };
+    sessions::compile_clients(model, &mut out);
+    sessions::compile_environments(model, &mut out);
+    rbac::compile_roles(model, &mut out);
+    rbac::compile_bindings(model, &mut out);
+    Ok(DesiredState {
+        cluster: ctx.cluster.to_owned(),
+        clients_namespace: model.settings.clients_namespace.clone(),
+        deletion_guard: model.settings.deletion_guard,
+        objects: out.objects,
+    })
+}
+
+/// Collects compiled objects; the first definition of a key wins (e.g. two environments sharing a namespace).
+struct ObjectSink<'a> {
+    ctx: CompileContext<'a>,
+    objects: BTreeMap<ObjectKey, Value>,
+}
+
+impl ObjectSink<'_> {
+    /// Standard metadata: ownership labels, and annotations naming the source files and the revision.
+    fn metadata<'o>(
+        &self,
+        name: &str,
+        namespace: Option<&str>,
+        origins: impl IntoIterator<Item = &'o Origin>,
+    ) -> ObjectMeta {
+        let labels = BTreeMap::from([
+            (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
+            (INSTANCE_LABEL.to_owned(), self.ctx.cluster.to_owned()),
+        ]);
+        let mut annotations = BTreeMap::new();
+        let origins: BTreeSet<&str> = origins.into_iter().map(|o| &**o).collect();
+        if !origins.is_empty() {
+            annotations.insert(SOURCE_ANNOTATION.to_owned(), describe_origins(&origins));
+        }
+        if let Some(revision) = self.ctx.revision {
+            annotations.insert(REVISION_ANNOTATION.to_owned(), revision.to_owned());
+        }
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: namespace.map(str::to_owned),
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn insert(&mut self, key: ObjectKey, object: impl serde::Serialize) {
+        if self.objects.contains_key(&key) {
+            return;
+        }
+        let manifest = serde_json::to_value(object).expect("k8s-openapi objects serialize to JSON");
+        self.objects.insert(key, manifest);
+    }
+
+    fn namespace(&mut self, name: &str, origins: &[&Origin]) {
+        let key = ObjectKey::cluster_scoped(ObjectKind::Namespace, name);
+        if self.objects.contains_key(&key) {
+            return;
+        }
+        let namespace = k8s_openapi::api::core::v1::Namespace {
+            metadata: self.metadata(name, None, origins.iter().copied()),
+            ..Default::default()
+        };
+        self.insert(key, namespace);
+    }
+}
+
+/// Annotations are limited in size and a fat binding can come from hundreds of files: name the first few.
+fn describe_origins(origins: &BTreeSet<&str>) -> String {
+    const SHOWN: usize = 5;
+    let mut names: Vec<&str> = origins.iter().take(SHOWN).copied().collect();
+    let more = origins.len().saturating_sub(SHOWN);
+    let mut text = names.drain(..).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}

@@ -1,0 +1,189 @@
+//! RBAC: tollgate's own ClusterRoles, custom roles, and one binding per (scope, role) holding all its subjects.
+//!
+//! The RBAC authorizer scans every ClusterRoleBinding and every RoleBinding of a namespace on each request, so
+//! fewer, fatter bindings keep the cluster fast; that is why grants are merged rather than bound one by one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef};
+
+use super::ObjectSink;
+use super::subjects::{RbacSubject, SubjectResolver};
+use crate::objects::{ObjectKey, ObjectKind};
+use crate::validate::model::{self, AccessModel, BuiltinRole, GrantTarget, Origin, RoleDefinition, RoleRef as ModelRoleRef};
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+fn rule(api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let owned = |list: &[&str]| Some(list.iter().map(|s| (*s).to_owned()).collect());
+    PolicyRule {
+        api_groups: owned(api_groups),
+        resources: owned(resources),
+        verbs: verbs.iter().map(|s| (*s).to_owned()).collect(),
+        ..PolicyRule::default()
+    }
+}
+
+/// The rules of tollgate's own built-in roles. `get` on the subresources is there because kubectl's WebSocket
+/// transport opens exec and port-forward streams with GET.
+pub(super) fn builtin_rules(role: BuiltinRole) -> Vec<PolicyRule> {
+    let read_pods = rule(&[""], &["pods"], &["get", "list", "watch"]);
+    match role {
+        BuiltinRole::Logs => vec![read_pods, rule(&[""], &["pods/log"], &["get", "list", "watch"])],
+        BuiltinRole::Exec => vec![read_pods, rule(&[""], &["pods/exec"], &["create", "get"])],
+        BuiltinRole::PortForward => vec![read_pods, rule(&[""], &["pods/portforward"], &["create", "get"])],
+        BuiltinRole::ClusterAdmin | BuiltinRole::Admin | BuiltinRole::Edit | BuiltinRole::View => Vec::new(),
+    }
+}
+
+/// The ClusterRole a grant's role binds.
+fn cluster_role_name(model: &AccessModel, role: &ModelRoleRef) -> String {
+    match role {
+        ModelRoleRef::Builtin(builtin) if builtin.is_managed() => format!("tollgate:{}", builtin.name()),
+        ModelRoleRef::Builtin(builtin) => builtin.name().to_owned(),
+        ModelRoleRef::Custom(name) => match &model.roles[name].definition {
+            RoleDefinition::Rules(_) => format!("tollgate:{name}"),
+            RoleDefinition::ClusterRole(existing) => existing.clone(),
+        },
+    }
+}
+
+pub(super) fn compile_roles(model: &AccessModel, out: &mut ObjectSink) {
+    let settings_origin = &model.settings.origin;
+    for builtin in BuiltinRole::ALL.into_iter().filter(|r| r.is_managed()) {
+        let name = format!("tollgate:{}", builtin.name());
+        let role = ClusterRole {
+            metadata: out.metadata(&name, None, [settings_origin]),
+            rules: Some(builtin_rules(builtin)),
+            ..ClusterRole::default()
+        };
+        out.insert(ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name), role);
+    }
+    for role in model.roles.values() {
+        let RoleDefinition::Rules(rules) = &role.definition else { continue };
+        let name = format!("tollgate:{}", role.name);
+        let cluster_role = ClusterRole {
+            metadata: out.metadata(&name, None, [&role.origin]),
+            rules: Some(rules.iter().map(policy_rule).collect()),
+            ..ClusterRole::default()
+        };
+        out.insert(ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name), cluster_role);
+    }
+}
+
+fn policy_rule(rule: &model::PolicyRule) -> PolicyRule {
+    let list = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
+    PolicyRule {
+        api_groups: list(&rule.api_groups),
+        resources: list(&rule.resources),
+        resource_names: list(&rule.resource_names),
+        non_resource_urls: list(&rule.non_resource_urls),
+        verbs: rule.verbs.clone(),
+    }
+}
+
+/// A binding being assembled from every grant of the same scope and role.
+#[derive(Default)]
+struct PendingBinding<'m> {
+    subjects: BTreeSet<RbacSubject>,
+    origins: BTreeSet<&'m Origin>,
+}
+
+/// (namespace or cluster-wide, binding name, roleRef kind, roleRef name)
+type BindingKey = (Option<String>, String, &'static str, String);
+
+pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
+    let ctx = out.ctx;
+    let mut resolver = SubjectResolver::new(model, ctx.cluster, ctx.now);
+    let mut bindings: BTreeMap<BindingKey, PendingBinding> = BTreeMap::new();
+    for grant in &model.grants {
+        if grant.cluster != ctx.cluster || !grant.is_active(ctx.now) {
+            continue;
+        }
+        let subjects = resolver.resolve(grant);
+        if subjects.is_empty() {
+            continue;
+        }
+        let mut add = |key: BindingKey| {
+            let binding = bindings.entry(key).or_default();
+            binding.subjects.extend(subjects.iter().cloned());
+            binding.origins.insert(&grant.origin);
+        };
+        match &grant.target {
+            GrantTarget::Role(role) => {
+                let binding_name = format!("tollgate:{}", role.name());
+                let role_ref = cluster_role_name(model, role);
+                match &grant.namespaces {
+                    None => add((None, binding_name, "ClusterRole", role_ref)),
+                    Some(namespaces) => {
+                        for namespace in namespaces {
+                            add((
+                                Some(namespace.clone()),
+                                binding_name.clone(),
+                                "ClusterRole",
+                                role_ref.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+            GrantTarget::Environment(environment) => {
+                let environment = &model.environments[environment];
+                let name = super::sessions::session_role_name(&environment.name);
+                add((Some(environment.namespace.clone()), name.clone(), "Role", name));
+            }
+        }
+    }
+    for ((namespace, name, role_kind, role_name), binding) in bindings {
+        let metadata = out.metadata(&name, namespace.as_deref(), binding.origins.iter().copied());
+        let role_ref = RoleRef {
+            api_group: RBAC_GROUP.to_owned(),
+            kind: role_kind.to_owned(),
+            name: role_name,
+        };
+        let subjects = Some(binding.subjects.iter().map(RbacSubject::to_k8s).collect());
+        match namespace {
+            None => {
+                let key = ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, &name);
+                out.insert(
+                    key,
+                    ClusterRoleBinding {
+                        metadata,
+                        role_ref,
+                        subjects,
+                    },
+                );
+            }
+            Some(namespace) => {
+                let key = ObjectKey::namespaced(ObjectKind::RoleBinding, namespace, &name);
+                out.insert(
+                    key,
+                    RoleBinding {
+                        metadata,
+                        role_ref,
+                        subjects,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// A namespaced Role, for session environments.
+pub(super) fn role(metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, rules: Vec<PolicyRule>) -> Role {
+    Role {
+        metadata,
+        rules: Some(rules),
+    }
+}
+
+pub(super) fn session_rules(port_forwarding: bool) -> Vec<PolicyRule> {
+    let mut rules = vec![
+        rule(&[""], &["pods"], &["get", "list", "watch"]),
+        rule(&[""], &["pods/exec", "pods/attach"], &["create", "get"]),
+    ];
+    if port_forwarding {
+        rules.push(rule(&[""], &["pods/portforward"], &["create", "get"]));
+    }
+    rules
+}

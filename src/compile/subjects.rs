@@ -1,0 +1,179 @@
+//! Who a grant lands on: groups expanded, clients found by owner, inactive people and clients left out.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use k8s_openapi::api::rbac::v1::Subject;
+
+use crate::config::documents::AccessAs;
+use crate::validate::model::{AccessModel, Grant, Subjects};
+
+/// An RBAC subject, ordered the way bindings list them: ServiceAccounts, then users, then groups.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RbacSubject {
+    ServiceAccount { namespace: String, name: String },
+    User(String),
+    Group(String),
+}
+
+impl RbacSubject {
+    pub fn to_k8s(&self) -> Subject {
+        match self {
+            RbacSubject::ServiceAccount { namespace, name } => Subject {
+                kind: "ServiceAccount".to_owned(),
+                api_group: Some(String::new()),
+                name: name.clone(),
+                namespace: Some(namespace.clone()),
+            },
+            RbacSubject::User(name) => Subject {
+                kind: "User".to_owned(),
+                api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                name: name.clone(),
+                namespace: None,
+            },
+            RbacSubject::Group(name) => Subject {
+                kind: "Group".to_owned(),
+                api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                name: name.clone(),
+                namespace: None,
+            },
+        }
+    }
+}
+
+/// Expanded group memberships, client ownership and a cache of resolved subject lists for one cluster.
+pub struct SubjectResolver<'m> {
+    model: &'m AccessModel,
+    cluster: &'m str,
+    now: Timestamp,
+    /// Every user in a group, through nested groups too.
+    group_users: HashMap<&'m str, BTreeSet<&'m str>>,
+    /// A group and every group nested in it.
+    group_closure: HashMap<&'m str, BTreeSet<&'m str>>,
+    /// Active clients of this cluster, by owner.
+    clients_by_owner: HashMap<&'m str, Vec<&'m str>>,
+    /// Documents share one `Subjects` across their grants, so one resolution serves them all.
+    cache: HashMap<(*const Subjects, AccessAs), Arc<Vec<RbacSubject>>>,
+}
+
+impl<'m> SubjectResolver<'m> {
+    pub fn new(model: &'m AccessModel, cluster: &'m str, now: Timestamp) -> Self {
+        let mut resolver = SubjectResolver {
+            model,
+            cluster,
+            now,
+            group_users: HashMap::new(),
+            group_closure: HashMap::new(),
+            clients_by_owner: HashMap::new(),
+            cache: HashMap::new(),
+        };
+        for name in model.groups.keys() {
+            resolver.expand_group(name);
+        }
+        for client in model.clients.values() {
+            if client.is_active(now) && client.clusters.contains(cluster) {
+                for owner in &client.owners {
+                    resolver
+                        .clients_by_owner
+                        .entry(owner.as_str())
+                        .or_default()
+                        .push(client.name.as_str());
+                }
+            }
+        }
+        resolver
+    }
+
+    /// Validation guarantees groups form no cycle, so the recursion ends.
+    fn expand_group(&mut self, name: &'m str) {
+        if self.group_closure.contains_key(name) {
+            return;
+        }
+        let Some(group) = self.model.groups.get(name) else { return };
+        let mut users: BTreeSet<&str> = group.members.iter().map(String::as_str).collect();
+        let mut closure: BTreeSet<&str> = BTreeSet::from([name]);
+        for child in &group.groups {
+            self.expand_group(child);
+            if let Some(child_users) = self.group_users.get(child.as_str()) {
+                users.extend(child_users.iter().copied());
+            }
+            if let Some(child_closure) = self.group_closure.get(child.as_str()) {
+                closure.extend(child_closure.iter().copied());
+            }
+        }
+        self.group_users.insert(name, users);
+        self.group_closure.insert(name, closure);
+    }
+
+    pub fn client_subject(&self, client: &str) -> RbacSubject {
+        RbacSubject::ServiceAccount {
+            namespace: self.model.settings.clients_namespace.clone(),
+            name: client.to_owned(),
+        }
+    }
+
+    fn client_is_here(&self, name: &str) -> bool {
+        self.model
+            .clients
+            .get(name)
+            .is_some_and(|c| c.is_active(self.now) && c.clusters.contains(self.cluster))
+    }
+
+    fn user_is_active(&self, name: &str) -> bool {
+        self.model.users.get(name).is_some_and(|u| u.is_active(self.now))
+    }
+
+    /// The RBAC subjects a grant lands on in this cluster, sorted and without duplicates.
+    pub fn resolve(&mut self, grant: &Grant) -> Arc<Vec<RbacSubject>> {
+        let cache_key = (Arc::as_ptr(&grant.subjects), grant.access_as);
+        if let Some(resolved) = self.cache.get(&cache_key) {
+            return resolved.clone();
+        }
+        let subjects = &grant.subjects;
+        let mut resolved: BTreeSet<RbacSubject> = BTreeSet::new();
+        for client in &subjects.clients {
+            if self.client_is_here(client) {
+                resolved.insert(self.client_subject(client));
+            }
+        }
+        match grant.access_as {
+            AccessAs::Client => {
+                let mut users: BTreeSet<&str> = subjects.users.iter().map(String::as_str).collect();
+                for group in &subjects.groups {
+                    if let Some(members) = self.group_users.get(group.as_str()) {
+                        users.extend(members.iter().copied());
+                    }
+                }
+                for user in users {
+                    if !self.user_is_active(user) {
+                        continue;
+                    }
+                    for client in self.clients_by_owner.get(user).into_iter().flatten() {
+                        resolved.insert(self.client_subject(client));
+                    }
+                }
+            }
+            AccessAs::User => {
+                let prefixes = &self.model.settings.subject_prefixes;
+                for user in &subjects.users {
+                    if let Some(user) = self.model.users.get(user)
+                        && user.is_active(self.now)
+                    {
+                        resolved.insert(RbacSubject::User(format!("{}{}", prefixes.user, user.username)));
+                    }
+                }
+                // An identity provider reports only a person's direct groups, so a grant to a group must also
+                // name every group nested in it.
+                for group in &subjects.groups {
+                    for nested in self.group_closure.get(group.as_str()).into_iter().flatten() {
+                        resolved.insert(RbacSubject::Group(format!("{}{nested}", prefixes.group)));
+                    }
+                }
+            }
+        }
+        let resolved = Arc::new(resolved.into_iter().collect::<Vec<_>>());
+        self.cache.insert(cache_key, resolved.clone());
+        resolved
+    }
+}

@@ -1,0 +1,191 @@
+//! Problems found in an access repository, each with where it is and, where one helps, a hint.
+//!
+//! A diagnostic names its place as (document, field path) rather than as a line, because most problems are found
+//! after parsing (a dangling reference, a duplicate name); the line and column are looked up only when the
+//! diagnostic is shown.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::config::source::{DocRef, FieldPart, FileId, Position, Sources};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Where a diagnostic points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The repository as a whole (e.g. "no Settings document").
+    Repository,
+    /// A known line and column of a file (YAML syntax errors).
+    Point { file: FileId, position: Position },
+    /// A field of a document; the empty path is the document itself.
+    Field {
+        doc: DocRef,
+        path: String,
+        part: FieldPart,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable, short identifier of the check, e.g. `unknown-field`.
+    pub code: &'static str,
+    pub location: Location,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, location: Location, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            location,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, location: Location, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, location, message)
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_hint_opt(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A diagnostic with its place resolved to file, line and column, ready to show or serialize.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedDiagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl ResolvedDiagnostic {
+    pub fn resolve(diagnostic: &Diagnostic, sources: &Sources) -> Self {
+        let (file, position, field) = match &diagnostic.location {
+            Location::Repository => (None, None, None),
+            Location::Point { file, position } => (Some(*file), Some(*position), None),
+            Location::Field { doc, path, part } => (
+                Some(doc.file),
+                sources.field_position(*doc, path, *part),
+                (!path.is_empty()).then(|| path.clone()),
+            ),
+        };
+        ResolvedDiagnostic {
+            severity: diagnostic.severity,
+            code: diagnostic.code,
+            file: file.map(|file| sources.file(file).path.clone()),
+            line: position.map(|p| p.line),
+            column: position.map(|p| p.column),
+            field,
+            message: diagnostic.message.clone(),
+            hint: diagnostic.hint.clone(),
+        }
+    }
+}
+
+/// Sorts diagnostics the way people read them: by file, then line, errors before warnings on the same line.
+pub fn resolve_all(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<ResolvedDiagnostic> {
+    let mut resolved: Vec<_> = diagnostics
+        .iter()
+        .map(|d| ResolvedDiagnostic::resolve(d, sources))
+        .collect();
+    resolved.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.severity, &a.message).cmp(&(
+            &b.file,
+            b.line,
+            b.column,
+            b.severity,
+            &b.message,
+        ))
+    });
+    resolved
+}
+
+/// `error[code]: file:line:column: field: message` and an indented hint line, as compilers print them.
+pub fn render_text(diagnostics: &[ResolvedDiagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = write!(out, "{severity}[{}]: ", d.code);
+        if let Some(file) = &d.file {
+            out.push_str(file);
+            if let (Some(line), Some(column)) = (d.line, d.column) {
+                let _ = write!(out, ":{line}:{column}");
+            }
+            out.push_str(": ");
+        }
+        if let Some(field) = &d.field {
+            let _ = write!(out, "{field}: ");
+        }
+        out.push_str(&d.message);
+        out.push('\n');
+        if let Some(hint) = &d.hint {
+            let _ = writeln!(out, "  = hint: {hint}");
+        }
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    if !diagnostics.is_empty() {
+        let _ = writeln!(
+            out,
+            "{errors} error{}, {warnings} warning{}",
+            plural(errors),
+            plural(warnings)
+        );
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// "did you mean `x`?" for the closest of `candidates` to `wrong`, if one is close enough to be a typo.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(wrong, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+}

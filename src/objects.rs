@@ -1,0 +1,198 @@
+//! Kubernetes objects as compile produces them and plan compares them: a typed key and the manifest as JSON.
+//!
+//! Compile builds k8s-openapi types and turns them into JSON once, so that plan can diff any kind field by field
+//! and render any kind the same way; desired and live state are the same shape.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::validate::model::DeletionGuard;
+
+/// Label every object tollgate manages carries.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "tollgate";
+/// Label naming the cluster (tollgate's instance) an object belongs to.
+pub const INSTANCE_LABEL: &str = "tollgate.dev/instance";
+/// Annotation naming the repository files an object was compiled from.
+pub const SOURCE_ANNOTATION: &str = "tollgate.dev/source";
+/// Annotation naming the Git revision an object was last written from; plans ignore it.
+pub const REVISION_ANNOTATION: &str = "tollgate.dev/revision";
+
+/// The kinds tollgate manages, in the order they are applied (what others refer to comes first); prune goes in
+/// reverse, so bindings disappear before the roles they name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ObjectKind {
+    Namespace,
+    ServiceAccount,
+    ClusterRole,
+    Role,
+    PodTemplate,
+    ClusterRoleBinding,
+    RoleBinding,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 7] = [
+        ObjectKind::Namespace,
+        ObjectKind::ServiceAccount,
+        ObjectKind::ClusterRole,
+        ObjectKind::Role,
+        ObjectKind::PodTemplate,
+        ObjectKind::ClusterRoleBinding,
+        ObjectKind::RoleBinding,
+    ];
+
+    pub fn api_version(self) -> &'static str {
+        match self {
+            ObjectKind::Namespace | ObjectKind::ServiceAccount | ObjectKind::PodTemplate => "v1",
+            ObjectKind::ClusterRole
+            | ObjectKind::Role
+            | ObjectKind::ClusterRoleBinding
+            | ObjectKind::RoleBinding => "rbac.authorization.k8s.io/v1",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            ObjectKind::Namespace => "Namespace",
+            ObjectKind::ServiceAccount => "ServiceAccount",
+            ObjectKind::ClusterRole => "ClusterRole",
+            ObjectKind::Role => "Role",
+            ObjectKind::PodTemplate => "PodTemplate",
+            ObjectKind::ClusterRoleBinding => "ClusterRoleBinding",
+            ObjectKind::RoleBinding => "RoleBinding",
+        }
+    }
+
+    pub fn is_namespaced(self) -> bool {
+        !matches!(
+            self,
+            ObjectKind::Namespace | ObjectKind::ClusterRole | ObjectKind::ClusterRoleBinding
+        )
+    }
+
+    pub fn from_type(api_version: &str, kind: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL
+            .into_iter()
+            .find(|k| k.api_version() == api_version && k.kind() == kind)
+    }
+
+    pub fn is_binding(self) -> bool {
+        matches!(self, ObjectKind::ClusterRoleBinding | ObjectKind::RoleBinding)
+    }
+}
+
+/// Identifies an object within one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectKey {
+    pub kind: ObjectKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn cluster_scoped(kind: ObjectKind, name: impl Into<String>) -> Self {
+        ObjectKey {
+            kind,
+            namespace: None,
+            name: name.into(),
+        }
+    }
+
+    pub fn namespaced(kind: ObjectKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjectKey {
+            kind,
+            namespace: Some(namespace.into()),
+            name: name.into(),
+        }
+    }
+
+    /// The key of a manifest (`apiVersion`, `kind`, `metadata.namespace`, `metadata.name`), if it is of a kind
+    /// tollgate manages.
+    pub fn of_manifest(manifest: &Value) -> Option<ObjectKey> {
+        let kind = ObjectKind::from_type(manifest["apiVersion"].as_str()?, manifest["kind"].as_str()?)?;
+        let metadata = &manifest["metadata"];
+        let name = metadata["name"].as_str()?.to_owned();
+        let namespace = if kind.is_namespaced() {
+            Some(metadata["namespace"].as_str().unwrap_or("default").to_owned())
+        } else {
+            None
+        };
+        Some(ObjectKey { kind, namespace, name })
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{} {namespace}/{}", self.kind.kind(), self.name),
+            None => write!(f, "{} {}", self.kind.kind(), self.name),
+        }
+    }
+}
+
+/// What one cluster should hold, as compiled from the repository.
+#[derive(Debug, Clone)]
+pub struct DesiredState {
+    pub cluster: String,
+    /// Namespace of the clients' ServiceAccounts: plan uses it to name access changes by client.
+    pub clients_namespace: String,
+    pub deletion_guard: DeletionGuard,
+    pub objects: BTreeMap<ObjectKey, Value>,
+}
+
+/// What a cluster holds: every object of a managed kind that was read, owned by tollgate or not (a same-named
+/// object tollgate does not own is a conflict, so it must be seen).
+#[derive(Debug, Clone, Default)]
+pub struct LiveState {
+    pub objects: BTreeMap<ObjectKey, Value>,
+}
+
+/// Whether a live object carries tollgate's ownership labels for `cluster`.
+pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
+    let labels = &manifest["metadata"]["labels"];
+    labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE) && labels[INSTANCE_LABEL].as_str() == Some(cluster)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveStateError {
+    #[error("cannot parse the live objects in {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl LiveState {
+    /// Reads objects as `kubectl get -o yaml` prints them (a `List`), or as multi-document YAML or JSON. Objects of
+    /// kinds tollgate does not manage are skipped.
+    pub fn from_yaml(path: &str, text: &str) -> Result<LiveState, LiveStateError> {
+        let mut state = LiveState::default();
+        for document in serde_yaml::Deserializer::from_str(text) {
+            let value: Value = serde::Deserialize::deserialize(document).map_err(|e| LiveStateError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            state.add(value);
+        }
+        Ok(state)
+    }
+
+    fn add(&mut self, value: Value) {
+        if value.is_null() {
+            return;
+        }
+        if value["kind"].as_str().is_some_and(|kind| kind == "List" || kind.ends_with("List")) {
+            if let Value::Array(items) = &value["items"] {
+                for item in items {
+                    self.add(item.clone());
+                }
+            }
+            return;
+        }
+        if let Some(key) = ObjectKey::of_manifest(&value) {
+            self.objects.insert(key, value);
+        }
+    }
+}

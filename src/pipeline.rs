@@ -1,0 +1,51 @@
+//! The pure pipeline stitched together: load -> validate -> compile -> plan, for the CLI, tests and benchmarks.
+//! Each step's failure says which step failed and why.
+
+use jiff::Timestamp;
+
+use crate::compile::{CompileContext, CompileError, compile};
+use crate::config::LoadedRepository;
+use crate::diagnostics::{ResolvedDiagnostic, resolve_all};
+use crate::objects::{DesiredState, LiveState};
+use crate::plan::{Against, Plan, plan};
+use crate::validate::model::AccessModel;
+use crate::validate::validate;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("the repository is invalid ({} errors); nothing was planned", .0.iter().filter(|d| d.severity == crate::diagnostics::Severity::Error).count())]
+    Invalid(Vec<ResolvedDiagnostic>),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+}
+
+/// A validated repository and the warnings validation printed about it.
+pub struct Checked {
+    pub model: AccessModel,
+    pub warnings: Vec<ResolvedDiagnostic>,
+}
+
+/// Validates a loaded repository; fails with every diagnostic, sorted, when anything is wrong.
+pub fn check(loaded: &LoadedRepository, now: Timestamp) -> Result<Checked, PipelineError> {
+    let validation = validate(loaded, now);
+    let diagnostics = resolve_all(&validation.diagnostics, &loaded.sources);
+    match validation.model {
+        Some(model) => Ok(Checked {
+            model,
+            warnings: diagnostics,
+        }),
+        None => Err(PipelineError::Invalid(diagnostics)),
+    }
+}
+
+/// Compiles and plans one cluster of a validated model.
+pub fn plan_cluster(
+    model: &AccessModel,
+    ctx: &CompileContext,
+    live: &LiveState,
+    against: Against,
+) -> Result<(DesiredState, Plan), PipelineError> {
+    let desired = compile(model, ctx)?;
+    let plan = plan(&desired, live, against);
+    Ok((desired, plan))
+}

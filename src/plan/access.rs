@@ -1,0 +1,118 @@
+//! The effect of a plan on people: for each user, group and client, which roles it gains and loses where.
+//!
+//! Computed from the bindings themselves (desired vs live), so it shows exactly what RBAC will see, including drift
+//! repaired by hand-edited bindings being restored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::objects::{DesiredState, LiveState, ObjectKey, is_owned_by};
+
+/// A subject as people know it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SubjectName {
+    /// `client`, `user`, `group` or `serviceaccount` (a ServiceAccount outside the clients namespace).
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// A role in a scope.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Access {
+    /// The role as grants name it (`edit`, a custom role's name), or `session:<environment>`.
+    pub role: String,
+    /// The namespace, or `None` for the whole cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{} in {namespace}", self.role),
+            None => write!(f, "{} cluster-wide", self.role),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessChange {
+    pub subject: SubjectName,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gained: Vec<Access>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<Access>,
+}
+
+type AccessMap = BTreeMap<SubjectName, BTreeSet<Access>>;
+
+fn role_name(role_ref_name: &str) -> String {
+    role_ref_name
+        .strip_prefix("tollgate:")
+        .unwrap_or(role_ref_name)
+        .to_owned()
+}
+
+fn collect<'v>(objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>, clients_namespace: &str) -> AccessMap {
+    let mut map = AccessMap::new();
+    for (key, manifest) in objects {
+        if !key.kind.is_binding() {
+            continue;
+        }
+        let Some(role) = manifest["roleRef"]["name"].as_str() else { continue };
+        let access = Access {
+            role: role_name(role),
+            namespace: key.namespace.clone(),
+        };
+        for subject in manifest["subjects"].as_array().into_iter().flatten() {
+            let name = subject["name"].as_str().unwrap_or_default().to_owned();
+            let subject = match subject["kind"].as_str() {
+                Some("ServiceAccount") => {
+                    let namespace = subject["namespace"].as_str().unwrap_or_default();
+                    if namespace == clients_namespace {
+                        SubjectName { kind: "client", name }
+                    } else {
+                        SubjectName {
+                            kind: "serviceaccount",
+                            name: format!("{namespace}/{name}"),
+                        }
+                    }
+                }
+                Some("User") => SubjectName { kind: "user", name },
+                Some("Group") => SubjectName { kind: "group", name },
+                _ => continue,
+            };
+            map.entry(subject).or_default().insert(access.clone());
+        }
+    }
+    map
+}
+
+/// Access gained and lost per subject, going from the owned live bindings to the desired ones.
+pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
+    let after = collect(desired.objects.iter(), &desired.clients_namespace);
+    let before = collect(
+        live.objects
+            .iter()
+            .filter(|(_, manifest)| is_owned_by(manifest, &desired.cluster)),
+        &desired.clients_namespace,
+    );
+    let empty = BTreeSet::new();
+    let subjects: BTreeSet<&SubjectName> = after.keys().chain(before.keys()).collect();
+    subjects
+        .into_iter()
+        .filter_map(|subject| {
+            let now = after.get(subject).unwrap_or(&empty);
+            let was = before.get(subject).unwrap_or(&empty);
+            let gained: Vec<_> = now.difference(was).cloned().collect();
+            let lost: Vec<_> = was.difference(now).cloned().collect();
+            (!gained.is_empty() || !lost.is_empty()).then(|| AccessChange {
+                subject: subject.clone(),
+                gained,
+                lost,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,174 @@
+//! Terraform-like text for terminals and CI logs: `+` create, `~` update, `-/+` replace, `-` delete, `!` conflict.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+
+use super::compact;
+use crate::plan::diff::FieldChange;
+use crate::plan::{Action, Against, Plan};
+
+struct Palette {
+    color: bool,
+}
+
+impl Palette {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn green(&self, text: &str) -> String {
+        self.paint(AnsiColor::Green.on_default(), text)
+    }
+    fn red(&self, text: &str) -> String {
+        self.paint(AnsiColor::Red.on_default(), text)
+    }
+    fn yellow(&self, text: &str) -> String {
+        self.paint(AnsiColor::Yellow.on_default(), text)
+    }
+    fn magenta(&self, text: &str) -> String {
+        self.paint(AnsiColor::Magenta.on_default(), text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+}
+
+pub(super) fn sigil(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::Conflict => "!",
+        Action::NoOp => " ",
+    }
+}
+
+/// The plan as text; `color` adds ANSI colours (the caller decides from the terminal).
+pub fn human(plan: &Plan, color: bool) -> String {
+    let p = Palette { color };
+    let mut out = String::new();
+    let against = match &plan.against {
+        Against::Empty => "an empty cluster (offline)".to_owned(),
+        Against::File { path } => format!("the objects in {path}"),
+    };
+    let _ = writeln!(out, "{}", p.bold(&format!("Plan for cluster `{}` against {against}", plan.cluster)));
+    out.push('\n');
+    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    if changes.is_empty() {
+        out.push_str("No changes: the cluster matches the repository.\n");
+    }
+    for change in &changes {
+        let head = format!("{} {}", sigil(change.action), change.object);
+        let head = match change.action {
+            Action::Create => p.green(&head),
+            Action::Update => p.yellow(&head),
+            Action::Replace => p.magenta(&head),
+            Action::Delete | Action::Conflict => p.red(&head),
+            Action::NoOp => head,
+        };
+        match &change.reason {
+            Some(reason) => {
+                let _ = writeln!(out, "  {head} ({reason})");
+            }
+            None => {
+                let _ = writeln!(out, "  {head}");
+            }
+        }
+        for field in &change.fields {
+            field_lines(&mut out, field, &p);
+        }
+    }
+    if !plan.access.is_empty() {
+        let _ = writeln!(out, "\n{}", p.bold("Access changes:"));
+        for change in &plan.access {
+            let _ = writeln!(out, "  {} {}", change.subject.kind, change.subject.name);
+            for access in &change.gained {
+                let _ = writeln!(out, "    {}", p.green(&format!("+ {access}")));
+            }
+            for access in &change.lost {
+                let _ = writeln!(out, "    {}", p.red(&format!("- {access}")));
+            }
+        }
+    }
+    if let Some(guard) = &plan.deletion_guard {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.red(&format!(
+                "Deletion guard: this plan deletes {} of {} managed objects, more than {}% (and more than {}); apply refuses it unless mass deletion is allowed.",
+                guard.deletes, guard.managed, guard.max_delete_percent, guard.min_objects
+            ))
+        );
+    }
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "\n{} {} to create, {} to update, {} to replace, {} to delete, {} conflict{}, {} unchanged.",
+        p.bold("Plan:"),
+        s.create,
+        s.update,
+        s.replace,
+        s.delete,
+        s.conflict,
+        if s.conflict == 1 { "" } else { "s" },
+        s.unchanged
+    );
+    out
+}
+
+/// One field change: lists as the elements that come and go, other values as `before -> after`.
+pub(super) fn field_lines(out: &mut String, field: &FieldChange, p: &impl FieldPalette) {
+    match (&field.before, &field.after) {
+        (Some(Value::Array(before)), Some(Value::Array(after))) => {
+            let _ = writeln!(out, "      ~ {}", field.path);
+            for item in after.iter().filter(|item| !before.contains(item)) {
+                let _ = writeln!(out, "          {}", p.added(&format!("+ {}", compact(item))));
+            }
+            for item in before.iter().filter(|item| !after.contains(item)) {
+                let _ = writeln!(out, "          {}", p.removed(&format!("- {}", compact(item))));
+            }
+        }
+        (None, Some(after)) => {
+            let _ = writeln!(out, "      {}", p.added(&format!("+ {}: {}", field.path, compact(after))));
+        }
+        (Some(before), None) => {
+            let _ = writeln!(out, "      {}", p.removed(&format!("- {}: {}", field.path, compact(before))));
+        }
+        (Some(before), Some(after)) => {
+            let _ = writeln!(out, "      ~ {}: {} -> {}", field.path, compact(before), compact(after));
+        }
+        (None, None) => {}
+    }
+}
+
+/// How field lines mark what comes and goes; the markdown view uses plain diff markers.
+pub(super) trait FieldPalette {
+    fn added(&self, text: &str) -> String;
+    fn removed(&self, text: &str) -> String;
+}
+
+impl FieldPalette for Palette {
+    fn added(&self, text: &str) -> String {
+        self.green(text)
+    }
+    fn removed(&self, text: &str) -> String {
+        self.red(text)
+    }
+}
+
+pub(super) struct Plain;
+
+impl FieldPalette for Plain {
+    fn added(&self, text: &str) -> String {
+        text.to_owned()
+    }
+    fn removed(&self, text: &str) -> String {
+        text.to_owned()
+    }
+}
