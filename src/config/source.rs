@@ -255,7 +255,7 @@ mod tests {
         );
         assert_eq!(
             at(doc1, "spec.grants[0].namespaces[1]", FieldPart::Value),
-            Position { line: 8, column: 26 }
+            Position { line: 8, column: 23 }
         );
         // A field that does not exist points at its nearest existing parent.
         assert_eq!(
