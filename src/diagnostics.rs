@@ -124,13 +124,8 @@ pub fn resolve_all(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<Resolve
         .map(|d| ResolvedDiagnostic::resolve(d, sources))
         .collect();
     resolved.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.severity, &a.message).cmp(&(
-            &b.file,
-            b.line,
-            b.column,
-            b.severity,
-            &b.message,
-        ))
+        (&a.file, a.line, a.column, a.severity, &a.message)
+            .cmp(&(&b.file, b.line, b.column, b.severity, &b.message))
     });
     resolved
 }
@@ -181,7 +176,10 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// "did you mean `x`?" for the closest of `candidates` to `wrong`, if one is close enough to be a typo.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(wrong, candidate), candidate))

@@ -3,12 +3,13 @@
 //! The pure stages, in the order data flows through them:
 //! [`config`] (load) -> [`validate`] -> [`compile`] -> [`plan`] -> [`render`].
 
+pub mod compile;
 pub mod config;
 pub mod diagnostics;
-pub mod validate;
-pub mod compile;
 pub mod objects;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
-pub mod pipeline;
 pub mod schema;
+pub mod synthetic;
+pub mod validate;

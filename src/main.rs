@@ -101,7 +101,8 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
-            if let Some(PipelineError::Invalid(diagnostics)) = error.downcast_ref::<PipelineError>() {
+            if let Some(PipelineError::Invalid(diagnostics)) = error.downcast_ref::<PipelineError>()
+            {
                 eprint!("{}", render_text(diagnostics));
             }
             eprintln!("error: {error:#}");
@@ -169,10 +170,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (live, against) = match (&live_from, offline) {
                 (Some(path), _) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read the live objects in {}", path.display()))?;
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!("cannot read the live objects in {}", path.display())
+                    })?;
                     let shown = path.display().to_string();
-                    (LiveState::from_yaml(&shown, &text)?, Against::File { path: shown })
+                    (
+                        LiveState::from_yaml(&shown, &text)?,
+                        Against::File { path: shown },
+                    )
                 }
                 (None, true) => (LiveState::default(), Against::Empty),
                 (None, false) => anyhow::bail!(
@@ -193,7 +198,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let color = match color {
                 ColorChoice::Always => true,
                 ColorChoice::Never => false,
-                ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
             };
             let text = match output {
                 Output::Human => render::human(&plan, color),
@@ -202,13 +209,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             print!("{text}");
             let changed = plan.summary.has_changes();
-            Ok(ExitCode::from(if detailed_exitcode && changed { 2 } else { 0 }))
+            Ok(ExitCode::from(if detailed_exitcode && changed {
+                2
+            } else {
+                0
+            }))
         }
         Command::Schema { out } => {
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             for (name, text) in tollgate::schema::generate() {
                 let path = out.join(&name);
-                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)

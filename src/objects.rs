@@ -81,7 +81,10 @@ impl ObjectKind {
     }
 
     pub fn is_binding(self) -> bool {
-        matches!(self, ObjectKind::ClusterRoleBinding | ObjectKind::RoleBinding)
+        matches!(
+            self,
+            ObjectKind::ClusterRoleBinding | ObjectKind::RoleBinding
+        )
     }
 }
 
@@ -103,7 +106,11 @@ impl ObjectKey {
         }
     }
 
-    pub fn namespaced(kind: ObjectKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn namespaced(
+        kind: ObjectKind,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         ObjectKey {
             kind,
             namespace: Some(namespace.into()),
@@ -114,15 +121,25 @@ impl ObjectKey {
     /// The key of a manifest (`apiVersion`, `kind`, `metadata.namespace`, `metadata.name`), if it is of a kind
     /// tollgate manages.
     pub fn of_manifest(manifest: &Value) -> Option<ObjectKey> {
-        let kind = ObjectKind::from_type(manifest["apiVersion"].as_str()?, manifest["kind"].as_str()?)?;
+        let kind =
+            ObjectKind::from_type(manifest["apiVersion"].as_str()?, manifest["kind"].as_str()?)?;
         let metadata = &manifest["metadata"];
         let name = metadata["name"].as_str()?.to_owned();
         let namespace = if kind.is_namespaced() {
-            Some(metadata["namespace"].as_str().unwrap_or("default").to_owned())
+            Some(
+                metadata["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_owned(),
+            )
         } else {
             None
         };
-        Some(ObjectKey { kind, namespace, name })
+        Some(ObjectKey {
+            kind,
+            namespace,
+            name,
+        })
     }
 }
 
@@ -155,7 +172,8 @@ pub struct LiveState {
 /// Whether a live object carries tollgate's ownership labels for `cluster`.
 pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
     let labels = &manifest["metadata"]["labels"];
-    labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE) && labels[INSTANCE_LABEL].as_str() == Some(cluster)
+    labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE)
+        && labels[INSTANCE_LABEL].as_str() == Some(cluster)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,10 +188,11 @@ impl LiveState {
     pub fn from_yaml(path: &str, text: &str) -> Result<LiveState, LiveStateError> {
         let mut state = LiveState::default();
         for document in serde_yaml::Deserializer::from_str(text) {
-            let value: Value = serde::Deserialize::deserialize(document).map_err(|e| LiveStateError::Parse {
-                path: path.to_owned(),
-                message: e.to_string(),
-            })?;
+            let value: Value =
+                serde::Deserialize::deserialize(document).map_err(|e| LiveStateError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
             state.add(value);
         }
         Ok(state)
@@ -183,7 +202,10 @@ impl LiveState {
         if value.is_null() {
             return;
         }
-        if value["kind"].as_str().is_some_and(|kind| kind == "List" || kind.ends_with("List")) {
+        if value["kind"]
+            .as_str()
+            .is_some_and(|kind| kind == "List" || kind.ends_with("List"))
+        {
             if let Value::Array(items) = &value["items"] {
                 for item in items {
                     self.add(item.clone());

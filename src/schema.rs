@@ -20,7 +20,8 @@ pub fn file_name(kind: Kind) -> String {
 }
 
 fn schema_of<S: JsonSchema>(kind: Kind) -> Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(Document<S>)).expect("schemas serialize to JSON");
+    let mut schema = serde_json::to_value(schemars::schema_for!(Document<S>))
+        .expect("schemas serialize to JSON");
     schema["title"] = Value::from(kind.as_str());
     schema["description"] = Value::from(kind.description());
     schema["properties"]["apiVersion"] = serde_json::json!({ "const": API_VERSION });
@@ -42,7 +43,8 @@ pub fn generate() -> Vec<(String, String)> {
                 Kind::Environment => schema_of::<EnvironmentSpec>(kind),
                 Kind::UserAccess => schema_of::<UserAccessSpec>(kind),
             };
-            let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialize to JSON");
+            let mut text =
+                serde_json::to_string_pretty(&schema).expect("schemas serialize to JSON");
             text.push('\n');
             (file_name(kind), text)
         })

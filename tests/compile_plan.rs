@@ -10,7 +10,7 @@ use tollgate::render;
 
 fn desired(cluster: &str, now: jiff::Timestamp) -> tollgate::objects::DesiredState {
     let loaded = common::example_repo();
-    let checked = check(&loaded, now).ok().expect("example-repo is valid");
+    let checked = check(&loaded, now).expect("example-repo is valid");
     compile(
         &checked.model,
         &CompileContext {
@@ -35,10 +35,22 @@ fn every_object_carries_ownership_labels_and_source() {
     let state = desired("staging", common::now());
     for (key, manifest) in &state.objects {
         let metadata = &manifest["metadata"];
-        assert_eq!(metadata["labels"]["app.kubernetes.io/managed-by"], "tollgate", "{key}");
-        assert_eq!(metadata["labels"]["tollgate.dev/instance"], "staging", "{key}");
-        assert!(metadata["annotations"]["tollgate.dev/source"].is_string(), "{key}");
-        assert_eq!(metadata["annotations"]["tollgate.dev/revision"], "0123abc", "{key}");
+        assert_eq!(
+            metadata["labels"]["app.kubernetes.io/managed-by"], "tollgate",
+            "{key}"
+        );
+        assert_eq!(
+            metadata["labels"]["tollgate.dev/instance"], "staging",
+            "{key}"
+        );
+        assert!(
+            metadata["annotations"]["tollgate.dev/source"].is_string(),
+            "{key}"
+        );
+        assert_eq!(
+            metadata["annotations"]["tollgate.dev/revision"], "0123abc",
+            "{key}"
+        );
     }
 }
 
@@ -66,7 +78,10 @@ fn user_mode_grants_name_prefixed_users_and_groups() {
     assert_eq!(state.objects[&view]["subjects"][0]["kind"], "Group");
     assert_eq!(state.objects[&view]["subjects"][0]["name"], "oidc:platform");
     let search = ObjectKey::namespaced(ObjectKind::RoleBinding, "search", "tollgate:view");
-    assert_eq!(state.objects[&search]["subjects"][0]["name"], "oidc:grace@example.com");
+    assert_eq!(
+        state.objects[&search]["subjects"][0]["name"],
+        "oidc:grace@example.com"
+    );
 }
 
 #[test]
@@ -96,10 +111,21 @@ fn plan_against_itself_is_empty_and_drift_is_an_update() {
     let view = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:view");
     live.objects.remove(&view);
     let drift = plan(&state, &live, Against::Empty);
-    let action = |key: &ObjectKey| drift.changes.iter().find(|c| &c.object == key).unwrap().action;
+    let action = |key: &ObjectKey| {
+        drift
+            .changes
+            .iter()
+            .find(|c| &c.object == key)
+            .unwrap()
+            .action
+    };
     assert_eq!(action(&logs), Action::Update);
     assert_eq!(action(&view), Action::Create);
-    let intruder = drift.access.iter().find(|a| a.subject.name == "intruder").unwrap();
+    let intruder = drift
+        .access
+        .iter()
+        .find(|a| a.subject.name == "intruder")
+        .unwrap();
     assert_eq!(intruder.lost.len(), 1);
     insta::assert_snapshot!("drift_human", render::human(&drift, false));
 }
@@ -115,7 +141,14 @@ fn changed_role_ref_is_a_replace_and_unowned_objects_are_conflicts() {
     let sa = ObjectKey::namespaced(ObjectKind::ServiceAccount, "tollgate-clients", "bob-laptop");
     live.objects.get_mut(&sa).unwrap()["metadata"]["labels"] = serde_json::json!({});
     let result = plan(&state, &live, Against::Empty);
-    let change = |key: &ObjectKey| result.changes.iter().find(|c| &c.object == key).unwrap().clone();
+    let change = |key: &ObjectKey| {
+        result
+            .changes
+            .iter()
+            .find(|c| &c.object == key)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(change(&logs).action, Action::Replace);
     assert_eq!(change(&sa).action, Action::Conflict);
     assert_eq!(result.summary.conflict, 1);
@@ -128,13 +161,22 @@ fn objects_no_longer_desired_are_deleted_and_the_guard_trips_on_mass_deletion() 
         objects: state.objects.clone(),
     };
     let mut shrunk = state.clone();
-    shrunk.objects.retain(|key, _| key.kind == ObjectKind::Namespace);
+    shrunk
+        .objects
+        .retain(|key, _| key.kind == ObjectKind::Namespace);
     let result = plan(&shrunk, &live, Against::Empty);
-    assert_eq!(result.summary.delete, state.objects.len() - shrunk.objects.len());
+    assert_eq!(
+        result.summary.delete,
+        state.objects.len() - shrunk.objects.len()
+    );
     let guard = result.deletion_guard.expect("the guard trips");
     assert_eq!(guard.managed, state.objects.len());
     // Deletions run bindings first.
-    let first_delete = result.changes.iter().find(|c| c.action == Action::Delete).unwrap();
+    let first_delete = result
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Delete)
+        .unwrap();
     assert_eq!(first_delete.object.kind, ObjectKind::RoleBinding);
 }
 

@@ -9,12 +9,17 @@ use tollgate::validate::validate;
 
 #[test]
 fn every_invalid_fixture_fails_with_its_diagnostic() {
-    let base = std::fs::read(common::root().join("tests/fixtures/base.yaml")).expect("base fixture");
+    let base =
+        std::fs::read(common::root().join("tests/fixtures/base.yaml")).expect("base fixture");
     let mut count = 0;
     insta::glob!("fixtures/invalid/*.yaml", |path| {
         count += 1;
         let text = std::fs::read(path).expect("fixture");
-        let name = path.file_name().expect("a file").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .into_owned();
         let mut files = vec![(name.clone(), text.clone())];
         if !text.starts_with(b"# standalone") {
             files.push(("base.yaml".to_owned(), base.clone()));
@@ -29,7 +34,10 @@ fn every_invalid_fixture_fails_with_its_diagnostic() {
             validation.diagnostics
         );
         assert_eq!(validation.model.is_none(), expects_error);
-        assert!(!validation.diagnostics.is_empty(), "{name} produced no diagnostic");
+        assert!(
+            !validation.diagnostics.is_empty(),
+            "{name} produced no diagnostic"
+        );
         let resolved = resolve_all(&validation.diagnostics, &loaded.sources);
         // Every diagnostic about a file names a line and column.
         for d in &resolved {
@@ -44,10 +52,15 @@ fn every_invalid_fixture_fails_with_its_diagnostic() {
 
 #[test]
 fn the_base_fixture_is_valid_without_warnings() {
-    let base = std::fs::read(common::root().join("tests/fixtures/base.yaml")).expect("base fixture");
+    let base =
+        std::fs::read(common::root().join("tests/fixtures/base.yaml")).expect("base fixture");
     let loaded = load([("base.yaml".to_owned(), base)]);
     let validation = validate(&loaded, common::now());
-    assert!(validation.diagnostics.is_empty(), "{:?}", validation.diagnostics);
+    assert!(
+        validation.diagnostics.is_empty(),
+        "{:?}",
+        validation.diagnostics
+    );
     assert!(validation.model.is_some());
 }
 
@@ -66,14 +79,21 @@ fn the_example_repo_is_valid_without_warnings() {
 
 #[test]
 fn every_example_file_points_at_its_schema() {
-    for (path, bytes) in tollgate::config::fs::read_config_files(&common::root().join("example-repo")).unwrap() {
+    for (path, bytes) in
+        tollgate::config::fs::read_config_files(&common::root().join("example-repo")).unwrap()
+    {
         let text = String::from_utf8(bytes).unwrap();
         let first = text.lines().next().unwrap_or_default();
         let schema = first
             .strip_prefix("# yaml-language-server: $schema=")
             .unwrap_or_else(|| panic!("{path} does not start with a schema line"));
         let depth = path.matches('/').count();
-        let target = schema.strip_prefix(&"../".repeat(depth + 1)).expect("relative to the repository root");
-        assert!(common::root().join(target).is_file(), "{path}: {schema} does not exist");
+        let target = schema
+            .strip_prefix(&"../".repeat(depth + 1))
+            .expect("relative to the repository root");
+        assert!(
+            common::root().join(target).is_file(),
+            "{path}: {schema} does not exist"
+        );
     }
 }

@@ -12,8 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::objects::{
-    DesiredState, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey, ObjectKind, REVISION_ANNOTATION,
-    SOURCE_ANNOTATION,
+    DesiredState, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey, ObjectKind,
+    REVISION_ANNOTATION, SOURCE_ANNOTATION,
 };
 use crate::validate::model::{AccessModel, Origin};
 
@@ -36,7 +36,12 @@ pub enum CompileError {
 /// Compiles the objects of one cluster.
 pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState, CompileError> {
     if !model.settings.clusters.contains_key(ctx.cluster) {
-        let known: Vec<_> = model.settings.clusters.keys().map(|c| format!("`{c}`")).collect();
+        let known: Vec<_> = model
+            .settings
+            .clusters
+            .keys()
+            .map(|c| format!("`{c}`"))
+            .collect();
         return Err(CompileError::UnknownCluster {
             cluster: ctx.cluster.to_owned(),
             known: known.join(", "),
@@ -117,9 +122,9 @@ impl ObjectSink<'_> {
 /// Annotations are limited in size and a fat binding can come from hundreds of files: name the first few.
 fn describe_origins(origins: &BTreeSet<&str>) -> String {
     const SHOWN: usize = 5;
-    let mut names: Vec<&str> = origins.iter().take(SHOWN).copied().collect();
+    let names: Vec<&str> = origins.iter().take(SHOWN).copied().collect();
     let more = origins.len().saturating_sub(SHOWN);
-    let mut text = names.drain(..).collect::<Vec<_>>().join(", ");
+    let mut text = names.join(", ");
     if more > 0 {
         text.push_str(&format!(" and {more} more"));
     }

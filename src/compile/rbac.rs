@@ -5,12 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef,
+};
 
 use super::ObjectSink;
 use super::subjects::{RbacSubject, SubjectResolver};
 use crate::objects::{ObjectKey, ObjectKind};
-use crate::validate::model::{self, AccessModel, BuiltinRole, GrantTarget, Origin, RoleDefinition, RoleRef as ModelRoleRef};
+use crate::validate::model::{
+    self, AccessModel, BuiltinRole, GrantTarget, Origin, RoleDefinition, RoleRef as ModelRoleRef,
+};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
@@ -29,17 +33,27 @@ fn rule(api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
 pub(super) fn builtin_rules(role: BuiltinRole) -> Vec<PolicyRule> {
     let read_pods = rule(&[""], &["pods"], &["get", "list", "watch"]);
     match role {
-        BuiltinRole::Logs => vec![read_pods, rule(&[""], &["pods/log"], &["get", "list", "watch"])],
+        BuiltinRole::Logs => vec![
+            read_pods,
+            rule(&[""], &["pods/log"], &["get", "list", "watch"]),
+        ],
         BuiltinRole::Exec => vec![read_pods, rule(&[""], &["pods/exec"], &["create", "get"])],
-        BuiltinRole::PortForward => vec![read_pods, rule(&[""], &["pods/portforward"], &["create", "get"])],
-        BuiltinRole::ClusterAdmin | BuiltinRole::Admin | BuiltinRole::Edit | BuiltinRole::View => Vec::new(),
+        BuiltinRole::PortForward => vec![
+            read_pods,
+            rule(&[""], &["pods/portforward"], &["create", "get"]),
+        ],
+        BuiltinRole::ClusterAdmin | BuiltinRole::Admin | BuiltinRole::Edit | BuiltinRole::View => {
+            Vec::new()
+        }
     }
 }
 
 /// The ClusterRole a grant's role binds.
 fn cluster_role_name(model: &AccessModel, role: &ModelRoleRef) -> String {
     match role {
-        ModelRoleRef::Builtin(builtin) if builtin.is_managed() => format!("tollgate:{}", builtin.name()),
+        ModelRoleRef::Builtin(builtin) if builtin.is_managed() => {
+            format!("tollgate:{}", builtin.name())
+        }
         ModelRoleRef::Builtin(builtin) => builtin.name().to_owned(),
         ModelRoleRef::Custom(name) => match &model.roles[name].definition {
             RoleDefinition::Rules(_) => format!("tollgate:{name}"),
@@ -57,17 +71,25 @@ pub(super) fn compile_roles(model: &AccessModel, out: &mut ObjectSink) {
             rules: Some(builtin_rules(builtin)),
             ..ClusterRole::default()
         };
-        out.insert(ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name), role);
+        out.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name),
+            role,
+        );
     }
     for role in model.roles.values() {
-        let RoleDefinition::Rules(rules) = &role.definition else { continue };
+        let RoleDefinition::Rules(rules) = &role.definition else {
+            continue;
+        };
         let name = format!("tollgate:{}", role.name);
         let cluster_role = ClusterRole {
             metadata: out.metadata(&name, None, [&role.origin]),
             rules: Some(rules.iter().map(policy_rule).collect()),
             ..ClusterRole::default()
         };
-        out.insert(ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name), cluster_role);
+        out.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name),
+            cluster_role,
+        );
     }
 }
 
@@ -130,7 +152,12 @@ pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
             GrantTarget::Environment(environment) => {
                 let environment = &model.environments[environment];
                 let name = super::sessions::session_role_name(&environment.name);
-                add((Some(environment.namespace.clone()), name.clone(), "Role", name));
+                add((
+                    Some(environment.namespace.clone()),
+                    name.clone(),
+                    "Role",
+                    name,
+                ));
             }
         }
     }
@@ -170,7 +197,10 @@ pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
 }
 
 /// A namespaced Role, for session environments.
-pub(super) fn role(metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, rules: Vec<PolicyRule>) -> Role {
+pub(super) fn role(
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    rules: Vec<PolicyRule>,
+) -> Role {
     Role {
         metadata,
         rules: Some(rules),

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, LocalObjectReference, PodDNSConfig, PodSpec, PodTemplate, PodTemplateSpec,
-    SecurityContext, ServiceAccount,
+    Capabilities, Container, LocalObjectReference, PodDNSConfig, PodSpec, PodTemplate,
+    PodTemplateSpec, SecurityContext, ServiceAccount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -63,23 +63,39 @@ pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
         out.namespace(namespace, &[origin]);
         if environment.service_account != "default" {
             let service_account = ServiceAccount {
-                metadata: labelled(out.metadata(&environment.service_account, Some(namespace), [origin]), environment),
+                metadata: labelled(
+                    out.metadata(&environment.service_account, Some(namespace), [origin]),
+                    environment,
+                ),
                 ..ServiceAccount::default()
             };
             out.insert(
-                ObjectKey::namespaced(ObjectKind::ServiceAccount, namespace, &environment.service_account),
+                ObjectKey::namespaced(
+                    ObjectKind::ServiceAccount,
+                    namespace,
+                    &environment.service_account,
+                ),
                 service_account,
             );
         }
         let role_name = session_role_name(&environment.name);
         let role = super::rbac::role(
-            labelled(out.metadata(&role_name, Some(namespace), [origin]), environment),
+            labelled(
+                out.metadata(&role_name, Some(namespace), [origin]),
+                environment,
+            ),
             super::rbac::session_rules(environment.port_forwarding),
         );
-        out.insert(ObjectKey::namespaced(ObjectKind::Role, namespace, &role_name), role);
+        out.insert(
+            ObjectKey::namespaced(ObjectKind::Role, namespace, &role_name),
+            role,
+        );
 
         let template_name = pod_template_name(&environment.name);
-        let mut metadata = labelled(out.metadata(&template_name, Some(namespace), [origin]), environment);
+        let mut metadata = labelled(
+            out.metadata(&template_name, Some(namespace), [origin]),
+            environment,
+        );
         metadata
             .annotations
             .get_or_insert_with(BTreeMap::new)
@@ -88,13 +104,19 @@ pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
             metadata,
             template: Some(PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(BTreeMap::from([(ENVIRONMENT_LABEL.to_owned(), environment.name.clone())])),
+                    labels: Some(BTreeMap::from([(
+                        ENVIRONMENT_LABEL.to_owned(),
+                        environment.name.clone(),
+                    )])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod_spec(environment)),
             }),
         };
-        out.insert(ObjectKey::namespaced(ObjectKind::PodTemplate, namespace, &template_name), template);
+        out.insert(
+            ObjectKey::namespaced(ObjectKind::PodTemplate, namespace, &template_name),
+            template,
+        );
     }
 }
 
@@ -134,11 +156,14 @@ fn session_annotations(environment: &Environment) -> BTreeMap<String, String> {
 }
 
 fn pod_spec(environment: &Environment) -> PodSpec {
-    let capabilities = (!environment.capabilities_add.is_empty() || !environment.capabilities_drop.is_empty())
-        .then(|| Capabilities {
-            add: (!environment.capabilities_add.is_empty()).then(|| environment.capabilities_add.clone()),
-            drop: (!environment.capabilities_drop.is_empty()).then(|| environment.capabilities_drop.clone()),
-        });
+    let capabilities = (!environment.capabilities_add.is_empty()
+        || !environment.capabilities_drop.is_empty())
+    .then(|| Capabilities {
+        add: (!environment.capabilities_add.is_empty())
+            .then(|| environment.capabilities_add.clone()),
+        drop: (!environment.capabilities_drop.is_empty())
+            .then(|| environment.capabilities_drop.clone()),
+    });
     let container = Container {
         name: "session".to_owned(),
         image: Some(environment.image.clone()),
@@ -162,9 +187,15 @@ fn pod_spec(environment: &Environment) -> PodSpec {
         automount_service_account_token: Some(environment.service_account != "default"),
         dns_policy: (!environment.dns_servers.is_empty()).then(|| "None".to_owned()),
         dns_config: has_dns.then(|| PodDNSConfig {
-            nameservers: (!environment.dns_servers.is_empty())
-                .then(|| environment.dns_servers.iter().map(ToString::to_string).collect()),
-            searches: (!environment.dns_searches.is_empty()).then(|| environment.dns_searches.clone()),
+            nameservers: (!environment.dns_servers.is_empty()).then(|| {
+                environment
+                    .dns_servers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            }),
+            searches: (!environment.dns_searches.is_empty())
+                .then(|| environment.dns_searches.clone()),
             options: None,
         }),
         image_pull_secrets: environment

@@ -90,7 +90,9 @@ impl<'m> SubjectResolver<'m> {
         if self.group_closure.contains_key(name) {
             return;
         }
-        let Some(group) = self.model.groups.get(name) else { return };
+        let Some(group) = self.model.groups.get(name) else {
+            return;
+        };
         let mut users: BTreeSet<&str> = group.members.iter().map(String::as_str).collect();
         let mut closure: BTreeSet<&str> = BTreeSet::from([name]);
         for child in &group.groups {
@@ -121,7 +123,10 @@ impl<'m> SubjectResolver<'m> {
     }
 
     fn user_is_active(&self, name: &str) -> bool {
-        self.model.users.get(name).is_some_and(|u| u.is_active(self.now))
+        self.model
+            .users
+            .get(name)
+            .is_some_and(|u| u.is_active(self.now))
     }
 
     /// The RBAC subjects a grant lands on in this cluster, sorted and without duplicates.
@@ -160,7 +165,10 @@ impl<'m> SubjectResolver<'m> {
                     if let Some(user) = self.model.users.get(user)
                         && user.is_active(self.now)
                     {
-                        resolved.insert(RbacSubject::User(format!("{}{}", prefixes.user, user.username)));
+                        resolved.insert(RbacSubject::User(format!(
+                            "{}{}",
+                            prefixes.user, user.username
+                        )));
                     }
                 }
                 // An identity provider reports only a person's direct groups, so a grant to a group must also

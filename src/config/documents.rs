@@ -51,13 +51,25 @@ impl Kind {
     /// What the kind is for, used as the description of its JSON Schema.
     pub fn description(self) -> &'static str {
         match self {
-            Kind::Settings => "Repository-wide settings: the clusters tollgate manages and how it names what it creates. Exactly one per repository.",
-            Kind::User => "A person. Users are RBAC subjects (with `accessAs: user`), own clients, and are the recipients of their clients' files.",
+            Kind::Settings => {
+                "Repository-wide settings: the clusters tollgate manages and how it names what it creates. Exactly one per repository."
+            }
+            Kind::User => {
+                "A person. Users are RBAC subjects (with `accessAs: user`), own clients, and are the recipients of their clients' files."
+            }
             Kind::Group => "A set of users (and nested groups) that grants can name at once.",
-            Kind::Role => "A custom role: either policy rules (compiled to the ClusterRole `tollgate:<name>`) or a reference to an existing ClusterRole.",
-            Kind::Client => "A credential for one machine or robot: a ServiceAccount per cluster, a token, a WireGuard key and address range, and an encrypted client file.",
-            Kind::Environment => "A session pod template: what a session pod runs and with which privileges. Who may log in is granted with `UserAccess` grants that name the environment.",
-            Kind::UserAccess => "Grants: which subjects (users, groups, clients) get which role, or which session environment, in which scope.",
+            Kind::Role => {
+                "A custom role: either policy rules (compiled to the ClusterRole `tollgate:<name>`) or a reference to an existing ClusterRole."
+            }
+            Kind::Client => {
+                "A credential for one machine or robot: a ServiceAccount per cluster, a token, a WireGuard key and address range, and an encrypted client file."
+            }
+            Kind::Environment => {
+                "A session pod template: what a session pod runs and with which privileges. Who may log in is granted with `UserAccess` grants that name the environment."
+            }
+            Kind::UserAccess => {
+                "Grants: which subjects (users, groups, clients) get which role, or which session environment, in which scope."
+            }
         }
     }
 }
@@ -415,7 +427,20 @@ pub struct SubjectsSpec {
     pub clients: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum AccessAs {
     /// Through the ServiceAccounts of the clients the subjects own (and of the clients named directly).
@@ -455,7 +480,8 @@ pub enum DocumentBody {
     Group(GroupSpec),
     Role(RoleSpec),
     Client(ClientSpec),
-    Environment(EnvironmentSpec),
+    // Boxed: the largest spec by far, and documents are kept by the thousand.
+    Environment(Box<EnvironmentSpec>),
     UserAccess(UserAccessSpec),
 }
 

@@ -26,7 +26,9 @@ pub fn read_config_files(root: &Path) -> Result<Vec<(String, Vec<u8>)>, ReadRepo
     let walker = walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|entry| {
+            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+        });
     for entry in walker {
         let entry = entry.map_err(|source| ReadRepositoryError::Walk {
             path: root.to_owned(),

@@ -117,7 +117,11 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-fn load_document(repo: &mut LoadedRepository, at: DocRef, value: serde_yaml::Value) -> Option<Document> {
+fn load_document(
+    repo: &mut LoadedRepository,
+    at: DocRef,
+    value: serde_yaml::Value,
+) -> Option<Document> {
     if value.is_null() {
         return None;
     }
@@ -139,8 +143,12 @@ fn load_document(repo: &mut LoadedRepository, at: DocRef, value: serde_yaml::Val
         None => {
             header_ok = false;
             repo.diagnostics.push(
-                Diagnostic::error("missing-field", field("", FieldPart::Value), "missing field `apiVersion`")
-                    .with_hint(format!("add `apiVersion: {API_VERSION}`")),
+                Diagnostic::error(
+                    "missing-field",
+                    field("", FieldPart::Value),
+                    "missing field `apiVersion`",
+                )
+                .with_hint(format!("add `apiVersion: {API_VERSION}`")),
             );
         }
         Some(Some(API_VERSION)) => {}
@@ -171,13 +179,18 @@ fn load_document(repo: &mut LoadedRepository, at: DocRef, value: serde_yaml::Val
             if kind.is_none() {
                 header_ok = false;
                 let name = name.unwrap_or("<not a string>");
-                let hint = did_you_mean(name, Kind::ALL.iter().map(|k| k.as_str())).unwrap_or_else(|| {
-                    let kinds: Vec<_> = Kind::ALL.iter().map(|k| format!("`{k}`")).collect();
-                    format!("the kinds are {}", kinds.join(", "))
-                });
+                let hint =
+                    did_you_mean(name, Kind::ALL.iter().map(|k| k.as_str())).unwrap_or_else(|| {
+                        let kinds: Vec<_> = Kind::ALL.iter().map(|k| format!("`{k}`")).collect();
+                        format!("the kinds are {}", kinds.join(", "))
+                    });
                 repo.diagnostics.push(
-                    Diagnostic::error("unknown-kind", field("kind", FieldPart::Value), format!("unknown kind `{name}`"))
-                        .with_hint(hint),
+                    Diagnostic::error(
+                        "unknown-kind",
+                        field("kind", FieldPart::Value),
+                        format!("unknown kind `{name}`"),
+                    )
+                    .with_hint(hint),
                 );
             }
             kind
@@ -210,7 +223,7 @@ fn load_document(repo: &mut LoadedRepository, at: DocRef, value: serde_yaml::Val
         Kind::Group => typed(value, at).map(DocumentBody::Group),
         Kind::Role => typed(value, at).map(DocumentBody::Role),
         Kind::Client => typed(value, at).map(DocumentBody::Client),
-        Kind::Environment => typed(value, at).map(DocumentBody::Environment),
+        Kind::Environment => typed(value, at).map(|spec| DocumentBody::Environment(Box::new(spec))),
         Kind::UserAccess => typed(value, at).map(DocumentBody::UserAccess),
     };
     match body {
@@ -228,7 +241,11 @@ fn typed<S: DeserializeOwned>(value: serde_yaml::Value, at: DocRef) -> Result<S,
         Ok(document) => Ok(document.spec),
         Err(error) => {
             let path = path_string(error.path());
-            Err(Box::new(serde_diagnostic(at, path, &error.inner().to_string())))
+            Err(Box::new(serde_diagnostic(
+                at,
+                path,
+                &error.inner().to_string(),
+            )))
         }
     }
 }
@@ -284,8 +301,12 @@ fn serde_diagnostic(doc: DocRef, path: String, message: &str) -> Diagnostic {
                 format!("the fields here are {}", list.join(", "))
             })
         });
-        return Diagnostic::error("unknown-field", at(path, FieldPart::Key), format!("unknown field `{wrong}`"))
-            .with_hint_opt(hint);
+        return Diagnostic::error(
+            "unknown-field",
+            at(path, FieldPart::Key),
+            format!("unknown field `{wrong}`"),
+        )
+        .with_hint_opt(hint);
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         return Diagnostic::error(
@@ -300,8 +321,12 @@ fn serde_diagnostic(doc: DocRef, path: String, message: &str) -> Diagnostic {
         let expected: Vec<_> = names.iter().skip(1).map(|n| format!("`{n}`")).collect();
         let hint = did_you_mean(wrong, names.iter().skip(1).copied())
             .unwrap_or_else(|| format!("expected one of {}", expected.join(", ")));
-        return Diagnostic::error("invalid-value", at(path, FieldPart::Value), format!("unknown value `{wrong}`"))
-            .with_hint(hint);
+        return Diagnostic::error(
+            "invalid-value",
+            at(path, FieldPart::Value),
+            format!("unknown value `{wrong}`"),
+        )
+        .with_hint(hint);
     }
     if message.starts_with("invalid type") || message.starts_with("invalid length") {
         return Diagnostic::error("wrong-type", at(path, FieldPart::Value), message);

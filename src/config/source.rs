@@ -110,7 +110,8 @@ fn parent_path(path: &str) -> &str {
 
 impl SourceFile {
     fn position_index(&self) -> &PositionIndex {
-        self.positions.get_or_init(|| PositionIndex::build(&self.text))
+        self.positions
+            .get_or_init(|| PositionIndex::build(&self.text))
     }
 }
 
@@ -165,21 +166,30 @@ impl PositionIndex {
                     stack.clear();
                 }
                 Event::Scalar(value, ..) => {
-                    if let Some(Frame::Mapping { key: key @ None, .. }) = stack.last_mut() {
+                    if let Some(Frame::Mapping {
+                        key: key @ None, ..
+                    }) = stack.last_mut()
+                    {
                         *key = Some((value.into_owned(), at));
                     } else {
                         index.record_node(&mut stack, at);
                     }
                 }
                 Event::Alias(_) => {
-                    if let Some(Frame::Mapping { key: key @ None, .. }) = stack.last_mut() {
+                    if let Some(Frame::Mapping {
+                        key: key @ None, ..
+                    }) = stack.last_mut()
+                    {
                         *key = Some(("<alias>".to_owned(), at));
                     } else {
                         index.record_node(&mut stack, at);
                     }
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
-                    let path = if let Some(Frame::Mapping { key: key @ None, .. }) = stack.last_mut() {
+                    let path = if let Some(Frame::Mapping {
+                        key: key @ None, ..
+                    }) = stack.last_mut()
+                    {
                         // A complex key: index nothing below it, but keep the nesting straight.
                         *key = Some(("<complex key>".to_owned(), at));
                         "<complex key>".to_owned()
@@ -251,11 +261,17 @@ mod tests {
         );
         assert_eq!(
             at(doc1, "spec.grants[0].role", FieldPart::Value),
-            Position { line: 7, column: 13 }
+            Position {
+                line: 7,
+                column: 13
+            }
         );
         assert_eq!(
             at(doc1, "spec.grants[0].namespaces[1]", FieldPart::Value),
-            Position { line: 8, column: 23 }
+            Position {
+                line: 8,
+                column: 23
+            }
         );
         // A field that does not exist points at its nearest existing parent.
         assert_eq!(

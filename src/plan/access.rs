@@ -55,13 +55,18 @@ fn role_name(role_ref_name: &str) -> String {
         .to_owned()
 }
 
-fn collect<'v>(objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>, clients_namespace: &str) -> AccessMap {
+fn collect<'v>(
+    objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>,
+    clients_namespace: &str,
+) -> AccessMap {
     let mut map = AccessMap::new();
     for (key, manifest) in objects {
         if !key.kind.is_binding() {
             continue;
         }
-        let Some(role) = manifest["roleRef"]["name"].as_str() else { continue };
+        let Some(role) = manifest["roleRef"]["name"].as_str() else {
+            continue;
+        };
         let access = Access {
             role: role_name(role),
             namespace: key.namespace.clone(),
@@ -72,7 +77,10 @@ fn collect<'v>(objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>, client
                 Some("ServiceAccount") => {
                     let namespace = subject["namespace"].as_str().unwrap_or_default();
                     if namespace == clients_namespace {
-                        SubjectName { kind: "client", name }
+                        SubjectName {
+                            kind: "client",
+                            name,
+                        }
                     } else {
                         SubjectName {
                             kind: "serviceaccount",
@@ -81,7 +89,10 @@ fn collect<'v>(objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>, client
                     }
                 }
                 Some("User") => SubjectName { kind: "user", name },
-                Some("Group") => SubjectName { kind: "group", name },
+                Some("Group") => SubjectName {
+                    kind: "group",
+                    name,
+                },
                 _ => continue,
             };
             map.entry(subject).or_default().insert(access.clone());

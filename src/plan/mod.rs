@@ -129,10 +129,17 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 let immutable: Vec<&str> = immutable_fields(key.kind)
                     .iter()
                     .copied()
-                    .filter(|field| fields.iter().any(|f| f.path == *field || f.path.starts_with(&format!("{field}."))))
+                    .filter(|field| {
+                        fields
+                            .iter()
+                            .any(|f| f.path == *field || f.path.starts_with(&format!("{field}.")))
+                    })
                     .collect();
                 let (action, reason) = if !immutable.is_empty() {
-                    (Action::Replace, Some(format!("{} cannot change in place", immutable.join(", "))))
+                    (
+                        Action::Replace,
+                        Some(format!("{} cannot change in place", immutable.join(", "))),
+                    )
                 } else if fields.is_empty() {
                     (Action::NoOp, None)
                 } else {

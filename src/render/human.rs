@@ -57,9 +57,20 @@ pub fn human(plan: &Plan, color: bool) -> String {
         Against::Empty => "an empty cluster (offline)".to_owned(),
         Against::File { path } => format!("the objects in {path}"),
     };
-    let _ = writeln!(out, "{}", p.bold(&format!("Plan for cluster `{}` against {against}", plan.cluster)));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "Plan for cluster `{}` against {against}",
+            plan.cluster
+        ))
+    );
     out.push('\n');
-    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if changes.is_empty() {
         out.push_str("No changes: the cluster matches the repository.\n");
     }
@@ -128,20 +139,42 @@ pub(super) fn field_lines(out: &mut String, field: &FieldChange, p: &impl FieldP
         (Some(Value::Array(before)), Some(Value::Array(after))) => {
             let _ = writeln!(out, "      ~ {}", field.path);
             for item in after.iter().filter(|item| !before.contains(item)) {
-                let _ = writeln!(out, "          {}", p.added(&format!("+ {}", compact(item))));
+                let _ = writeln!(
+                    out,
+                    "          {}",
+                    p.added(&format!("+ {}", compact(item)))
+                );
             }
             for item in before.iter().filter(|item| !after.contains(item)) {
-                let _ = writeln!(out, "          {}", p.removed(&format!("- {}", compact(item))));
+                let _ = writeln!(
+                    out,
+                    "          {}",
+                    p.removed(&format!("- {}", compact(item)))
+                );
             }
         }
         (None, Some(after)) => {
-            let _ = writeln!(out, "      {}", p.added(&format!("+ {}: {}", field.path, compact(after))));
+            let _ = writeln!(
+                out,
+                "      {}",
+                p.added(&format!("+ {}: {}", field.path, compact(after)))
+            );
         }
         (Some(before), None) => {
-            let _ = writeln!(out, "      {}", p.removed(&format!("- {}: {}", field.path, compact(before))));
+            let _ = writeln!(
+                out,
+                "      {}",
+                p.removed(&format!("- {}: {}", field.path, compact(before)))
+            );
         }
         (Some(before), Some(after)) => {
-            let _ = writeln!(out, "      ~ {}: {} -> {}", field.path, compact(before), compact(after));
+            let _ = writeln!(
+                out,
+                "      ~ {}: {} -> {}",
+                field.path,
+                compact(before),
+                compact(after)
+            );
         }
         (None, None) => {}
     }

@@ -29,7 +29,11 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("#### Access changes\n\n| subject | gains | loses |\n| --- | --- | --- |\n");
         for change in &plan.access {
             let list = |items: &[crate::plan::access::Access]| {
-                items.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join("<br>")
+                items
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
             };
             let _ = writeln!(
                 out,
@@ -42,7 +46,11 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if !changes.is_empty() {
         out.push_str("<details><summary>Object changes</summary>\n\n```diff\n");
         for change in changes {

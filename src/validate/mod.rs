@@ -13,7 +13,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::config::documents::{
-    ClientSpec, DocumentBody, EnvironmentSpec, GrantSpec, GroupSpec, RoleSpec, SettingsSpec, UserAccessSpec, UserSpec,
+    ClientSpec, DocumentBody, EnvironmentSpec, GrantSpec, GroupSpec, RoleSpec, SettingsSpec,
+    UserAccessSpec, UserSpec,
 };
 use crate::config::source::{DocRef, FieldPart, FileId};
 use crate::config::{Kind, LoadedRepository};
@@ -100,13 +101,20 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn error(&mut self, code: &'static str, location: Location, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::error(code, location, message));
+    fn error(
+        &mut self,
+        code: &'static str,
+        location: Location,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::error(code, location, message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     fn warning(&mut self, code: &'static str, location: Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::warning(code, location, message));
+        self.diagnostics
+            .push(Diagnostic::warning(code, location, message));
     }
 
     fn origin(&self, doc: DocRef) -> Origin {
@@ -115,7 +123,11 @@ impl<'a> Validator<'a> {
 
     fn describe(&self, doc: DocRef) -> String {
         let path = &self.repo.sources.file(doc.file).path;
-        match self.repo.sources.field_position(doc, "metadata.name", FieldPart::Value) {
+        match self
+            .repo
+            .sources
+            .field_position(doc, "metadata.name", FieldPart::Value)
+        {
             Some(at) => format!("{path}:{}", at.line),
             None => path.clone(),
         }
@@ -171,7 +183,11 @@ impl<'a> Validator<'a> {
                         "duplicate {kind} `{name}`: it is already defined at {}",
                         self.describe(*earlier)
                     );
-                    self.error("duplicate-name", field(document.at, "metadata.name"), message);
+                    self.error(
+                        "duplicate-name",
+                        field(document.at, "metadata.name"),
+                        message,
+                    );
                     continue;
                 }
                 first.insert((kind, name), document.at);
@@ -183,7 +199,9 @@ impl<'a> Validator<'a> {
                 DocumentBody::Group(spec) => _ = docs.groups.insert(name, (at, spec)),
                 DocumentBody::Role(spec) => _ = docs.roles.insert(name, (at, spec)),
                 DocumentBody::Client(spec) => _ = docs.clients.insert(name, (at, spec)),
-                DocumentBody::Environment(spec) => _ = docs.environments.insert(name, (at, spec)),
+                DocumentBody::Environment(spec) => {
+                    _ = docs.environments.insert(name, (at, &**spec))
+                }
                 DocumentBody::UserAccess(spec) => _ = docs.access.insert(name, (at, spec)),
             }
         }
@@ -220,7 +238,13 @@ impl<'a> Validator<'a> {
         false
     }
 
-    fn cluster_reference(&mut self, doc: DocRef, path: String, name: &str, clusters: &BTreeSet<String>) -> bool {
+    fn cluster_reference(
+        &mut self,
+        doc: DocRef,
+        path: String,
+        name: &str,
+        clusters: &BTreeSet<String>,
+    ) -> bool {
         if clusters.contains(name) || clusters.is_empty() {
             // With no (valid) Settings every cluster name is unknown; that is reported once, not per reference.
             return clusters.contains(name);
@@ -238,7 +262,13 @@ impl<'a> Validator<'a> {
         false
     }
 
-    fn timestamp(&mut self, doc: DocRef, path: &str, text: &Option<String>, what: &str) -> Option<Timestamp> {
+    fn timestamp(
+        &mut self,
+        doc: DocRef,
+        path: &str,
+        text: &Option<String>,
+        what: &str,
+    ) -> Option<Timestamp> {
         let text = text.as_deref()?;
         match values::timestamp(text) {
             Ok(at) => {
@@ -274,7 +304,11 @@ impl<'a> Validator<'a> {
                     }
                 }
                 Err(message) => {
-                    self.error("invalid-recipient", field(doc, format!("{path}[{i}]")), message);
+                    self.error(
+                        "invalid-recipient",
+                        field(doc, format!("{path}[{i}]")),
+                        message,
+                    );
                 }
             }
         }
@@ -285,14 +319,19 @@ impl<'a> Validator<'a> {
 
     fn settings(&mut self, docs: &Documents<'a>) -> Option<Settings> {
         let Some(&(doc, _, spec)) = docs.settings.first() else {
-            let settings_broken = self.repo.broken.iter().any(|(kind, _)| *kind == Kind::Settings);
+            let settings_broken = self
+                .repo
+                .broken
+                .iter()
+                .any(|(kind, _)| *kind == Kind::Settings);
             if !settings_broken {
                 self.error(
                     "missing-settings",
                     Location::Repository,
                     "the repository has no `Settings` document",
                 )
-                .hint = Some("add one document of kind `Settings` that lists the clusters".to_owned());
+                .hint =
+                    Some("add one document of kind `Settings` that lists the clusters".to_owned());
             }
             return None;
         };
@@ -307,12 +346,17 @@ impl<'a> Validator<'a> {
         let mut clusters = BTreeMap::new();
         let mut pools: Vec<(String, ipnet::IpNet, String)> = Vec::new();
         if spec.clusters.is_empty() {
-            self.error("no-clusters", key(doc, "spec.clusters"), "Settings must define at least one cluster");
+            self.error(
+                "no-clusters",
+                key(doc, "spec.clusters"),
+                "Settings must define at least one cluster",
+            );
         }
         for (i, cluster) in spec.clusters.iter().enumerate() {
             let path = format!("spec.clusters[{i}]");
             if let Err((message, hint)) = values::dns1123_label(&cluster.name) {
-                self.error("invalid-name", field(doc, format!("{path}.name")), message).hint = hint;
+                self.error("invalid-name", field(doc, format!("{path}.name")), message)
+                    .hint = hint;
             }
             if clusters.contains_key(&cluster.name) {
                 self.error(
@@ -322,7 +366,8 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            if !(cluster.api_server.starts_with("https://") || cluster.api_server.starts_with("http://"))
+            if !(cluster.api_server.starts_with("https://")
+                || cluster.api_server.starts_with("http://"))
                 || cluster.api_server.len() <= "https://".len()
             {
                 self.error(
@@ -428,23 +473,33 @@ impl<'a> Validator<'a> {
             );
         }
         if let Err((message, hint)) = values::dns1123_label(&spec.clients_namespace) {
-            self.error("invalid-name", field(doc, "spec.clientsNamespace"), message).hint = hint;
+            self.error("invalid-name", field(doc, "spec.clientsNamespace"), message)
+                .hint = hint;
         }
         let token_lifetime = match values::duration(&spec.token_lifetime) {
             Ok(duration) => Some(duration),
             Err(message) => {
-                self.error("invalid-duration", field(doc, "spec.tokenLifetime"), message);
+                self.error(
+                    "invalid-duration",
+                    field(doc, "spec.tokenLifetime"),
+                    message,
+                );
                 None
             }
         };
         let artifacts_path = spec.artifacts_path.trim_matches('/');
         if artifacts_path.is_empty()
-            || artifacts_path.split('/').any(|part| part == ".." || part == "." || part.is_empty())
+            || artifacts_path
+                .split('/')
+                .any(|part| part == ".." || part == "." || part.is_empty())
         {
             self.error(
                 "invalid-path",
                 field(doc, "spec.artifactsPath"),
-                format!("`{}` must be a relative folder inside the repository", spec.artifacts_path),
+                format!(
+                    "`{}` must be a relative folder inside the repository",
+                    spec.artifacts_path
+                ),
             );
         }
         if spec.deletion_guard.max_delete_percent > 100 {
@@ -488,11 +543,19 @@ impl<'a> Validator<'a> {
             if let Some(email) = &spec.email
                 && !email.contains('@')
             {
-                self.error("invalid-email", field(doc, "spec.email"), format!("`{email}` is not an email address"));
+                self.error(
+                    "invalid-email",
+                    field(doc, "spec.email"),
+                    format!("`{email}` is not an email address"),
+                );
             }
             let username = spec.username.clone().unwrap_or_else(|| name.to_owned());
             if username.is_empty() {
-                self.error("invalid-value", field(doc, "spec.username"), "the username must not be empty");
+                self.error(
+                    "invalid-value",
+                    field(doc, "spec.username"),
+                    "the username must not be empty",
+                );
             }
             let expires = self.timestamp(doc, "spec.expires", &spec.expires, "the user's expiry");
             users.insert(
@@ -515,10 +578,22 @@ impl<'a> Validator<'a> {
         let mut groups = BTreeMap::new();
         for (&name, &(doc, spec)) in &docs.groups {
             for (i, member) in spec.members.iter().enumerate() {
-                self.reference(doc, format!("spec.members[{i}]"), Kind::User, member, &docs.users);
+                self.reference(
+                    doc,
+                    format!("spec.members[{i}]"),
+                    Kind::User,
+                    member,
+                    &docs.users,
+                );
             }
             for (i, group) in spec.groups.iter().enumerate() {
-                self.reference(doc, format!("spec.groups[{i}]"), Kind::Group, group, &docs.groups);
+                self.reference(
+                    doc,
+                    format!("spec.groups[{i}]"),
+                    Kind::Group,
+                    group,
+                    &docs.groups,
+                );
             }
             groups.insert(
                 name.to_owned(),
@@ -547,7 +622,11 @@ impl<'a> Validator<'a> {
             let definition = match (&spec.rules, &spec.cluster_role) {
                 (Some(rules), None) => {
                     if rules.is_empty() {
-                        self.error("invalid-rule", key(doc, "spec.rules"), "a role needs at least one rule");
+                        self.error(
+                            "invalid-rule",
+                            key(doc, "spec.rules"),
+                            "a role needs at least one rule",
+                        );
                     }
                     for (i, rule) in rules.iter().enumerate() {
                         let path = format!("spec.rules[{i}]");
@@ -594,7 +673,8 @@ impl<'a> Validator<'a> {
                     )
                 }
                 (None, Some(cluster_role)) => {
-                    if let Err(message) = values::dns1123_subdomain(&cluster_role.replace(':', "-")) {
+                    if let Err(message) = values::dns1123_subdomain(&cluster_role.replace(':', "-"))
+                    {
                         self.error("invalid-name", field(doc, "spec.clusterRole"), message);
                     }
                     RoleDefinition::ClusterRole(cluster_role.clone())
@@ -620,13 +700,23 @@ impl<'a> Validator<'a> {
         roles
     }
 
-    fn clients(&mut self, docs: &Documents<'a>, clusters: &BTreeSet<String>) -> BTreeMap<String, Client> {
+    fn clients(
+        &mut self,
+        docs: &Documents<'a>,
+        clusters: &BTreeSet<String>,
+    ) -> BTreeMap<String, Client> {
         let mut clients = BTreeMap::new();
         for (&name, &(doc, spec)) in &docs.clients {
             let mut owners_resolved = true;
             let mut owner_keys = 0;
             for (i, owner) in spec.owners.iter().enumerate() {
-                if self.reference(doc, format!("spec.owners[{i}]"), Kind::User, owner, &docs.users) {
+                if self.reference(
+                    doc,
+                    format!("spec.owners[{i}]"),
+                    Kind::User,
+                    owner,
+                    &docs.users,
+                ) {
                     owner_keys += docs.users[owner.as_str()].1.recipients.len();
                 } else {
                     owners_resolved = false;
@@ -635,7 +725,9 @@ impl<'a> Validator<'a> {
             let recipients = self.recipients(doc, "spec.recipients", &spec.recipients);
             for (i, recipient) in recipients.iter().enumerate() {
                 for owner in &spec.owners {
-                    let Some((_, user)) = docs.users.get(owner.as_str()) else { continue };
+                    let Some((_, user)) = docs.users.get(owner.as_str()) else {
+                        continue;
+                    };
                     let listed = user
                         .recipients
                         .iter()
@@ -656,10 +748,17 @@ impl<'a> Validator<'a> {
                     key(doc, "spec"),
                     "the client has no recipient: nobody could decrypt its client file",
                 )
-                .hint = Some("add an owner with `recipients`, or list public keys in `spec.recipients`".to_owned());
+                .hint = Some(
+                    "add an owner with `recipients`, or list public keys in `spec.recipients`"
+                        .to_owned(),
+                );
             }
             if spec.clusters.is_empty() {
-                self.error("no-clusters", key(doc, "spec.clusters"), "a client needs at least one cluster");
+                self.error(
+                    "no-clusters",
+                    key(doc, "spec.clusters"),
+                    "a client needs at least one cluster",
+                );
             }
             for (i, cluster) in spec.clusters.iter().enumerate() {
                 self.cluster_reference(doc, format!("spec.clusters[{i}]"), cluster, clusters);
@@ -667,7 +766,8 @@ impl<'a> Validator<'a> {
             if let Some(namespace) = &spec.default_namespace
                 && let Err((message, hint)) = values::dns1123_label(namespace)
             {
-                self.error("invalid-name", field(doc, "spec.defaultNamespace"), message).hint = hint;
+                self.error("invalid-name", field(doc, "spec.defaultNamespace"), message)
+                    .hint = hint;
             }
             let sunset = self.timestamp(doc, "spec.sunset", &spec.sunset, "the client's sunset");
             clients.insert(
@@ -698,10 +798,15 @@ impl<'a> Validator<'a> {
                 self.cluster_reference(doc, format!("spec.clusters[{i}]"), cluster, clusters);
             }
             if spec.image.trim().is_empty() {
-                self.error("invalid-value", field(doc, "spec.image"), "the image must not be empty");
+                self.error(
+                    "invalid-value",
+                    field(doc, "spec.image"),
+                    "the image must not be empty",
+                );
             }
             if let Err((message, hint)) = values::dns1123_label(&spec.namespace) {
-                self.error("invalid-name", field(doc, "spec.namespace"), message).hint = hint;
+                self.error("invalid-name", field(doc, "spec.namespace"), message)
+                    .hint = hint;
             }
             if let Err(message) = values::dns1123_subdomain(&spec.service_account) {
                 self.error("invalid-name", field(doc, "spec.serviceAccount"), message);
@@ -717,8 +822,12 @@ impl<'a> Validator<'a> {
                     match values::capability(text) {
                         Ok(name) => names.push(name),
                         Err((message, hint)) => {
-                            self.error("invalid-capability", field(doc, format!("{path}[{i}]")), message)
-                                .hint = hint;
+                            self.error(
+                                "invalid-capability",
+                                field(doc, format!("{path}[{i}]")),
+                                message,
+                            )
+                            .hint = hint;
                         }
                     }
                 }
@@ -741,10 +850,18 @@ impl<'a> Validator<'a> {
                 }
             }
             if spec.shell.is_empty() {
-                self.error("invalid-value", key(doc, "spec.shell"), "the shell command must not be empty");
+                self.error(
+                    "invalid-value",
+                    key(doc, "spec.shell"),
+                    "the shell command must not be empty",
+                );
             }
             if spec.command.is_empty() {
-                self.error("invalid-value", key(doc, "spec.command"), "the pod command must not be empty");
+                self.error(
+                    "invalid-value",
+                    key(doc, "spec.command"),
+                    "the pod command must not be empty",
+                );
             }
             let mut timeout = |text: &str, path: &str| match values::duration(text) {
                 Ok(duration) => Some(duration),
@@ -755,7 +872,8 @@ impl<'a> Validator<'a> {
             };
             let ready_timeout = timeout(&spec.ready_timeout, "spec.readyTimeout");
             let remove_timeout = timeout(&spec.remove_timeout, "spec.removeTimeout");
-            let (Some(ready_timeout), Some(remove_timeout)) = (ready_timeout, remove_timeout) else {
+            let (Some(ready_timeout), Some(remove_timeout)) = (ready_timeout, remove_timeout)
+            else {
                 continue;
             };
             environments.insert(
@@ -798,17 +916,42 @@ impl<'a> Validator<'a> {
         let mut grants = Vec::new();
         for (&name, &(doc, spec)) in &docs.access {
             let subjects = &spec.subjects;
-            if subjects.users.is_empty() && subjects.groups.is_empty() && subjects.clients.is_empty() {
-                self.error("no-subjects", key(doc, "spec.subjects"), "the grants have no subject");
+            if subjects.users.is_empty()
+                && subjects.groups.is_empty()
+                && subjects.clients.is_empty()
+            {
+                self.error(
+                    "no-subjects",
+                    key(doc, "spec.subjects"),
+                    "the grants have no subject",
+                );
             }
             for (i, user) in subjects.users.iter().enumerate() {
-                self.reference(doc, format!("spec.subjects.users[{i}]"), Kind::User, user, &docs.users);
+                self.reference(
+                    doc,
+                    format!("spec.subjects.users[{i}]"),
+                    Kind::User,
+                    user,
+                    &docs.users,
+                );
             }
             for (i, group) in subjects.groups.iter().enumerate() {
-                self.reference(doc, format!("spec.subjects.groups[{i}]"), Kind::Group, group, &docs.groups);
+                self.reference(
+                    doc,
+                    format!("spec.subjects.groups[{i}]"),
+                    Kind::Group,
+                    group,
+                    &docs.groups,
+                );
             }
             for (i, client) in subjects.clients.iter().enumerate() {
-                self.reference(doc, format!("spec.subjects.clients[{i}]"), Kind::Client, client, &docs.clients);
+                self.reference(
+                    doc,
+                    format!("spec.subjects.clients[{i}]"),
+                    Kind::Client,
+                    client,
+                    &docs.clients,
+                );
             }
             let shared = Arc::new(Subjects {
                 users: subjects.users.iter().cloned().collect(),
@@ -817,13 +960,24 @@ impl<'a> Validator<'a> {
             });
             let expires = self.timestamp(doc, "spec.expires", &spec.expires, "the expiry");
             if spec.grants.is_empty() {
-                self.error("no-grants", key(doc, "spec.grants"), "the document grants nothing");
+                self.error(
+                    "no-grants",
+                    key(doc, "spec.grants"),
+                    "the document grants nothing",
+                );
             }
             let origin = self.origin(doc);
             for (i, grant) in spec.grants.iter().enumerate() {
                 let path = format!("spec.grants[{i}]");
-                if let Some(target) = self.grant_target(doc, &path, grant, docs, roles, environments) {
-                    let cluster_ok = self.cluster_reference(doc, format!("{path}.cluster"), &grant.cluster, clusters);
+                if let Some(target) =
+                    self.grant_target(doc, &path, grant, docs, roles, environments)
+                {
+                    let cluster_ok = self.cluster_reference(
+                        doc,
+                        format!("{path}.cluster"),
+                        &grant.cluster,
+                        clusters,
+                    );
                     if let (GrantTarget::Environment(environment), true) = (&target, cluster_ok)
                         && let Some(environment) = environments.get(environment)
                         && !environment.in_cluster(&grant.cluster)
@@ -860,8 +1014,12 @@ impl<'a> Validator<'a> {
                             "an environment grant is scoped to the environment's namespace; remove `namespaces`",
                         );
                     }
-                    let grant_expires =
-                        self.timestamp(doc, &format!("{path}.expires"), &grant.expires, "the grant's expiry");
+                    let grant_expires = self.timestamp(
+                        doc,
+                        &format!("{path}.expires"),
+                        &grant.expires,
+                        "the grant's expiry",
+                    );
                     grants.push(Grant {
                         access: name.to_owned(),
                         subjects: shared.clone(),
@@ -898,7 +1056,9 @@ impl<'a> Validator<'a> {
                 if roles.contains_key(role) {
                     return Some(GrantTarget::Role(RoleRef::Custom(role.clone())));
                 }
-                if docs.roles.contains_key(role.as_str()) || self.repo.broken.contains(&(Kind::Role, role.clone())) {
+                if docs.roles.contains_key(role.as_str())
+                    || self.repo.broken.contains(&(Kind::Role, role.clone()))
+                {
                     // The Role exists but is invalid; that is reported at the Role.
                     return None;
                 }
@@ -958,7 +1118,10 @@ impl<'a> Validator<'a> {
             match marks.get(name) {
                 Some(Mark::Done) => return,
                 Some(Mark::Visiting) => {
-                    let start = trail.iter().position(|g| *g == name).expect("a visiting group is on the trail");
+                    let start = trail
+                        .iter()
+                        .position(|g| *g == name)
+                        .expect("a visiting group is on the trail");
                     let mut cycle = trail[start..].to_vec();
                     cycle.push(name);
                     cycles.push(cycle);
@@ -966,7 +1129,9 @@ impl<'a> Validator<'a> {
                 }
                 None => {}
             }
-            let Some((_, spec)) = docs.groups.get(name) else { return };
+            let Some((_, spec)) = docs.groups.get(name) else {
+                return;
+            };
             marks.insert(name, Mark::Visiting);
             trail.push(name);
             for child in &spec.groups {
@@ -987,13 +1152,22 @@ impl<'a> Validator<'a> {
             self.error(
                 "group-cycle",
                 field(doc, format!("spec.groups[{index}]")),
-                format!("group `{}` contains itself: {}", cycle[0], cycle.join(" -> ")),
+                format!(
+                    "group `{}` contains itself: {}",
+                    cycle[0],
+                    cycle.join(" -> ")
+                ),
             );
         }
     }
 
     /// Every VPN client of a cluster needs its own range of the pool.
-    fn pool_capacity(&mut self, docs: &Documents<'a>, settings: &Settings, clients: &BTreeMap<String, Client>) {
+    fn pool_capacity(
+        &mut self,
+        docs: &Documents<'a>,
+        settings: &Settings,
+        clients: &BTreeMap<String, Client>,
+    ) {
         let settings_doc = docs.settings[0].0;
         for (index, cluster) in settings.clusters.values().enumerate() {
             let vpn_clients: Vec<&Client> = clients
@@ -1006,13 +1180,23 @@ impl<'a> Validator<'a> {
             let Some(pool) = cluster.client_pool else {
                 for client in vpn_clients {
                     let (doc, spec) = docs.clients[client.name.as_str()];
-                    let i = spec.clusters.iter().position(|c| *c == cluster.name).unwrap_or(0);
+                    let i = spec
+                        .clusters
+                        .iter()
+                        .position(|c| *c == cluster.name)
+                        .unwrap_or(0);
                     self.error(
                         "no-client-pool",
                         field(doc, format!("spec.clusters[{i}]")),
-                        format!("the client uses the VPN but cluster `{}` has no `clientPool`", cluster.name),
+                        format!(
+                            "the client uses the VPN but cluster `{}` has no `clientPool`",
+                            cluster.name
+                        ),
                     )
-                    .hint = Some("set `vpn: false`, or give the cluster a `clientPool` in Settings".to_owned());
+                    .hint = Some(
+                        "set `vpn: false`, or give the cluster a `clientPool` in Settings"
+                            .to_owned(),
+                    );
                 }
                 continue;
             };
@@ -1064,7 +1248,11 @@ impl<'a> Validator<'a> {
         }
         for (&name, &(doc, _)) in &docs.roles {
             if !used_roles.contains(name) && BuiltinRole::parse(name).is_none() {
-                self.warning("unused-role", field(doc, "metadata.name"), format!("no grant uses role `{name}`"));
+                self.warning(
+                    "unused-role",
+                    field(doc, "metadata.name"),
+                    format!("no grant uses role `{name}`"),
+                );
             }
         }
     }

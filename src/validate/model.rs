@@ -163,12 +163,17 @@ impl BuiltinRole {
     }
 
     pub fn parse(name: &str) -> Option<BuiltinRole> {
-        BuiltinRole::ALL.into_iter().find(|role| role.name() == name)
+        BuiltinRole::ALL
+            .into_iter()
+            .find(|role| role.name() == name)
     }
 
     /// Whether tollgate creates the ClusterRole itself (Kubernetes ships the others).
     pub fn is_managed(self) -> bool {
-        matches!(self, BuiltinRole::Logs | BuiltinRole::Exec | BuiltinRole::PortForward)
+        matches!(
+            self,
+            BuiltinRole::Logs | BuiltinRole::Exec | BuiltinRole::PortForward
+        )
     }
 }
 

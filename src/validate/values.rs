@@ -13,7 +13,9 @@ const DNS_LABEL_RULE: &str = "lower-case letters, digits and `-`, starting and e
 pub fn is_dns1123_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -23,7 +25,9 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
     name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -36,7 +40,13 @@ pub fn dns1123_label(name: &str) -> Result<(), (String, Option<String>)> {
     let suggestion: String = name
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c == '_' || c == '.' || c == ' ' { '-' } else { c })
+        .map(|c| {
+            if c == '_' || c == '.' || c == ' ' {
+                '-'
+            } else {
+                c
+            }
+        })
         .collect();
     let hint = is_dns1123_label(&suggestion).then(|| format!("try `{suggestion}`"));
     Err((
@@ -83,7 +93,12 @@ pub fn recipient(text: &str) -> Result<Recipient, String> {
                 kind: RecipientKind::X25519,
                 key: text.to_owned(),
             })
-            .map_err(|e| format!("`{}` is not a valid age X25519 recipient: {e}", abbreviate(text)));
+            .map_err(|e| {
+                format!(
+                    "`{}` is not a valid age X25519 recipient: {e}",
+                    abbreviate(text)
+                )
+            });
     }
     let kind = if text.starts_with("ssh-ed25519 ") {
         RecipientKind::SshEd25519
@@ -100,7 +115,10 @@ pub fn recipient(text: &str) -> Result<Recipient, String> {
     let key = key.join(" ");
     match age::ssh::Recipient::from_str(&key) {
         Ok(_) => Ok(Recipient { kind, key }),
-        Err(e) => Err(format!("`{}` is not a valid SSH public key: {e:?}", abbreviate(text))),
+        Err(e) => Err(format!(
+            "`{}` is not a valid SSH public key: {e:?}",
+            abbreviate(text)
+        )),
     }
 }
 

@@ -1,0 +1,155 @@
+//! The `tollgate` command as users run it: output snapshots and exit codes.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn tollgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .args(["--now", "2026-11-22T12:00:00Z"])
+        .current_dir(common::root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8")
+}
+
+#[test]
+fn offline_plan_of_the_example_repo() {
+    let output = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!(stdout(&output));
+}
+
+#[test]
+fn detailed_exitcode_is_2_with_changes_and_0_without() {
+    let changed = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "staging",
+        "--offline",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(changed.status.code(), Some(2));
+
+    // Render the desired objects, then plan against them: nothing to do.
+    let rendered = tollgate(&["render", "--repo", "example-repo", "--cluster", "staging"]);
+    assert_eq!(rendered.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.yaml");
+    std::fs::write(&live, rendered.stdout).unwrap();
+    let same = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "staging",
+        "--live-from",
+        live.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    assert!(stdout(&same).contains("No changes"));
+}
+
+#[test]
+fn markdown_and_json_views_of_the_same_plan() {
+    let markdown = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+        "--output",
+        "markdown",
+    ]);
+    insta::assert_snapshot!("plan_markdown", stdout(&markdown));
+    let json = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+        "--output",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(plan["formatVersion"], 1);
+    assert_eq!(plan["summary"]["create"], 20);
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 20);
+    assert!(
+        plan["access"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"]["name"] == "ci-deployer")
+    );
+}
+
+#[test]
+fn an_invalid_repository_fails_with_diagnostics_and_plans_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/base.yaml"),
+        dir.path().join("base.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/invalid/unknown-field.yaml"),
+        dir.path().join("access.yaml"),
+    )
+    .unwrap();
+    let repo = dir.path().to_str().unwrap();
+    let output = tollgate(&["plan", "--repo", repo, "--cluster", "staging", "--offline"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no plan is printed");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("access.yaml:10:7: spec.grants[0].namespace: unknown field `namespace`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `namespaces`?"));
+
+    let validate = tollgate(&["validate", "--repo", repo]);
+    assert_eq!(validate.status.code(), Some(1));
+}
+
+#[test]
+fn validate_reports_the_example_repo_valid() {
+    let output = tollgate(&["validate", "--repo", "example-repo"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        stdout(&output),
+        "example-repo: 26 documents in 21 files are valid\n"
+    );
+}
+
+#[test]
+fn unknown_cluster_is_a_clear_error() {
+    let output = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "dev",
+        "--offline",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown cluster `dev`"), "{stderr}");
+}
