@@ -13,7 +13,7 @@ use tollgate::config::fs::read_config_files;
 use tollgate::config::{LoadedRepository, load};
 use tollgate::diagnostics::render_text;
 use tollgate::objects::LiveState;
-use tollgate::pipeline::{PipelineError, check, plan_cluster};
+use tollgate::pipeline::{Checked, PipelineError, check, plan_cluster};
 use tollgate::plan::Against;
 use tollgate::render;
 
@@ -116,6 +116,15 @@ fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
     Ok(load(files))
 }
 
+/// Loads and validates the repository, printing warnings; fails with every diagnostic when it is invalid.
+fn validated(repo: &RepoArgs) -> anyhow::Result<(Checked, Timestamp)> {
+    let loaded = load_repo(&repo.repo)?;
+    let now = repo.now.unwrap_or_else(Timestamp::now);
+    let checked = check(&loaded, now)?;
+    eprint!("{}", render_text(&checked.warnings));
+    Ok((checked, now))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { repo, json } => {
@@ -146,10 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cluster,
             revision,
         } => {
-            let loaded = load_repo(&repo.repo)?;
-            let now = repo.now.unwrap_or_else(Timestamp::now);
-            let checked = check(&loaded, now)?;
-            eprint!("{}", render_text(&checked.warnings));
+            let (checked, now) = validated(&repo)?;
             let ctx = CompileContext {
                 cluster: &cluster,
                 now,
@@ -184,11 +190,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "planning against a live cluster is not available in this version; use --offline or --live-from FILE"
                 ),
             };
-            // Load and validate before anything else: an invalid repository never gets as far as a plan.
-            let loaded = load_repo(&repo.repo)?;
-            let now = repo.now.unwrap_or_else(Timestamp::now);
-            let checked = check(&loaded, now)?;
-            eprint!("{}", render_text(&checked.warnings));
+            // An invalid repository never gets as far as a plan: this fails with every diagnostic.
+            let (checked, now) = validated(&repo)?;
             let ctx = CompileContext {
                 cluster: &cluster,
                 now,
