@@ -349,3 +349,25 @@ mod tests {
         assert!(is_config_path("team/artifacts/x.yaml"));
     }
 }
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+    use crate::diagnostics::{ResolvedDiagnostic, resolve_all};
+
+    fn diagnose(text: &str) -> Vec<ResolvedDiagnostic> {
+        let repo = load([("f.yaml".to_owned(), text.as_bytes().to_vec())]);
+        resolve_all(&repo.diagnostics, &repo.sources)
+    }
+
+    #[test]
+    fn document_indices_line_up_with_positions_after_leading_and_empty_documents() {
+        let text = "---\n# only a comment\n---\napiVersion: tollgate.dev/v1alpha1\nkind: Usr\nmetadata: {name: a}\nspec: {}\n";
+        let diagnostics = diagnose(text);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(
+            (diagnostics[0].line, diagnostics[0].column),
+            (Some(5), Some(7))
+        );
+    }
+}
