@@ -189,3 +189,22 @@ fn live_objects_are_read_from_a_kubectl_list() {
     assert_eq!(live.objects.len(), state.objects.len());
     assert!(!plan(&state, &live, Against::Empty).summary.has_changes());
 }
+
+/// What a real kube-apiserver (v1.34.4) returned for `kubectl get ... -o yaml` after a server-side apply of
+/// `tollgate render --cluster prod`: uids, managedFields, server defaults and omitted empty fields included.
+#[test]
+fn objects_as_a_real_apiserver_returns_them_plan_to_no_changes() {
+    let path = common::root().join("tests/fixtures/live/prod-applied-kube-apiserver-v1.34.4.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let live = LiveState::from_yaml("live.yaml", &text).unwrap();
+    let state = desired("prod", common::now());
+    assert_eq!(live.objects.len(), state.objects.len());
+    let result = plan(&state, &live, Against::Empty);
+    let changed: Vec<_> = result
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.object.to_string(), c.fields.clone()))
+        .collect();
+    assert!(changed.is_empty(), "{changed:#?}");
+}

@@ -20,9 +20,11 @@ pub enum RbacSubject {
 impl RbacSubject {
     pub fn to_k8s(&self) -> Subject {
         match self {
+            // The API server stores ServiceAccount subjects without an apiGroup; writing `""` would read back as
+            // drift on every plan.
             RbacSubject::ServiceAccount { namespace, name } => Subject {
                 kind: "ServiceAccount".to_owned(),
-                api_group: Some(String::new()),
+                api_group: None,
                 name: name.clone(),
                 namespace: Some(namespace.clone()),
             },

@@ -33,9 +33,11 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// Values the API server drops when it stores an object (Go's `omitempty`), so their absence is no drift.
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
+        Value::String(text) => text.is_empty(),
         Value::Array(items) => items.is_empty(),
         Value::Object(map) => map.is_empty(),
         _ => false,
@@ -104,6 +106,15 @@ mod tests {
         let live = json!({"metadata": {"labels": {"x": "2"}}, "subjects": [{"name": "u"}, {"name": "intruder"}]});
         let paths: Vec<_> = diff(&desired, &live).into_iter().map(|c| c.path).collect();
         assert_eq!(paths, ["metadata.labels.x", "subjects"]);
+    }
+
+    #[test]
+    fn empty_values_the_server_omits_are_not_drift() {
+        // Seen against a real kube-apiserver: it stores `apiGroup: ""` of a ServiceAccount subject as absent.
+        let desired =
+            json!({"subjects": [{"kind": "ServiceAccount", "name": "a", "apiGroup": ""}]});
+        let live = json!({"subjects": [{"kind": "ServiceAccount", "name": "a"}]});
+        assert!(diff(&desired, &live).is_empty());
     }
 
     #[test]
