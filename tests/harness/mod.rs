@@ -1,0 +1,274 @@
+//! A real Kubernetes control plane for tests: etcd, kube-apiserver and (on request) kube-controller-manager,
+//! built by `scripts/control-plane`, started on loopback in a temporary folder, stopped when dropped.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Static bearer tokens the apiserver accepts (`--token-auth-file`): an admin in `system:masters`, and an
+/// unprivileged user with no bindings.
+pub const ADMIN_TOKEN: &str = "tollgate-test-admin";
+pub const UNPRIVILEGED_TOKEN: &str = "tollgate-test-nobody";
+
+pub struct ControlPlane {
+    pub dir: tempfile::TempDir,
+    pub bin: PathBuf,
+    pub server: String,
+    pub ca: PathBuf,
+    pub kubeconfig: PathBuf,
+    processes: Vec<(&'static str, Child)>,
+}
+
+pub struct Options {
+    /// Start kube-controller-manager too (garbage collection, namespace deletion, ClusterRole aggregation).
+    pub controller_manager: bool,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Where the binaries are: `TOLLGATE_K8S_BIN`, else what `scripts/control-plane` built. Never skips.
+fn binaries() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TOLLGATE_K8S_BIN") {
+        return PathBuf::from(dir);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let go_mod = std::fs::read_to_string(root.join("tests/control-plane/go.mod"))
+        .expect("tests/control-plane/go.mod");
+    let version = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("k8s.io/kubernetes "))
+        .expect("go.mod pins k8s.io/kubernetes")
+        .trim();
+    let cache = std::env::var_os("TOLLGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/tollgate")
+        });
+    let bin = cache.join(format!("k8s-{version}/bin"));
+    for name in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+    ] {
+        assert!(
+            bin.join(name).is_file(),
+            "{} is missing: run `scripts/control-plane` to build the control plane (or set TOLLGATE_K8S_BIN)",
+            bin.join(name).display()
+        );
+    }
+    bin
+}
+
+fn spawn(name: &'static str, mut command: Command, log: &Path) -> (&'static str, Child) {
+    let log = std::fs::File::create(log).expect("log file");
+    command
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .stdin(Stdio::null());
+    // If the test process dies without unwinding, the kernel stops the control plane with it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    (
+        name,
+        command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}")),
+    )
+}
+
+impl ControlPlane {
+    pub fn start(options: Options) -> ControlPlane {
+        let bin = binaries();
+        let dir = tempfile::Builder::new()
+            .prefix("tollgate-cp-")
+            .tempdir()
+            .expect("temp dir");
+        let d = dir.path();
+        let status = Command::new("openssl")
+            .args(["genrsa", "-out"])
+            .arg(d.join("sa.key"))
+            .arg("2048")
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl genrsa failed");
+        std::fs::write(
+            d.join("tokens.csv"),
+            format!("{ADMIN_TOKEN},admin,admin-uid,system:masters\n{UNPRIVILEGED_TOKEN},nobody,nobody-uid\n"),
+        )
+        .expect("token file");
+
+        let etcd_port = free_port();
+        let mut etcd = Command::new(bin.join("etcd"));
+        etcd.arg("--data-dir")
+            .arg(d.join("etcd"))
+            .arg(format!("--listen-client-urls=http://127.0.0.1:{etcd_port}"))
+            .arg(format!(
+                "--advertise-client-urls=http://127.0.0.1:{etcd_port}"
+            ))
+            .arg(format!(
+                "--listen-peer-urls=http://127.0.0.1:{}",
+                free_port()
+            ))
+            .arg("--log-level=warn")
+            .arg("--unsafe-no-fsync");
+        let mut processes = vec![spawn("etcd", etcd, &d.join("etcd.log"))];
+
+        let port = free_port();
+        let mut apiserver = Command::new(bin.join("kube-apiserver"));
+        apiserver
+            .arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
+            .arg(format!("--secure-port={port}"))
+            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
+            .arg("--cert-dir")
+            .arg(d.join("certs"))
+            .args(["--authorization-mode=RBAC", "--allow-privileged=true"])
+            .arg("--token-auth-file")
+            .arg(d.join("tokens.csv"))
+            .arg("--service-account-issuer=https://kubernetes.default.svc")
+            .arg("--service-account-key-file")
+            .arg(d.join("sa.key"))
+            .arg("--service-account-signing-key-file")
+            .arg(d.join("sa.key"))
+            .arg("--service-cluster-ip-range=10.0.0.0/24");
+        processes.push(spawn(
+            "kube-apiserver",
+            apiserver,
+            &d.join("kube-apiserver.log"),
+        ));
+
+        let server = format!("https://127.0.0.1:{port}");
+        let ca = d.join("certs/apiserver.crt");
+        let kubeconfig = d.join("kubeconfig");
+        let mut plane = ControlPlane {
+            dir,
+            bin,
+            server,
+            ca,
+            kubeconfig,
+            processes,
+        };
+        plane.write_kubeconfig(&plane.kubeconfig.clone(), ADMIN_TOKEN);
+        plane.wait_ready();
+        if options.controller_manager {
+            plane.start_controller_manager();
+        }
+        plane
+    }
+
+    fn start_controller_manager(&mut self) {
+        let d = self.dir.path();
+        let mut manager = Command::new(self.bin.join("kube-controller-manager"));
+        manager
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args([
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--leader-elect=false",
+            ])
+            .arg("--controllers=namespace,garbagecollector,clusterrole-aggregation,serviceaccount")
+            .arg("--service-account-private-key-file")
+            .arg(d.join("sa.key"))
+            .arg("--root-ca-file")
+            .arg(&self.ca);
+        self.processes.push(spawn(
+            "kube-controller-manager",
+            manager,
+            &d.join("kube-controller-manager.log"),
+        ));
+    }
+
+    /// A kubeconfig for any bearer token, usable by stock kubectl and by kube-rs.
+    pub fn write_kubeconfig(&self, path: &Path, token: &str) {
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: user\n  user:\n    token: {token}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: user\ncurrent-context: test\n",
+            self.server,
+            self.ca.display()
+        );
+        std::fs::write(path, text).expect("kubeconfig");
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            let exited = self.processes.iter_mut().find_map(|(name, child)| {
+                child
+                    .try_wait()
+                    .ok()
+                    .flatten()
+                    .map(|status| (*name, status))
+            });
+            if let Some((name, status)) = exited {
+                panic!("{name} exited with {status}:\n{}", self.log_tail(name));
+            }
+            if self.ca.is_file() && self.kubectl(&["get", "--raw=/readyz"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!(
+            "kube-apiserver was not ready within 60 s:\n{}",
+            self.log_tail("kube-apiserver")
+        );
+    }
+
+    pub fn log_tail(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join(format!("{name}.log")))
+            .unwrap_or_default();
+        let lines: Vec<_> = text.lines().rev().take(30).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Stock kubectl with the admin kubeconfig.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_as(&self.kubeconfig, args)
+    }
+
+    pub fn kubectl_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        Command::new(self.bin.join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    pub async fn client_for_token(&self, token: &str) -> kube::Client {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.dir.path().join(format!("kubeconfig-{n}"));
+        self.write_kubeconfig(&path, token);
+        let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig parses");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("kubeconfig loads");
+        kube::Client::try_from(config).expect("client")
+    }
+
+    pub async fn admin(&self) -> kube::Client {
+        self.client_for_token(ADMIN_TOKEN).await
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        for (_, child) in self.processes.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
