@@ -110,7 +110,13 @@ fn plan_against_itself_is_empty_and_drift_is_an_update() {
         .push(serde_json::json!({"kind": "User", "name": "intruder", "apiGroup": "rbac.authorization.k8s.io"}));
     let view = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:view");
     live.objects.remove(&view);
-    let drift = plan(&state, &live, Against::Empty);
+    let drift = plan(
+        &state,
+        &live,
+        Against::File {
+            path: "live.yaml".into(),
+        },
+    );
     let action = |key: &ObjectKey| {
         drift
             .changes
