@@ -1,8 +1,11 @@
 //! tollgate: Kubernetes access as code. The library holds the pipeline; `main.rs` only parses arguments.
 //!
 //! The pure stages, in the order data flows through them:
-//! [`config`] (load) -> [`validate`] -> [`compile`] -> [`plan`] -> [`render`].
+//! [`config`] (load) -> [`validate`] -> [`compile`] -> [`plan`] -> [`render`]. At the edges, with I/O:
+//! [`cluster`] reads the live state and makes the writes [`apply`] decides.
 
+pub mod apply;
+pub mod cluster;
 pub mod compile;
 pub mod config;
 pub mod diagnostics;

@@ -1,6 +1,7 @@
 //! The `tollgate` command: argument parsing and dispatch only; the work is in the library.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,13 +9,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
+use tollgate::apply::{ApplyOptions, apply, preflight};
+use tollgate::cluster::{Cluster, ConnectOptions, RateLimit, fingerprint};
 use tollgate::compile::{CompileContext, compile};
 use tollgate::config::fs::read_config_files;
 use tollgate::config::{LoadedRepository, load};
 use tollgate::diagnostics::render_text;
 use tollgate::objects::LiveState;
-use tollgate::pipeline::{Checked, PipelineError, check, plan_cluster};
-use tollgate::plan::Against;
+use tollgate::pipeline::{Checked, PipelineError, check, plan_live};
+use tollgate::plan::saved::SavedPlan;
+use tollgate::plan::{Against, Plan, plan};
 use tollgate::render;
 
 #[derive(Parser)]
@@ -32,6 +36,37 @@ struct RepoArgs {
     /// Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests).
     #[arg(long, value_name = "TIMESTAMP")]
     now: Option<Timestamp>,
+}
+
+/// How to reach the cluster, as kubectl does, and how fast to talk to it.
+#[derive(clap::Args)]
+struct KubeArgs {
+    /// The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod's service account.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context. Default: its current context.
+    #[arg(long)]
+    context: Option<String>,
+    /// Client-side rate limit: API requests per second.
+    #[arg(long, default_value = "100")]
+    qps: NonZeroU32,
+    /// Client-side rate limit: requests allowed at once above `--qps` before pacing starts.
+    #[arg(long, default_value = "200")]
+    burst: NonZeroU32,
+}
+
+impl KubeArgs {
+    async fn connect(&self) -> anyhow::Result<Cluster> {
+        Ok(Cluster::connect(&ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            rate_limit: RateLimit {
+                qps: self.qps,
+                burst: self.burst,
+            },
+        })
+        .await?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -60,17 +95,58 @@ enum Command {
         repo: RepoArgs,
         #[arg(long)]
         cluster: String,
-        /// Plan against an empty cluster.
+        /// Plan against an empty cluster instead of the live one.
         #[arg(long, conflicts_with = "live_from")]
         offline: bool,
-        /// Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML).
+        /// Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of
+        /// the live cluster.
         #[arg(long, value_name = "FILE")]
         live_from: Option<PathBuf>,
+        #[command(flatten)]
+        kube: KubeArgs,
+        /// Save the plan for `tollgate apply FILE` (live plans only).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["offline", "live_from"])]
+        out: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Output::Human)]
         output: Output,
         /// Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform's flag).
         #[arg(long)]
         detailed_exitcode: bool,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+        #[arg(long)]
+        revision: Option<String>,
+    },
+    /// Plan against the live cluster and apply the plan: server-side apply, then prune.
+    Apply {
+        /// A plan saved with `tollgate plan --out FILE`; applied only if the cluster has not changed since.
+        /// Without it, the plan is computed from `--repo`.
+        #[arg(value_name = "PLAN_FILE", conflicts_with = "cluster")]
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, required_unless_present = "plan_file")]
+        cluster: Option<String>,
+        #[command(flatten)]
+        kube: KubeArgs,
+        /// Apply without asking; required when standard input is not a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Take over same-named objects that exist without tollgate's labels instead of refusing.
+        #[arg(long)]
+        adopt: bool,
+        /// Apply even when the plan deletes more than the deletion guard allows.
+        #[arg(long)]
+        allow_mass_deletion: bool,
+        /// API requests in flight at once.
+        #[arg(long, default_value = "8")]
+        concurrency: NonZeroUsize,
+        /// `human` prints the plan and the outcome of each object; `json` prints only the apply report.
+        #[arg(long, value_enum, default_value_t = ReportOutput::Human)]
+        output: ReportOutput,
+        /// Also write the apply report as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
         #[arg(long)]
@@ -88,6 +164,12 @@ enum Output {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportOutput {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,6 +191,48 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+/// Asks before writing, as Terraform does; without a terminal to ask on, only `--yes` proceeds.
+fn confirm(plan: &Plan, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to apply without --yes: standard input is not a terminal to confirm on; nothing was written"
+        );
+    }
+    eprint!(
+        "Apply these changes to cluster `{}`? Only `yes` is accepted: ",
+        plan.cluster
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        anyhow::bail!("apply cancelled; nothing was written");
+    }
+    Ok(())
 }
 
 fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
@@ -169,54 +293,143 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cluster,
             offline,
             live_from,
+            kube,
+            out,
             output,
             detailed_exitcode,
             color,
             revision,
         } => {
-            let (live, against) = match (&live_from, offline) {
+            // An invalid repository never gets as far as a plan: this fails with every diagnostic.
+            let (checked, now) = validated(&repo)?;
+            let desired = compile(
+                &checked.model,
+                &CompileContext {
+                    cluster: &cluster,
+                    now,
+                    revision: revision.as_deref(),
+                },
+            )?;
+            let plan = match (&live_from, offline) {
                 (Some(path), _) => {
                     let text = std::fs::read_to_string(path).with_context(|| {
                         format!("cannot read the live objects in {}", path.display())
                     })?;
                     let shown = path.display().to_string();
-                    (
-                        LiveState::from_yaml(&shown, &text)?,
-                        Against::File { path: shown },
-                    )
+                    let live = LiveState::from_yaml(&shown, &text)?;
+                    plan(&desired, &live, Against::File { path: shown })
                 }
-                (None, true) => (LiveState::default(), Against::Empty),
-                (None, false) => anyhow::bail!(
-                    "planning against a live cluster is not available in this version; use --offline or --live-from FILE"
-                ),
-            };
-            // An invalid repository never gets as far as a plan: this fails with every diagnostic.
-            let (checked, now) = validated(&repo)?;
-            let ctx = CompileContext {
-                cluster: &cluster,
-                now,
-                revision: revision.as_deref(),
-            };
-            let (_, plan) = plan_cluster(&checked.model, &ctx, &live, against)?;
-            let color = match color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-                }
+                (None, true) => plan(&desired, &LiveState::default(), Against::Empty),
+                (None, false) => runtime()?.block_on(async {
+                    let cluster = kube.connect().await?;
+                    let (live, plan) = plan_live(&cluster, &desired).await?;
+                    if let Some(out) = &out {
+                        let saved =
+                            SavedPlan::new(&desired, &plan, &cluster.server, fingerprint(&live));
+                        std::fs::write(out, saved.to_json()).with_context(|| {
+                            format!("cannot write the plan to {}", out.display())
+                        })?;
+                    }
+                    anyhow::Ok(plan)
+                })?,
             };
             let text = match output {
-                Output::Human => render::human(&plan, color),
+                Output::Human => render::human(&plan, use_color(color)),
                 Output::Json => render::json(&plan),
                 Output::Markdown => render::markdown(&plan),
             };
             print!("{text}");
+            if let Some(out) = &out {
+                eprintln!(
+                    "Saved the plan to {}; apply it with `tollgate apply {}`.",
+                    out.display(),
+                    out.display()
+                );
+            }
             let changed = plan.summary.has_changes();
             Ok(ExitCode::from(if detailed_exitcode && changed {
                 2
             } else {
                 0
             }))
+        }
+        Command::Apply {
+            plan_file,
+            repo,
+            cluster,
+            kube,
+            yes,
+            adopt,
+            allow_mass_deletion,
+            concurrency,
+            output,
+            report,
+            color,
+            revision,
+        } => {
+            // Nothing is written unless the whole repository validates: load, validate and compile come first.
+            let desired_from_repo = match &cluster {
+                Some(cluster) => {
+                    let (checked, now) = validated(&repo)?;
+                    Some(compile(
+                        &checked.model,
+                        &CompileContext {
+                            cluster,
+                            now,
+                            revision: revision.as_deref(),
+                        },
+                    )?)
+                }
+                None => None,
+            };
+            let options = ApplyOptions {
+                concurrency,
+                adopt,
+                allow_mass_deletion,
+            };
+            runtime()?.block_on(async {
+                let cluster = kube.connect().await?;
+                let (desired, live, plan) = match (desired_from_repo, &plan_file) {
+                    (Some(desired), _) => {
+                        let (live, plan) = plan_live(&cluster, &desired).await?;
+                        (desired, live, plan)
+                    }
+                    (None, Some(path)) => {
+                        let saved = SavedPlan::read(path)?;
+                        let desired = saved.desired(path)?;
+                        let (live, plan) = plan_live(&cluster, &desired).await?;
+                        saved.check_current(path, &cluster.server, &fingerprint(&live))?;
+                        (desired, live, plan)
+                    }
+                    (None, None) => unreachable!("clap requires --cluster or a plan file"),
+                };
+                if output == ReportOutput::Human {
+                    print!("{}", render::human(&plan, use_color(color)));
+                }
+                preflight(&plan, &options)?;
+                if plan.summary.has_changes() || (adopt && plan.summary.conflict > 0) {
+                    confirm(&plan, yes)?;
+                }
+                let outcome = apply(&cluster, &plan, &desired, &live, &options).await?;
+                match output {
+                    ReportOutput::Human => print!("{}", render::report_human(&outcome)),
+                    ReportOutput::Json => print!("{}", render::report_json(&outcome)),
+                }
+                if let Some(path) = &report {
+                    std::fs::write(path, render::report_json(&outcome)).with_context(|| {
+                        format!("cannot write the apply report to {}", path.display())
+                    })?;
+                }
+                if !outcome.succeeded() {
+                    anyhow::bail!(
+                        "the apply failed for {} object(s) ({} not attempted):\n  {}",
+                        outcome.summary.failed,
+                        outcome.summary.skipped,
+                        outcome.failures().join("\n  ")
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            })
         }
         Command::Schema { out } => {
             std::fs::create_dir_all(&out)

@@ -67,6 +67,26 @@ impl ObjectKind {
         }
     }
 
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
+        self.api_version()
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// The resource name in API paths, as RBAC rules and SubjectAccessReviews name it.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ObjectKind::Namespace => "namespaces",
+            ObjectKind::ServiceAccount => "serviceaccounts",
+            ObjectKind::ClusterRole => "clusterroles",
+            ObjectKind::Role => "roles",
+            ObjectKind::PodTemplate => "podtemplates",
+            ObjectKind::ClusterRoleBinding => "clusterrolebindings",
+            ObjectKind::RoleBinding => "rolebindings",
+        }
+    }
+
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,

@@ -1,8 +1,9 @@
-//! The pure pipeline stitched together: load -> validate -> compile -> plan, for the CLI, tests and benchmarks.
-//! Each step's failure says which step failed and why.
+//! The pipeline stitched together: load -> validate -> compile -> (read live) -> plan, for the CLI, tests and
+//! benchmarks. Each step's failure says which step failed and why. Only `plan_live` touches the cluster.
 
 use jiff::Timestamp;
 
+use crate::cluster::{Cluster, ReadError};
 use crate::compile::{CompileContext, CompileError, compile};
 use crate::config::LoadedRepository;
 use crate::diagnostics::{ResolvedDiagnostic, resolve_all};
@@ -48,4 +49,20 @@ pub fn plan_cluster(
     let desired = compile(model, ctx)?;
     let plan = plan(&desired, live, against);
     Ok((desired, plan))
+}
+
+/// Reads the live state of the desired state's instance and plans against it.
+pub async fn plan_live(
+    cluster: &Cluster,
+    desired: &DesiredState,
+) -> Result<(LiveState, Plan), ReadError> {
+    let live = cluster.read_live(desired).await?;
+    let plan = plan(
+        desired,
+        &live,
+        Against::Cluster {
+            server: cluster.server.clone(),
+        },
+    );
+    Ok((live, plan))
 }

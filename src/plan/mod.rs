@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod diff;
+pub mod saved;
 
 use serde::Serialize;
 
@@ -45,6 +46,8 @@ pub enum Against {
     Empty,
     /// `--live-from FILE`.
     File { path: String },
+    /// A live cluster, read through the API server at `server`.
+    Cluster { server: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

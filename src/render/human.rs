@@ -56,6 +56,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
     let against = match &plan.against {
         Against::Empty => "an empty cluster (offline)".to_owned(),
         Against::File { path } => format!("the objects in {path}"),
+        Against::Cluster { server } => format!("the live cluster at {server}"),
     };
     let _ = writeln!(
         out,

@@ -10,6 +10,7 @@ pub fn markdown(plan: &Plan) -> String {
     let against = match &plan.against {
         Against::Empty => "an empty cluster".to_owned(),
         Against::File { path } => format!("`{path}`"),
+        Against::Cluster { server } => format!("the live cluster at `{server}`"),
     };
     let s = &plan.summary;
     let _ = writeln!(out, "### tollgate plan for cluster `{}`\n", plan.cluster);

@@ -2,9 +2,11 @@
 
 mod human;
 mod markdown;
+mod report;
 
 pub use human::human;
 pub use markdown::markdown;
+pub use report::{report_human, report_json};
 
 use crate::objects::DesiredState;
 use crate::plan::Plan;

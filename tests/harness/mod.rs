@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// unprivileged user with no bindings.
 pub const ADMIN_TOKEN: &str = "tollgate-test-admin";
 pub const UNPRIVILEGED_TOKEN: &str = "tollgate-test-nobody";
+/// What tests run tollgate as: a `system:masters` user of its own, so the audit log tells its requests apart.
+pub const APPLIER_TOKEN: &str = "tollgate-test-applier";
+pub const APPLIER_USER: &str = "applier";
 
 pub struct ControlPlane {
     pub dir: tempfile::TempDir,
@@ -105,9 +108,18 @@ impl ControlPlane {
             .status()
             .expect("openssl runs");
         assert!(status.success(), "openssl genrsa failed");
+        // Every request's metadata, so tests can count who wrote what (idempotence, least privilege).
+        std::fs::write(
+            d.join("audit-policy.yaml"),
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+        .expect("audit policy");
         std::fs::write(
             d.join("tokens.csv"),
-            format!("{ADMIN_TOKEN},admin,admin-uid,system:masters\n{UNPRIVILEGED_TOKEN},nobody,nobody-uid\n"),
+            format!(
+                "{ADMIN_TOKEN},admin,admin-uid,system:masters\n{UNPRIVILEGED_TOKEN},nobody,nobody-uid\n\
+                 {APPLIER_TOKEN},{APPLIER_USER},applier-uid,system:masters\n"
+            ),
         )
         .expect("token file");
 
@@ -143,7 +155,12 @@ impl ControlPlane {
             .arg(d.join("sa.key"))
             .arg("--service-account-signing-key-file")
             .arg(d.join("sa.key"))
-            .arg("--service-cluster-ip-range=10.0.0.0/24");
+            .arg("--service-cluster-ip-range=10.0.0.0/24")
+            .arg("--audit-policy-file")
+            .arg(d.join("audit-policy.yaml"))
+            .arg("--audit-log-path")
+            .arg(d.join("audit.log"))
+            .args(["--audit-log-format=json", "--audit-log-mode=blocking"]);
         processes.push(spawn(
             "kube-apiserver",
             apiserver,
@@ -224,6 +241,49 @@ impl ControlPlane {
             "kube-apiserver was not ready within 60 s:\n{}",
             self.log_tail("kube-apiserver")
         );
+    }
+
+    /// Audit events (stage ResponseComplete) of every request by `user`.
+    pub fn requests_by(&self, user: &str) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| {
+                event["stage"] == "ResponseComplete" && event["user"]["username"] == user
+            })
+            .collect()
+    }
+
+    /// Audit events (stage ResponseComplete) of requests by `user` that changed something: create, update,
+    /// patch (including server-side apply), delete. Blocking audit mode: written before the response is sent.
+    pub fn writes_by(&self, user: &str) -> Vec<serde_json::Value> {
+        self.requests_by(user)
+            .into_iter()
+            .filter(|event| {
+                matches!(
+                    event["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                )
+            })
+            .collect()
+    }
+
+    /// Writes a kubeconfig for `token` into the control plane's folder and returns its path.
+    pub fn kubeconfig_for(&self, name: &str, token: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("kubeconfig-{name}"));
+        self.write_kubeconfig(&path, token);
+        path
+    }
+
+    /// Runs the `tollgate` binary under test with `--kubeconfig` appended.
+    pub fn tollgate(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tollgate runs")
     }
 
     pub fn log_tail(&self, name: &str) -> String {

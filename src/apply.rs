@@ -1,0 +1,303 @@
+//! Apply: a [`Plan`] -> writes to the cluster -> an [`ApplyReport`] with the outcome of every object.
+//!
+//! The safety rules live here, in one place: nothing is written when the plan has conflicts (unless adopting) or
+//! trips the deletion guard (unless allowed); creates and updates go first, kind by kind so that what others refer
+//! to exists first; prune runs last, in reverse kind order, and only when every other write succeeded, so a
+//! failed apply never removes access before the new access is in place.
+
+use std::num::NonZeroUsize;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::cluster::{Cluster, describe, status_code};
+use crate::objects::{DesiredState, LiveState, ObjectKey, ObjectKind};
+use crate::plan::{Action, Change, DeletionGuardViolation, Plan};
+
+/// Version of the JSON form of an apply report.
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Requests in flight at once.
+    pub concurrency: NonZeroUsize,
+    /// Take over same-named objects that lack tollgate's labels instead of refusing.
+    pub adopt: bool,
+    /// Apply a plan the deletion guard refuses.
+    pub allow_mass_deletion: bool,
+}
+
+/// Why apply wrote nothing at all.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "the deletion guard refuses this plan: it deletes {} of the {} objects tollgate manages in this cluster \
+         (limit: {}% when more than {} objects); nothing was written. If this is intended, pass \
+         --allow-mass-deletion or raise spec.deletionGuard in Settings",
+        .0.deletes, .0.managed, .0.max_delete_percent, .0.min_objects
+    )]
+    DeletionGuard(DeletionGuardViolation),
+    #[error(
+        "{} object(s) exist without tollgate's labels for this cluster: {}; nothing was written. Rename or remove \
+         them, or pass --adopt to take them over",
+        .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Conflicts(Vec<ObjectKey>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Replaced,
+    Deleted,
+    /// An unlabelled object taken over with `--adopt`.
+    Adopted,
+    Unchanged,
+    Failed,
+    /// Not attempted, because an earlier write failed.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectOutcome {
+    pub object: ObjectKey,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub adopted: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    pub format_version: u32,
+    pub cluster: String,
+    pub server: String,
+    pub summary: ReportSummary,
+    /// One entry per object of the plan, in plan order.
+    pub objects: Vec<ObjectOutcome>,
+}
+
+impl ApplyReport {
+    /// Whether every write succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.summary.failed == 0 && self.summary.skipped == 0
+    }
+
+    /// The failed objects with their reasons, one per line, for error messages.
+    pub fn failures(&self) -> Vec<String> {
+        self.objects
+            .iter()
+            .filter(|o| o.outcome == Outcome::Failed)
+            .map(|o| format!("{}: {}", o.object, o.reason.as_deref().unwrap_or("failed")))
+            .collect()
+    }
+}
+
+/// The checks that must pass before anything is written. Pure.
+pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
+    if let Some(violation) = &plan.deletion_guard
+        && !options.allow_mass_deletion
+    {
+        return Err(Refusal::DeletionGuard(violation.clone()));
+    }
+    let conflicts: Vec<ObjectKey> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Conflict)
+        .map(|c| c.object.clone())
+        .collect();
+    if !conflicts.is_empty() && !options.adopt {
+        return Err(Refusal::Conflicts(conflicts));
+    }
+    Ok(())
+}
+
+/// The waves apply runs, each one after the other: upserts by kind in apply order, then deletions by kind in
+/// reverse order. Within a wave, objects do not depend on each other and are written concurrently.
+fn waves(plan: &Plan) -> Vec<Vec<(usize, &Change)>> {
+    let mut waves = Vec::new();
+    for kind in ObjectKind::ALL {
+        waves.push(
+            plan.changes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.object.kind == kind && c.action != Action::Delete)
+                .collect(),
+        );
+    }
+    for kind in ObjectKind::ALL.into_iter().rev() {
+        waves.push(
+            plan.changes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.object.kind == kind && c.action == Action::Delete)
+                .collect(),
+        );
+    }
+    waves
+}
+
+/// Applies a plan computed from `desired` and `live` (as read from `cluster`). Refuses before writing anything
+/// when [`preflight`] fails; otherwise every object gets an outcome, failed ones with the API server's reason.
+pub async fn apply(
+    cluster: &Cluster,
+    plan: &Plan,
+    desired: &DesiredState,
+    live: &LiveState,
+    options: &ApplyOptions,
+) -> Result<ApplyReport, Refusal> {
+    preflight(plan, options)?;
+    let mut outcomes: Vec<Option<ObjectOutcome>> = vec![None; plan.changes.len()];
+    for wave in waves(plan) {
+        let is_prune = wave
+            .first()
+            .is_some_and(|(_, c)| c.action == Action::Delete);
+        let failed = outcomes
+            .iter()
+            .flatten()
+            .filter(|o| o.outcome == Outcome::Failed)
+            .count();
+        if is_prune && failed > 0 {
+            for (index, change) in wave {
+                outcomes[index] = Some(ObjectOutcome {
+                    object: change.object.clone(),
+                    outcome: Outcome::Skipped,
+                    reason: Some(format!(
+                        "not deleted: {failed} earlier write(s) failed, and prune waits for a complete apply"
+                    )),
+                });
+            }
+            continue;
+        }
+        let results: Vec<(usize, ObjectOutcome)> =
+            futures::stream::iter(wave)
+                .map(|(index, change)| async move {
+                    (index, write(cluster, change, desired, live).await)
+                })
+                .buffer_unordered(options.concurrency.get())
+                .collect()
+                .await;
+        for (index, outcome) in results {
+            outcomes[index] = Some(outcome);
+        }
+    }
+    let objects: Vec<ObjectOutcome> = outcomes
+        .into_iter()
+        .map(|o| o.expect("every change belongs to exactly one wave"))
+        .collect();
+    let mut summary = ReportSummary::default();
+    for object in &objects {
+        *match object.outcome {
+            Outcome::Created => &mut summary.created,
+            Outcome::Updated => &mut summary.updated,
+            Outcome::Replaced => &mut summary.replaced,
+            Outcome::Deleted => &mut summary.deleted,
+            Outcome::Adopted => &mut summary.adopted,
+            Outcome::Unchanged => &mut summary.unchanged,
+            Outcome::Failed => &mut summary.failed,
+            Outcome::Skipped => &mut summary.skipped,
+        } += 1;
+    }
+    Ok(ApplyReport {
+        format_version: REPORT_FORMAT_VERSION,
+        cluster: plan.cluster.clone(),
+        server: cluster.server.clone(),
+        summary,
+        objects,
+    })
+}
+
+/// The one or two requests a change needs; no request at all for an unchanged object.
+async fn write(
+    cluster: &Cluster,
+    change: &Change,
+    desired: &DesiredState,
+    live: &LiveState,
+) -> ObjectOutcome {
+    let key = &change.object;
+    let manifest = || {
+        desired
+            .objects
+            .get(key)
+            .expect("every change other than a delete names a desired object")
+    };
+    let live_uid = || {
+        live.objects
+            .get(key)
+            .and_then(|m| m["metadata"]["uid"].as_str())
+    };
+    let result = match change.action {
+        Action::NoOp => Ok(Outcome::Unchanged),
+        Action::Create => cluster
+            .apply(key, manifest())
+            .await
+            .map(|()| Outcome::Created),
+        Action::Update => cluster
+            .apply(key, manifest())
+            .await
+            .map(|()| Outcome::Updated),
+        Action::Conflict => match cluster.apply(key, manifest()).await {
+            // Only the labels and metadata of an unlabelled object were read, so an immutable `roleRef` that
+            // differs shows only now; adopting means the repository's binding replaces it.
+            Err(error) if key.kind.is_binding() && status_code(&error) == Some(422) => {
+                match cluster.delete(key, live_uid()).await {
+                    Ok(()) => cluster
+                        .apply(key, manifest())
+                        .await
+                        .map(|()| Outcome::Adopted),
+                    Err(error) => Err(error),
+                }
+            }
+            result => result.map(|()| Outcome::Adopted),
+        },
+        Action::Delete => cluster
+            .delete(key, live_uid())
+            .await
+            .map(|()| Outcome::Deleted),
+        Action::Replace => match cluster.delete(key, live_uid()).await {
+            Ok(()) => match cluster.apply(key, manifest()).await {
+                Ok(()) => Ok(Outcome::Replaced),
+                Err(error) => {
+                    return failed(
+                        key,
+                        format!(
+                            "deleted for replacement, but creating it again failed: {}",
+                            describe(&error)
+                        ),
+                    );
+                }
+            },
+            Err(error) => Err(error),
+        },
+    };
+    match result {
+        Ok(outcome) => ObjectOutcome {
+            object: key.clone(),
+            outcome,
+            reason: None,
+        },
+        Err(error) => failed(key, describe(&error)),
+    }
+}
+
+fn failed(key: &ObjectKey, reason: String) -> ObjectOutcome {
+    ObjectOutcome {
+        object: key.clone(),
+        outcome: Outcome::Failed,
+        reason: Some(reason),
+    }
+}

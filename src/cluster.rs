@@ -1,0 +1,327 @@
+//! The cluster edge: connecting as kubectl does, reading the live state of one tollgate instance with one LIST per
+//! managed kind, and the few writes apply makes, every request paced by one client-side rate limit.
+//!
+//! Nothing here decides anything: plan and apply take what this module reads and say what it should write.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, Preconditions,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::objects::{
+    DesiredState, INSTANCE_LABEL, LiveState, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey,
+    ObjectKind,
+};
+
+/// The field manager of every server-side apply tollgate makes; `kubectl get --show-managed-fields` names it.
+pub const FIELD_MANAGER: &str = "tollgate";
+
+/// Client-side pacing of API requests (kube-rs has none of its own): a token bucket refilled at `qps` per second
+/// that holds at most `burst` tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub qps: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+/// Where the cluster is and how fast to talk to it.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `--kubeconfig`; without it `KUBECONFIG`, then `~/.kube/config`, then the pod's in-cluster configuration.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`; without it the kubeconfig's current context.
+    pub context: Option<String>,
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot read the kubeconfig {}", path.display())]
+    ReadKubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("cannot use the kubeconfig{}", context.as_ref().map(|c| format!(" context `{c}`")).unwrap_or_default())]
+    Kubeconfig {
+        context: Option<String>,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error(
+        "no cluster configuration: no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a pod"
+    )]
+    Infer(#[source] kube::config::InferConfigError),
+    #[error("cannot build a Kubernetes client")]
+    Client(#[source] kube::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot list {resource} on {server}: {}", describe(source))]
+    List {
+        resource: &'static str,
+        server: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A connection to one cluster's API server.
+#[derive(Clone)]
+pub struct Cluster {
+    client: kube::Client,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    /// The API server URL, for plans and messages.
+    pub server: String,
+}
+
+/// The label selector of one tollgate instance's objects.
+pub fn instance_selector(instance: &str) -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{INSTANCE_LABEL}={instance}")
+}
+
+fn api_resource(kind: ObjectKind) -> ApiResource {
+    let version = kind
+        .api_version()
+        .rsplit('/')
+        .next()
+        .expect("rsplit yields at least one item");
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(kind.group(), version, kind.kind()),
+        kind.plural(),
+    )
+}
+
+/// An API error as people read it: `403 Forbidden: rolebindings... is forbidden: ...`.
+pub fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                "Error"
+            } else {
+                &status.reason
+            };
+            format!("{} {reason}: {}", status.code, status.message)
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+/// The HTTP status of an API error, if the API server answered.
+pub fn status_code(error: &kube::Error) -> Option<u16> {
+    match error {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// A live object as plan compares it: with its type (list items lack it) and without `managedFields`, which
+/// plans never read and which would double the memory of a large read.
+fn live_manifest(kind: ObjectKind, mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.insert("apiVersion".into(), kind.api_version().into());
+        map.insert("kind".into(), kind.kind().into());
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            metadata.remove("managedFields");
+        }
+    }
+    value
+}
+
+impl Cluster {
+    pub async fn connect(options: &ConnectOptions) -> Result<Cluster, ConnectError> {
+        let kubeconfig_options = KubeConfigOptions {
+            context: options.context.clone(),
+            ..Default::default()
+        };
+        let config = match &options.kubeconfig {
+            Some(path) => {
+                let kubeconfig =
+                    Kubeconfig::read_from(path).map_err(|source| ConnectError::ReadKubeconfig {
+                        path: path.clone(),
+                        source,
+                    })?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &kubeconfig_options)
+                    .await
+                    .map_err(|source| ConnectError::Kubeconfig {
+                        context: options.context.clone(),
+                        source,
+                    })?
+            }
+            None if options.context.is_some() => kube::Config::from_kubeconfig(&kubeconfig_options)
+                .await
+                .map_err(|source| ConnectError::Kubeconfig {
+                    context: options.context.clone(),
+                    source,
+                })?,
+            None => kube::Config::infer().await.map_err(ConnectError::Infer)?,
+        };
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned();
+        let client = kube::Client::try_from(config).map_err(ConnectError::Client)?;
+        let quota = Quota::per_second(options.rate_limit.qps).allow_burst(options.rate_limit.burst);
+        Ok(Cluster {
+            client,
+            limiter: Arc::new(RateLimiter::direct(quota)),
+            server,
+        })
+    }
+
+    /// Waits for the rate limiter; every request calls it first.
+    async fn paced(&self) {
+        self.limiter.until_ready().await;
+    }
+
+    fn api(&self, kind: ObjectKind, namespace: Option<&str>) -> Api<DynamicObject> {
+        let resource = api_resource(kind);
+        match namespace {
+            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        }
+    }
+
+    /// The live state of one instance: every object carrying its labels (one LIST per kind), plus the metadata of
+    /// unlabelled objects that have the name of an object about to be created (one metadata-only LIST of that
+    /// kind, only when creates are pending), so that plan can report them as conflicts instead of taking them
+    /// over.
+    pub async fn read_live(&self, desired: &DesiredState) -> Result<LiveState, ReadError> {
+        let selector = instance_selector(&desired.cluster);
+        let reads = ObjectKind::ALL.map(|kind| self.read_kind(kind, &selector, desired));
+        let mut live = LiveState::default();
+        for objects in futures::future::try_join_all(reads).await? {
+            live.objects.extend(objects);
+        }
+        Ok(live)
+    }
+
+    async fn read_kind(
+        &self,
+        kind: ObjectKind,
+        selector: &str,
+        desired: &DesiredState,
+    ) -> Result<Vec<(ObjectKey, Value)>, ReadError> {
+        let list_error = |source| ReadError::List {
+            resource: kind.plural(),
+            server: self.server.clone(),
+            source,
+        };
+        let api = self.api(kind, None);
+        self.paced().await;
+        let owned = api
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(list_error)?;
+        let mut objects = Vec::with_capacity(owned.items.len());
+        for item in owned.items {
+            let value = serde_json::to_value(item).expect("a listed object serializes to JSON");
+            let manifest = live_manifest(kind, value);
+            if let Some(key) = ObjectKey::of_manifest(&manifest) {
+                objects.push((key, manifest));
+            }
+        }
+        let seen: BTreeSet<ObjectKey> = objects.iter().map(|(key, _)| key.clone()).collect();
+        let creates = desired
+            .objects
+            .keys()
+            .filter(|key| key.kind == kind && !seen.contains(key))
+            .count();
+        if creates == 0 {
+            return Ok(objects);
+        }
+        self.paced().await;
+        let all = api
+            .list_metadata(&ListParams::default())
+            .await
+            .map_err(list_error)?;
+        for item in all.items {
+            let manifest = live_manifest(
+                kind,
+                serde_json::json!({
+                    "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
+                }),
+            );
+            let Some(key) = ObjectKey::of_manifest(&manifest) else {
+                continue;
+            };
+            if desired.objects.contains_key(&key) && !seen.contains(&key) {
+                objects.push((key, manifest));
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Server-side apply of one object with tollgate's field manager. `force` takes over fields another manager
+    /// set (a hand edit is drift to repair; an unlabelled object is only reached with `--adopt`).
+    pub async fn apply(&self, key: &ObjectKey, manifest: &Value) -> Result<(), kube::Error> {
+        self.paced().await;
+        self.api(key.kind, key.namespace.as_deref())
+            .patch(
+                &key.name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(manifest),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes one object, only if it is still the one that was read (`uid` precondition). An object already
+    /// gone counts as deleted.
+    pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), kube::Error> {
+        self.paced().await;
+        let params = DeleteParams {
+            preconditions: uid.map(|uid| Preconditions {
+                uid: Some(uid.to_owned()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match self
+            .api(key.kind, key.namespace.as_deref())
+            .delete(&key.name, &params)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if status_code(&error) == Some(404) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A digest of what was read: every object's key, uid and resourceVersion. Two reads with the same fingerprint
+/// saw the same objects in the same versions, so a plan saved from one is still valid against the other.
+pub fn fingerprint(live: &LiveState) -> String {
+    let mut hasher = Sha256::new();
+    for (key, manifest) in &live.objects {
+        let metadata = &manifest["metadata"];
+        hasher.update(format!(
+            "{key}\t{}\t{}\n",
+            metadata["uid"].as_str().unwrap_or(""),
+            metadata["resourceVersion"].as_str().unwrap_or("")
+        ));
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
+}

@@ -1,0 +1,64 @@
+//! The apply report as text: one line per object that was written or failed, then the totals.
+
+use std::fmt::Write as _;
+
+use crate::apply::{ApplyReport, Outcome};
+
+fn word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created => "created",
+        Outcome::Updated => "updated",
+        Outcome::Replaced => "replaced",
+        Outcome::Deleted => "deleted",
+        Outcome::Adopted => "adopted",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Failed => "failed",
+        Outcome::Skipped => "skipped",
+    }
+}
+
+pub fn report_human(report: &ApplyReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Applying to cluster `{}` at {}:",
+        report.cluster, report.server
+    );
+    for object in &report.objects {
+        if object.outcome == Outcome::Unchanged {
+            continue;
+        }
+        let _ = write!(out, "  {:<9} {}", word(object.outcome), object.object);
+        match &object.reason {
+            Some(reason) => {
+                let _ = writeln!(out, ": {reason}");
+            }
+            None => out.push('\n'),
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{}: {} created, {} updated, {} replaced, {} deleted, {} adopted, {} unchanged, {} failed, {} skipped.",
+        if report.succeeded() {
+            "Apply complete"
+        } else {
+            "Apply FAILED"
+        },
+        s.created,
+        s.updated,
+        s.replaced,
+        s.deleted,
+        s.adopted,
+        s.unchanged,
+        s.failed,
+        s.skipped
+    );
+    out
+}
+
+pub fn report_json(report: &ApplyReport) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("a report serializes to JSON");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,678 @@
+//! Live plan and apply against a real control plane: what tollgate applies is checked with the real RBAC
+//! authorizer (SubjectAccessReview) against an expectation derived independently from the fixture, and every
+//! safety rule of apply (drift repair, prune, conflicts, deletion guard, saved plans, API errors, zero-write
+//! reconciles) is exercised with the stock tools and the apiserver's audit log as witnesses.
+
+mod common;
+mod expected;
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use expected::{CHECKS, CLUSTER_CHECKS, Expected};
+use harness::{APPLIER_TOKEN, APPLIER_USER, ControlPlane, Options, UNPRIVILEGED_TOKEN};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use serde_json::Value;
+
+/// Every test applies at this time, so the fixture's expiring grant is active whatever day the tests run.
+const NOW: &str = "2026-12-01T00:00:00Z";
+/// The namespaces the example organisation's grants name; tollgate binds in them but does not own them.
+const TEAM_NAMESPACES: &[&str] = &["payments", "search", "search-indexer"];
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout ({e}):\n{}\n{}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+fn example_repo() -> PathBuf {
+    common::root().join("example-repo")
+}
+
+/// A copy of example-repo that the test may edit.
+fn repo_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in walkdir::WalkDir::new(example_repo()) {
+        let entry = entry.expect("example-repo entry");
+        let relative = entry.path().strip_prefix(example_repo()).expect("inside");
+        let target = dir.path().join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+    dir
+}
+
+fn setup(plane: &ControlPlane) {
+    for namespace in TEAM_NAMESPACES {
+        let out = plane.kubectl(&["create", "namespace", namespace]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+fn apply_args<'a>(repo: &'a str, cluster: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "apply",
+        "--repo",
+        repo,
+        "--cluster",
+        cluster,
+        "--now",
+        NOW,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn plan_args<'a>(repo: &'a str, cluster: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "plan",
+        "--repo",
+        repo,
+        "--cluster",
+        cluster,
+        "--now",
+        NOW,
+        "--color",
+        "never",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+async fn allowed(
+    client: &Client,
+    user: &str,
+    groups: &[String],
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) -> bool {
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((resource, sub)) => (resource, Some(sub.to_owned())),
+        None => (resource, None),
+    };
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.to_owned()),
+            groups: Some(groups.to_vec()),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_owned()),
+                group: Some(group.to_owned()),
+                resource: Some(resource.to_owned()),
+                subresource,
+                namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<SubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("SubjectAccessReview")
+        .status
+        .expect("a decision")
+        .allowed
+}
+
+/// The aggregated default roles (view, edit, admin) get their rules from kube-controller-manager.
+fn wait_for_aggregated_roles(plane: &ControlPlane) {
+    let started = std::time::Instant::now();
+    loop {
+        let out = plane.kubectl(&["get", "clusterrole", "view", "-o", "jsonpath={.rules}"]);
+        if out.status.success() && stdout(&out).len() > 10 {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the view ClusterRole was never aggregated"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Applies example-repo to `cluster`, then asks the real authorizer every question of the matrix for every
+/// subject and compares with the independent expectation; then proves a second apply writes nothing.
+async fn rbac_matrix(cluster: &str) {
+    let plane = ControlPlane::start(Options {
+        controller_manager: true,
+    });
+    setup(&plane);
+    wait_for_aggregated_roles(&plane);
+    let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let repo = example_repo();
+    let repo = repo.to_str().expect("utf-8 path");
+
+    let rendered = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["render", "--repo", repo, "--cluster", cluster, "--now", NOW])
+        .output()
+        .expect("render");
+    assert_exit(&rendered, 0);
+    let object_count = stdout(&rendered).matches("\n---\n").count() + 1;
+
+    let out = plane.tollgate(&applier, &apply_args(repo, cluster, &["--output", "json"]));
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["summary"]["created"], object_count, "{report:#}");
+    assert_eq!(report["summary"]["failed"], 0);
+
+    let admin = plane.admin().await;
+    let expected = Expected::derive(Path::new(repo), cluster, NOW);
+    let mut namespaces: Vec<&str> = TEAM_NAMESPACES.to_vec();
+    namespaces.extend(["tollgate-sessions", "kube-system", "unrelated"]);
+    let (mut asked, mut granted) = (0, 0);
+    let mut mismatches = Vec::new();
+    for identity in &expected.identities {
+        let questions = namespaces
+            .iter()
+            .flat_map(|ns| CHECKS.iter().map(move |c| (c, *ns)))
+            .chain(CLUSTER_CHECKS.iter().map(|c| (c, "")));
+        for (check, namespace) in questions {
+            let want = expected.allows(identity, check, namespace);
+            let got = allowed(
+                &admin,
+                &identity.user,
+                &identity.groups,
+                check.verb,
+                check.group,
+                check.resource,
+                namespace,
+            )
+            .await;
+            asked += 1;
+            granted += usize::from(got);
+            if want != got {
+                mismatches.push(format!(
+                    "{}: {} {}{} in {:?}: expected {want}, the authorizer says {got}",
+                    identity.label,
+                    check.verb,
+                    if check.group.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", check.group)
+                    },
+                    check.resource,
+                    namespace
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "{cluster}: {asked} SubjectAccessReviews, {granted} allowed, {} mismatches",
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        granted > 50 && granted < asked / 2,
+        "the matrix must hold both answers: {granted} of {asked}"
+    );
+
+    // A second apply of the same repository: no writes at all, one LIST per managed kind.
+    let before = plane.requests_by(APPLIER_USER).len();
+    let out = plane.tollgate(&applier, &apply_args(repo, cluster, &["--output", "json"]));
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["summary"]["unchanged"], object_count, "{report:#}");
+    let second: Vec<Value> = plane
+        .requests_by(APPLIER_USER)
+        .into_iter()
+        .skip(before)
+        .collect();
+    let verbs: Vec<&str> = second.iter().filter_map(|e| e["verb"].as_str()).collect();
+    assert!(
+        verbs.iter().all(|v| *v == "list"),
+        "a no-op apply only lists: {verbs:?}"
+    );
+    assert_eq!(verbs.len(), 7, "one LIST per managed kind: {verbs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prod_grants_exactly_what_the_repository_says() {
+    rbac_matrix("prod").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_grants_exactly_what_the_repository_says() {
+    rbac_matrix("staging").await;
+}
+
+/// The name of the first managed object of `kind` in `namespace` (for bindings) as the cluster holds it.
+fn managed_names(plane: &ControlPlane, kind: &str, namespace: &str) -> Vec<String> {
+    let out = plane.kubectl(&[
+        "get",
+        kind,
+        "-n",
+        namespace,
+        "-l",
+        "tollgate.dev/instance=prod",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).split_whitespace().map(str::to_owned).collect()
+}
+
+fn changes_of<'a>(plan: &'a Value, action: &str) -> Vec<&'a Value> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == action)
+        .collect()
+}
+
+fn writes(plane: &ControlPlane) -> usize {
+    plane.writes_by(APPLIER_USER).len()
+}
+
+/// Drift, replace, removal, conflicts, the deletion guard, saved plans and API errors, one after the other on one
+/// cluster, each checked with kubectl, the authorizer and the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: true,
+    });
+    setup(&plane);
+    wait_for_aggregated_roles(&plane);
+    let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let repo_dir = repo_copy();
+    let repo = repo_dir.path().to_str().expect("utf-8 path");
+    let admin = plane.admin().await;
+
+    // Without --yes and without a terminal, nothing is written.
+    let out = plane.tollgate(
+        &applier,
+        &["apply", "--repo", repo, "--cluster", "prod", "--now", NOW],
+    );
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("refusing to apply without --yes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), 0);
+
+    // A saved plan applies what was reviewed.
+    let saved = repo_dir.path().join("../tollgate-first.plan.json");
+    let saved = saved.to_str().expect("utf-8");
+    let out = plane.tollgate(
+        &applier,
+        &plan_args(repo, "prod", &["--out", saved, "--detailed-exitcode"]),
+    );
+    assert_exit(&out, 2);
+    let out = plane.tollgate(&applier, &["apply", saved, "--yes"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("Apply complete"), "{}", stdout(&out));
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--detailed-exitcode"]));
+    assert_exit(&out, 0);
+
+    // Drift: a binding edited by hand and another deleted; plan shows both, apply restores both.
+    let bindings = managed_names(&plane, "rolebindings", "payments");
+    assert!(bindings.len() >= 2, "{bindings:?}");
+    let (edited, deleted) = (&bindings[0], &bindings[1]);
+    assert_eq!(edited, "tollgate:deployer");
+    let out = plane.kubectl(&[
+        "patch", "rolebinding", edited, "-n", "payments", "--type=json",
+        "-p", r#"[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"mallory","apiGroup":"rbac.authorization.k8s.io"}}]"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.kubectl(&["delete", "rolebinding", deleted, "-n", "payments"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.tollgate(
+        &applier,
+        &plan_args(repo, "prod", &["--output", "json", "--detailed-exitcode"]),
+    );
+    assert_exit(&out, 2);
+    let plan = json(&out);
+    let updates = changes_of(&plan, "update");
+    assert_eq!(updates.len(), 1, "{plan:#}");
+    assert_eq!(updates[0]["object"]["name"], edited.as_str());
+    assert_eq!(updates[0]["fields"][0]["path"], "subjects");
+    let creates = changes_of(&plan, "create");
+    assert_eq!(creates.len(), 1, "{plan:#}");
+    assert_eq!(creates[0]["object"]["name"], deleted.as_str());
+    let mallory = |client: Client| async move {
+        // The first binding in payments is the deployer's, which reads deployments.
+        allowed(
+            &client,
+            "mallory",
+            &[],
+            "get",
+            "apps",
+            "deployments",
+            "payments",
+        )
+        .await
+    };
+    assert!(
+        mallory(admin.clone()).await,
+        "the hand edit grants mallory access"
+    );
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &["--output", "json"]));
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(
+        (
+            report["summary"]["updated"].as_u64(),
+            report["summary"]["created"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert!(
+        !mallory(admin.clone()).await,
+        "apply removed the hand-added subject"
+    );
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--detailed-exitcode"]));
+    assert_exit(&out, 0);
+
+    // Replace: a managed binding whose roleRef was changed (delete + create by hand, labels kept) is replaced.
+    let out = plane.kubectl(&["get", "rolebinding", edited, "-n", "payments", "-o", "json"]);
+    let mut binding: Value = serde_json::from_slice(&out.stdout).expect("binding JSON");
+    let original_role = binding["roleRef"]["name"].clone();
+    binding["roleRef"]["name"] = "admin".into();
+    for field in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        binding["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove(field);
+    }
+    let tampered = repo_dir.path().join("../tampered.json");
+    std::fs::write(&tampered, binding.to_string()).expect("write");
+    assert!(
+        plane
+            .kubectl(&["delete", "rolebinding", edited, "-n", "payments"])
+            .status
+            .success()
+    );
+    let out = plane.kubectl(&["create", "-f", tampered.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--output", "json"]));
+    let plan = json(&out);
+    let replaces = changes_of(&plan, "replace");
+    assert_eq!(replaces.len(), 1, "{plan:#}");
+    assert!(
+        replaces[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("roleRef")
+    );
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &["--output", "json"]));
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["summary"]["replaced"], 1);
+    let out = plane.kubectl(&[
+        "get",
+        "rolebinding",
+        edited,
+        "-n",
+        "payments",
+        "-o",
+        "jsonpath={.roleRef.name}",
+    ]);
+    assert_eq!(Value::from(stdout(&out)), original_role);
+
+    // Removal: grace's port-forward grant leaves the repository; apply prunes it; the authorizer says no.
+    let grace = |client: Client| async move {
+        allowed(
+            &client,
+            "oidc:grace@example.com",
+            &[],
+            "create",
+            "",
+            "pods/portforward",
+            "search",
+        )
+        .await
+    };
+    assert!(grace(admin.clone()).await);
+    let teams = repo_dir.path().join("access/teams.yaml");
+    let text = std::fs::read_to_string(&teams).expect("teams.yaml");
+    let without = text.replace(
+        "    - role: port-forward\n      cluster: prod\n      namespaces: [search]\n",
+        "",
+    );
+    assert_ne!(text, without, "the fixture has grace's port-forward grant");
+    std::fs::write(&teams, without).expect("write");
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &["--output", "json"]));
+    assert_exit(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["summary"]["deleted"], 1, "{report:#}");
+    assert!(
+        !grace(admin.clone()).await,
+        "the pruned grant no longer holds"
+    );
+
+    // Conflict: a same-named object without tollgate's labels is reported and left alone; --adopt takes it over.
+    let victim = &managed_names(&plane, "rolebindings", "search")[0];
+    assert!(
+        plane
+            .kubectl(&["delete", "rolebinding", victim, "-n", "search"])
+            .status
+            .success()
+    );
+    let out = plane.kubectl(&[
+        "create",
+        "rolebinding",
+        victim,
+        "-n",
+        "search",
+        "--clusterrole=view",
+        "--user=someone",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--output", "json"]));
+    assert_eq!(changes_of(&json(&out), "conflict").len(), 1);
+    let before = writes(&plane);
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &[]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(&format!("RoleBinding search/{victim}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("--adopt"), "{}", stderr(&out));
+    assert_eq!(writes(&plane), before, "a refused apply writes nothing");
+    let out = plane.kubectl(&[
+        "get",
+        "rolebinding",
+        victim,
+        "-n",
+        "search",
+        "-o",
+        "jsonpath={.subjects[0].name}",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "someone",
+        "the unlabelled object is untouched"
+    );
+    let out = plane.tollgate(
+        &applier,
+        &apply_args(repo, "prod", &["--adopt", "--output", "json"]),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["summary"]["adopted"], 1);
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--detailed-exitcode"]));
+    assert_exit(&out, 0);
+
+    // A saved plan is refused once the cluster has moved.
+    let stale = repo_dir.path().join("../tollgate-stale.plan.json");
+    let stale = stale.to_str().expect("utf-8");
+    std::fs::write(
+        repo_dir.path().join("access/teams.yaml"),
+        text.replace("grace", "erin"),
+    )
+    .expect("write");
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--out", stale]));
+    assert_exit(&out, 0);
+    let out = plane.kubectl(&[
+        "label",
+        "rolebinding",
+        victim,
+        "-n",
+        "search",
+        "touched=yes",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = writes(&plane);
+    let out = plane.tollgate(&applier, &["apply", stale, "--yes"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("has changed since the plan"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), before);
+    std::fs::write(repo_dir.path().join("access/teams.yaml"), &text).expect("write");
+
+    // A broken repository applies nothing.
+    std::fs::write(
+        repo_dir.path().join("access/broken.yaml"),
+        "kind: UserAccess\nspec: [\n",
+    )
+    .expect("write");
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &[]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("access/broken.yaml:"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), before);
+    std::fs::remove_file(repo_dir.path().join("access/broken.yaml")).expect("rm");
+
+    // An empty repository (Settings only) would delete nearly everything: the guard refuses, the flag proceeds.
+    let empty = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        repo_dir.path().join("settings.yaml"),
+        empty.path().join("settings.yaml"),
+    )
+    .expect("copy");
+    let empty = empty.path().to_str().expect("utf-8").to_owned();
+    let out = plane.tollgate(&applier, &plan_args(&empty, "prod", &["--output", "json"]));
+    assert!(
+        json(&out)["deletionGuard"]["deletes"].as_u64() > Some(10),
+        "{}",
+        stdout(&out)
+    );
+    let out = plane.tollgate(&applier, &apply_args(&empty, "prod", &[]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("deletion guard refuses"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), before, "the guard refuses before any write");
+    let out = plane.tollgate(
+        &applier,
+        &apply_args(
+            &empty,
+            "prod",
+            &["--allow-mass-deletion", "--output", "json"],
+        ),
+    );
+    assert_exit(&out, 0);
+    assert!(json(&out)["summary"]["deleted"].as_u64() > Some(10));
+    assert!(managed_names(&plane, "rolebindings", "payments").is_empty());
+
+    // Too few permissions: the API server's refusals fail the apply, naming each object and the reason, and the
+    // report says what was and was not done.
+    let out = plane.kubectl(&[
+        "create",
+        "clusterrole",
+        "half-applier",
+        "--verb=get,list,create,patch,delete",
+        "--resource=namespaces,serviceaccounts,podtemplates",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.kubectl(&["create", "clusterrole", "half-applier-reads", "--verb=list",
+        "--resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,clusterroles.rbac.authorization.k8s.io,clusterrolebindings.rbac.authorization.k8s.io"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for role in ["half-applier", "half-applier-reads"] {
+        let out = plane.kubectl(&[
+            "create",
+            "clusterrolebinding",
+            role,
+            &format!("--clusterrole={role}"),
+            "--user=nobody",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let nobody = plane.kubeconfig_for("nobody", UNPRIVILEGED_TOKEN);
+    let report_path = repo_dir.path().join("../report.json");
+    let out = plane.tollgate(
+        &nobody,
+        &apply_args(
+            repo,
+            "prod",
+            &["--report", report_path.to_str().expect("utf-8")],
+        ),
+    );
+    assert_exit(&out, 1);
+    let message = stderr(&out);
+    assert!(message.contains("the apply failed for"), "{message}");
+    assert!(
+        message.contains("RoleBinding payments/") && message.contains("403 Forbidden"),
+        "{message}"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("report JSON");
+    assert!(
+        report["summary"]["created"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    assert!(report["summary"]["failed"].as_u64() > Some(0), "{report:#}");
+    let outcome_of = |kind: &str| {
+        report["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["object"]["kind"] == kind)
+            .map(|o| o["outcome"].clone())
+    };
+    assert_eq!(outcome_of("ServiceAccount"), Some("created".into()));
+    assert_eq!(outcome_of("RoleBinding"), Some("failed".into()));
+}
