@@ -301,3 +301,95 @@ fn failed(key: &ObjectKey, reason: String) -> ObjectOutcome {
         reason: Some(reason),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Against, PLAN_FORMAT_VERSION, Summary};
+
+    fn change(kind: ObjectKind, name: &str, action: Action) -> Change {
+        Change {
+            object: ObjectKey::cluster_scoped(kind, name),
+            action,
+            fields: Vec::new(),
+            reason: None,
+        }
+    }
+
+    fn plan_of(changes: Vec<Change>, deletion_guard: Option<DeletionGuardViolation>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            cluster: "prod".into(),
+            against: Against::Empty,
+            summary: Summary::default(),
+            changes,
+            access: Vec::new(),
+            deletion_guard,
+        }
+    }
+
+    const OPTIONS: ApplyOptions = ApplyOptions {
+        concurrency: NonZeroUsize::MIN,
+        adopt: false,
+        allow_mass_deletion: false,
+    };
+
+    #[test]
+    fn upserts_go_in_kind_order_and_deletions_last_in_reverse() {
+        let plan = plan_of(
+            vec![
+                change(ObjectKind::ClusterRoleBinding, "b", Action::Create),
+                change(ObjectKind::ClusterRole, "old-role", Action::Delete),
+                change(
+                    ObjectKind::ClusterRoleBinding,
+                    "old-binding",
+                    Action::Delete,
+                ),
+                change(ObjectKind::ClusterRole, "r", Action::Update),
+                change(ObjectKind::Namespace, "n", Action::Create),
+            ],
+            None,
+        );
+        let order: Vec<&str> = waves(&plan)
+            .into_iter()
+            .flatten()
+            .map(|(_, c)| c.object.name.as_str())
+            .collect();
+        assert_eq!(order, ["n", "r", "b", "old-binding", "old-role"]);
+    }
+
+    #[test]
+    fn conflicts_and_the_deletion_guard_refuse_unless_allowed() {
+        let conflicted = plan_of(
+            vec![change(ObjectKind::ClusterRole, "x", Action::Conflict)],
+            None,
+        );
+        assert!(matches!(
+            preflight(&conflicted, &OPTIONS),
+            Err(Refusal::Conflicts(keys)) if keys.len() == 1
+        ));
+        let adopt = ApplyOptions {
+            adopt: true,
+            ..OPTIONS
+        };
+        assert!(preflight(&conflicted, &adopt).is_ok());
+
+        let violation = DeletionGuardViolation {
+            deletes: 20,
+            managed: 21,
+            max_delete_percent: 50,
+            min_objects: 10,
+        };
+        let mass = plan_of(Vec::new(), Some(violation));
+        let message = preflight(&mass, &OPTIONS).unwrap_err().to_string();
+        assert!(
+            message.contains("deletes 20 of the 21 objects"),
+            "{message}"
+        );
+        let allow = ApplyOptions {
+            allow_mass_deletion: true,
+            ..OPTIONS
+        };
+        assert!(preflight(&mass, &allow).is_ok());
+    }
+}

@@ -48,10 +48,10 @@ struct KubeArgs {
     #[arg(long)]
     context: Option<String>,
     /// Client-side rate limit: API requests per second.
-    #[arg(long, default_value = "100")]
+    #[arg(long, default_value = "200")]
     qps: NonZeroU32,
     /// Client-side rate limit: requests allowed at once above `--qps` before pacing starts.
-    #[arg(long, default_value = "200")]
+    #[arg(long, default_value = "400")]
     burst: NonZeroU32,
 }
 
@@ -139,7 +139,7 @@ enum Command {
         #[arg(long)]
         allow_mass_deletion: bool,
         /// API requests in flight at once.
-        #[arg(long, default_value = "8")]
+        #[arg(long, default_value = "16")]
         concurrency: NonZeroUsize,
         /// `human` prints the plan and the outcome of each object; `json` prints only the apply report.
         #[arg(long, value_enum, default_value_t = ReportOutput::Human)]

@@ -14,7 +14,7 @@ use crate::validate::validate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("the repository is invalid ({} errors); nothing was planned", .0.iter().filter(|d| d.severity == crate::diagnostics::Severity::Error).count())]
+    #[error("the repository is invalid ({} error(s)); nothing was planned or applied", .0.iter().filter(|d| d.severity == crate::diagnostics::Severity::Error).count())]
     Invalid(Vec<ResolvedDiagnostic>),
     #[error(transparent)]
     Compile(#[from] CompileError),

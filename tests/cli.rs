@@ -153,3 +153,49 @@ fn unknown_cluster_is_a_clear_error() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("unknown cluster `dev`"), "{stderr}");
 }
+
+#[test]
+fn apply_names_the_kubeconfig_it_cannot_read() {
+    let output = tollgate(&[
+        "apply",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--kubeconfig",
+        "tests/no-such-kubeconfig",
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn apply_validates_the_whole_repository_before_it_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::root().join("example-repo/settings.yaml"),
+        dir.path().join("settings.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: Group\nmetadata:\n  name: x\nspec:\n  memebrs: [a]\n",
+    )
+    .unwrap();
+    let output = tollgate(&[
+        "apply",
+        "--repo",
+        dir.path().to_str().unwrap(),
+        "--cluster",
+        "prod",
+        "--kubeconfig",
+        "tests/no-such-kubeconfig",
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(dir.path().to_str().unwrap(), "<repo>");
+    assert!(!stderr.contains("kubeconfig"), "{stderr}");
+    insta::assert_snapshot!(stderr);
+}

@@ -54,6 +54,7 @@ async fn the_control_plane_is_real() {
     let started = std::time::Instant::now();
     let plane = ControlPlane::start(Options {
         controller_manager: true,
+        audit_log: true,
     });
     eprintln!(
         "control plane ready in {:.1} s",

@@ -170,6 +170,7 @@ fn wait_for_aggregated_roles(plane: &ControlPlane) {
 async fn rbac_matrix(cluster: &str) {
     let plane = ControlPlane::start(Options {
         controller_manager: true,
+        audit_log: true,
     });
     setup(&plane);
     wait_for_aggregated_roles(&plane);
@@ -310,6 +311,7 @@ fn writes(plane: &ControlPlane) -> usize {
 async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     let plane = ControlPlane::start(Options {
         controller_manager: true,
+        audit_log: true,
     });
     setup(&plane);
     wait_for_aggregated_roles(&plane);

@@ -62,3 +62,55 @@ pub fn report_json(report: &ApplyReport) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{ObjectOutcome, ReportSummary};
+    use crate::objects::{ObjectKey, ObjectKind};
+
+    #[test]
+    fn a_failed_apply_names_each_object_and_reason() {
+        let outcome = |kind, name: &str, outcome, reason: Option<&str>| ObjectOutcome {
+            object: ObjectKey::namespaced(kind, "payments", name),
+            outcome,
+            reason: reason.map(str::to_owned),
+        };
+        let report = ApplyReport {
+            format_version: 1,
+            cluster: "prod".into(),
+            server: "https://127.0.0.1:6443".into(),
+            summary: ReportSummary {
+                created: 1,
+                unchanged: 1,
+                failed: 1,
+                skipped: 1,
+                ..ReportSummary::default()
+            },
+            objects: vec![
+                outcome(
+                    ObjectKind::ServiceAccount,
+                    "bob-laptop",
+                    Outcome::Created,
+                    None,
+                ),
+                outcome(ObjectKind::ServiceAccount, "ci", Outcome::Unchanged, None),
+                outcome(
+                    ObjectKind::RoleBinding,
+                    "tollgate:view",
+                    Outcome::Failed,
+                    Some("403 Forbidden: rolebindings is forbidden"),
+                ),
+                outcome(
+                    ObjectKind::RoleBinding,
+                    "tollgate:old",
+                    Outcome::Skipped,
+                    Some(
+                        "not deleted: 1 earlier write(s) failed, and prune waits for a complete apply",
+                    ),
+                ),
+            ],
+        };
+        insta::assert_snapshot!(report_human(&report));
+    }
+}
