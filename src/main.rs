@@ -14,6 +14,8 @@ use tollgate::cluster::{Cluster, ConnectOptions, RateLimit, fingerprint};
 use tollgate::compile::{CompileContext, compile};
 use tollgate::config::fs::read_config_files;
 use tollgate::config::{LoadedRepository, load};
+use tollgate::credentials::client_file::ClientFile;
+use tollgate::credentials::seal;
 use tollgate::diagnostics::render_text;
 use tollgate::objects::LiveState;
 use tollgate::pipeline::{Checked, PipelineError, check, plan_live};
@@ -152,11 +154,81 @@ enum Command {
         #[arg(long)]
         revision: Option<String>,
     },
+    /// Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Write the JSON Schema of every document kind.
     Schema {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Write a kubeconfig that stock kubectl uses as is.
+    Kubeconfig(ClientFileArgs),
+    /// Write a wg-quick configuration for the client's WireGuard tunnel.
+    WgConfig(ClientFileArgs),
+}
+
+#[derive(clap::Args)]
+struct ClientFileArgs {
+    /// The client file: `artifacts/<cluster>/<client>.age`, or its decrypted JSON.
+    file: PathBuf,
+    /// An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key.
+    /// Repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
+    identities: Vec<PathBuf>,
+    /// Write here (created with mode 0600) instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+impl ClientFileArgs {
+    fn read(&self) -> anyhow::Result<ClientFile> {
+        let shown = self.file.display().to_string();
+        let bytes = std::fs::read(&self.file).with_context(|| format!("cannot read {shown}"))?;
+        let plaintext = if seal::is_age(&bytes) {
+            anyhow::ensure!(
+                !self.identities.is_empty(),
+                "{shown} is encrypted: pass an identity with -i (your age key or SSH private key)"
+            );
+            let mut identities = Vec::new();
+            for path in &self.identities {
+                let shown = path.display().to_string();
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+                identities.extend(seal::read_identities(&shown, &bytes)?);
+            }
+            seal::open(&shown, &bytes, &identities)?
+        } else {
+            bytes
+        };
+        Ok(ClientFile::parse(&shown, &plaintext)?)
+    }
+
+    /// Writes secrets: to standard output, or to a new file only its owner can read.
+    fn write(&self, text: &str) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match &self.output {
+            None => print!("{text}"),
+            Some(path) => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                file.write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -430,6 +502,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             })
+        }
+        Command::Client { command } => {
+            match command {
+                ClientCommand::Kubeconfig(args) => {
+                    let file = args.read()?;
+                    args.write(&file.kubeconfig())?;
+                }
+                ClientCommand::WgConfig(args) => {
+                    let file = args.read()?;
+                    args.write(&file.wg_quick(&args.file.display().to_string())?)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schema { out } => {
             std::fs::create_dir_all(&out)

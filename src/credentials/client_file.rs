@@ -1,0 +1,244 @@
+//! The client file: everything one client needs to connect, as documented, versioned JSON. tollgate writes it
+//! (encrypted, see [`super::seal`]); `tollgate client kubeconfig` and `tollgate client wg-config` turn it into
+//! what kubectl and wg-quick read.
+//!
+//! It holds secrets (the token, the WireGuard private key): `Debug` masks them, so a log line never carries one.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the client file format; readers refuse other versions.
+pub const CLIENT_FILE_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientFile {
+    pub format_version: u32,
+    /// The `Client` document's name.
+    pub client: String,
+    pub cluster: String,
+    pub kubernetes: KubernetesAccess,
+    /// Absent for a client with `vpn: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wireguard: Option<WireGuardAccess>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesAccess {
+    /// The API server URL clients talk to (Settings' `apiServer` of the cluster).
+    pub server: String,
+    /// PEM of the CA that signs the API server's certificate.
+    pub certificate_authority: String,
+    /// The ServiceAccount's token from the TokenRequest API.
+    pub token: String,
+    /// RFC 3339: when the token stops working; tollgate publishes a new one well before.
+    pub token_expires: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_namespace: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WireGuardAccess {
+    /// The client's private key, base64 as `wg` prints it.
+    pub private_key: String,
+    /// The client's range from the cluster's pool, e.g. `10.90.0.4/30`; the first address is the client's.
+    pub address: String,
+    pub gateway_public_key: String,
+    /// `host:port` of the cluster's WireGuard gateway.
+    pub endpoint: String,
+    /// What is routed through the tunnel.
+    pub allowed_ips: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+}
+
+impl fmt::Debug for ClientFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientFile")
+            .field("client", &self.client)
+            .field("cluster", &self.cluster)
+            .field("server", &self.kubernetes.server)
+            .field("token", &"<masked>")
+            .field("token_expires", &self.kubernetes.token_expires)
+            .field(
+                "wireguard",
+                &self
+                    .wireguard
+                    .as_ref()
+                    .map(|w| (&w.address, "<private key masked>")),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientFileError {
+    #[error("{path} is not a tollgate client file: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} is a client file of format version {found}; this tollgate reads version {CLIENT_FILE_FORMAT_VERSION}"
+    )]
+    Version { path: String, found: u64 },
+    #[error(
+        "the client file {path} of `{client}` has no WireGuard section: the client has `vpn: false`"
+    )]
+    NoWireGuard { path: String, client: String },
+}
+
+impl ClientFile {
+    pub fn to_json(&self) -> String {
+        let mut text =
+            serde_json::to_string_pretty(self).expect("a client file serializes to JSON");
+        text.push('\n');
+        text
+    }
+
+    pub fn parse(path: &str, bytes: &[u8]) -> Result<ClientFile, ClientFileError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|source| ClientFileError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        let found = value["formatVersion"].as_u64().unwrap_or(0);
+        if found != u64::from(CLIENT_FILE_FORMAT_VERSION) {
+            return Err(ClientFileError::Version {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        serde_json::from_value(value).map_err(|source| ClientFileError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// A kubeconfig that stock kubectl uses as is: one cluster, one user with the token, one current context.
+    pub fn kubeconfig(&self) -> String {
+        use base64::Engine as _;
+        let name = format!("{}-{}", self.cluster, self.client);
+        let ca = base64::engine::general_purpose::STANDARD
+            .encode(self.kubernetes.certificate_authority.as_bytes());
+        let mut context = serde_json::json!({"cluster": name, "user": name});
+        if let Some(namespace) = &self.kubernetes.default_namespace {
+            context["namespace"] = namespace.clone().into();
+        }
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {
+                "server": self.kubernetes.server,
+                "certificate-authority-data": ca,
+            }}],
+            "users": [{"name": name, "user": {"token": self.kubernetes.token}}],
+            "contexts": [{"name": name, "context": context}],
+            "current-context": name,
+        });
+        serde_yaml::to_string(&config).expect("JSON values serialize to YAML")
+    }
+
+    /// A wg-quick configuration (`wg-quick up ./tollgate.conf`).
+    pub fn wg_quick(&self, path: &str) -> Result<String, ClientFileError> {
+        let wg = self
+            .wireguard
+            .as_ref()
+            .ok_or_else(|| ClientFileError::NoWireGuard {
+                path: path.to_owned(),
+                client: self.client.clone(),
+            })?;
+        let address = first_address(&wg.address);
+        let mut text = format!(
+            "# tollgate client `{}` of cluster `{}`\n[Interface]\nPrivateKey = {}\nAddress = {address}\n",
+            self.client, self.cluster, wg.private_key
+        );
+        if !wg.dns.is_empty() {
+            text.push_str(&format!("DNS = {}\n", wg.dns.join(", ")));
+        }
+        text.push_str(&format!(
+            "\n[Peer]\nPublicKey = {}\nEndpoint = {}\nAllowedIPs = {}\nPersistentKeepalive = 25\n",
+            wg.gateway_public_key,
+            wg.endpoint,
+            wg.allowed_ips.join(", ")
+        ));
+        Ok(text)
+    }
+}
+
+/// The client's own address in its range: the first one, as a host route (`10.90.0.4/32`).
+fn first_address(range: &str) -> String {
+    match range.parse::<ipnet::IpNet>() {
+        Ok(net) => {
+            let host_bits = if net.addr().is_ipv4() { 32 } else { 128 };
+            format!("{}/{host_bits}", net.network())
+        }
+        Err(_) => range.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> ClientFile {
+        ClientFile {
+            format_version: CLIENT_FILE_FORMAT_VERSION,
+            client: "bob-laptop".into(),
+            cluster: "prod".into(),
+            kubernetes: KubernetesAccess {
+                server: "https://prod.k8s.example.com:6443".into(),
+                certificate_authority:
+                    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+                token: "secret-token-value".into(),
+                token_expires: "2026-11-23T12:00:00Z".into(),
+                default_namespace: Some("payments".into()),
+            },
+            wireguard: Some(WireGuardAccess {
+                private_key: "secret-private-key".into(),
+                address: "10.91.0.4/30".into(),
+                gateway_public_key: "gateway-public".into(),
+                endpoint: "vpn.prod.example.com:51820".into(),
+                allowed_ips: vec!["10.96.0.0/12".into(), "10.244.0.0/16".into()],
+                dns: vec!["10.96.0.10".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn debug_masks_the_secrets() {
+        let text = format!("{:?}", sample());
+        assert!(
+            !text.contains("secret-token-value") && !text.contains("secret-private-key"),
+            "{text}"
+        );
+        assert!(text.contains("bob-laptop"));
+    }
+
+    #[test]
+    fn round_trips_and_refuses_other_versions() {
+        let file = sample();
+        assert_eq!(
+            ClientFile::parse("f", file.to_json().as_bytes()).expect("parses"),
+            file
+        );
+        let newer = file
+            .to_json()
+            .replace("\"formatVersion\": 1", "\"formatVersion\": 2");
+        assert!(matches!(
+            ClientFile::parse("f", newer.as_bytes()),
+            Err(ClientFileError::Version { found: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn kubeconfig_and_wg_quick() {
+        let file = sample();
+        insta::assert_snapshot!(file.kubeconfig());
+        insta::assert_snapshot!(file.wg_quick("f").expect("has a WireGuard section"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Client credentials: what a `Client` document turns into besides its ServiceAccount. IP ranges from the
+//! cluster's pool, the client file that carries a client's kubeconfig and WireGuard settings, and the age
+//! encryption that lets only the client's recipients read it.
+
+pub mod addresses;
+pub mod client_file;
+pub mod seal;
