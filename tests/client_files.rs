@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use harness::{ControlPlane, Options};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::PostParams;
@@ -71,20 +70,9 @@ async fn recipients_decrypt_with_stock_age_and_connect_with_stock_kubectl() {
         .create(&PostParams::default(), &account)
         .await
         .expect("service account");
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    let status = accounts
-        .create_token_request("bob-laptop", &PostParams::default(), &request)
-        .await
-        .expect("token request")
-        .status
-        .expect("a token");
+    let status = plane
+        .service_account_token("tollgate-clients", "bob-laptop")
+        .await;
 
     let client_file = ClientFile {
         format_version: CLIENT_FILE_FORMAT_VERSION,

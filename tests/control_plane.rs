@@ -5,7 +5,7 @@
 mod harness;
 
 use harness::{ControlPlane, Options};
-use k8s_openapi::api::authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -40,6 +40,24 @@ async fn can(client: &Client, user: &str, verb: &str, resource: &str, namespace:
         .await
         .expect("SubjectAccessReview");
     answer.status.expect("a decision").allowed
+}
+
+/// The RBAC authorizer reads bindings from an informer cache, so a binding just created takes a moment to count:
+/// ask until allowed, for up to 10 s.
+async fn can_eventually(
+    client: &Client,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+) -> bool {
+    for _ in 0..100 {
+        if can(client, user, verb, resource, namespace).await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 async fn create_namespace(client: &Client, name: &str) {
@@ -97,7 +115,7 @@ async fn the_control_plane_is_real() {
         .await
         .expect("role binding");
     let reader = "system:serviceaccount:rbac-a:reader";
-    assert!(can(&admin, reader, "list", "configmaps", "rbac-a").await);
+    assert!(can_eventually(&admin, reader, "list", "configmaps", "rbac-a").await);
     assert!(
         !can(&admin, reader, "delete", "configmaps", "rbac-a").await,
         "one verb over"
@@ -141,21 +159,7 @@ async fn the_control_plane_is_real() {
 
     // 3. TokenRequest: the token authenticates as the ServiceAccount, and dies with it.
     let accounts = Api::<ServiceAccount>::namespaced(admin.clone(), "rbac-a");
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    let token = accounts
-        .create_token_request("reader", &PostParams::default(), &request)
-        .await
-        .expect("token request")
-        .status
-        .expect("a token")
-        .token;
+    let token = plane.service_account_token("rbac-a", "reader").await.token;
     let as_reader = plane.client_for_token(&token).await;
     let review = Api::<SelfSubjectReview>::all(as_reader.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())

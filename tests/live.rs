@@ -149,6 +149,31 @@ async fn allowed(
         .allowed
 }
 
+/// The authorizer's answer once it has caught up: RBAC reads bindings from an informer cache, so right after an
+/// apply an answer may still be the old one. Asks again while it differs from `want`, for up to 5 s, and returns
+/// the last answer; a real mismatch stays one.
+#[allow(clippy::too_many_arguments)]
+async fn settled(
+    client: &Client,
+    user: &str,
+    groups: &[String],
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    want: bool,
+) -> bool {
+    let mut answer = allowed(client, user, groups, verb, group, resource, namespace).await;
+    for _ in 0..50 {
+        if answer == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = allowed(client, user, groups, verb, group, resource, namespace).await;
+    }
+    answer
+}
+
 /// The aggregated default roles (view, edit, admin) get their rules from kube-controller-manager.
 fn wait_for_aggregated_roles(plane: &ControlPlane) {
     let started = std::time::Instant::now();
@@ -204,7 +229,7 @@ async fn rbac_matrix(cluster: &str) {
             .chain(CLUSTER_CHECKS.iter().map(|c| (c, "")));
         for (check, namespace) in questions {
             let want = expected.allows(identity, check, namespace);
-            let got = allowed(
+            let got = settled(
                 &admin,
                 &identity.user,
                 &identity.groups,
@@ -212,6 +237,7 @@ async fn rbac_matrix(cluster: &str) {
                 check.group,
                 check.resource,
                 namespace,
+                want,
             )
             .await;
             asked += 1;
@@ -372,9 +398,9 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     let creates = changes_of(&plan, "create");
     assert_eq!(creates.len(), 1, "{plan:#}");
     assert_eq!(creates[0]["object"]["name"], deleted.as_str());
-    let mallory = |client: Client| async move {
+    let mallory = |client: Client, want: bool| async move {
         // The first binding in payments is the deployer's, which reads deployments.
-        allowed(
+        settled(
             &client,
             "mallory",
             &[],
@@ -382,11 +408,12 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
             "apps",
             "deployments",
             "payments",
+            want,
         )
         .await
     };
     assert!(
-        mallory(admin.clone()).await,
+        mallory(admin.clone(), true).await,
         "the hand edit grants mallory access"
     );
     let out = plane.tollgate(&applier, &apply_args(repo, "prod", &["--output", "json"]));
@@ -400,7 +427,7 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
         (Some(1), Some(1))
     );
     assert!(
-        !mallory(admin.clone()).await,
+        !mallory(admin.clone(), false).await,
         "apply removed the hand-added subject"
     );
     let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--detailed-exitcode"]));
@@ -457,8 +484,8 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     assert_eq!(Value::from(stdout(&out)), original_role);
 
     // Removal: grace's port-forward grant leaves the repository; apply prunes it; the authorizer says no.
-    let grace = |client: Client| async move {
-        allowed(
+    let grace = |client: Client, want: bool| async move {
+        settled(
             &client,
             "oidc:grace@example.com",
             &[],
@@ -466,10 +493,11 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
             "",
             "pods/portforward",
             "search",
+            want,
         )
         .await
     };
-    assert!(grace(admin.clone()).await);
+    assert!(grace(admin.clone(), true).await);
     let teams = repo_dir.path().join("access/teams.yaml");
     let text = std::fs::read_to_string(&teams).expect("teams.yaml");
     let without = text.replace(
@@ -483,7 +511,7 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     let report = json(&out);
     assert_eq!(report["summary"]["deleted"], 1, "{report:#}");
     assert!(
-        !grace(admin.clone()).await,
+        !grace(admin.clone(), false).await,
         "the pruned grant no longer holds"
     );
 

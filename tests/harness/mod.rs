@@ -325,6 +325,32 @@ impl ControlPlane {
         kube::Client::try_from(config).expect("client")
     }
 
+    /// A token for a ServiceAccount from the TokenRequest API, valid for an hour, as the admin asks for it.
+    pub async fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> k8s_openapi::api::authentication::v1::TokenRequestStatus {
+        use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: vec![],
+                expiration_seconds: Some(3600),
+                bound_object_ref: None,
+            },
+            ..Default::default()
+        };
+        kube::Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(
+            self.admin().await,
+            namespace,
+        )
+        .create_token_request(name, &kube::api::PostParams::default(), &request)
+        .await
+        .expect("token request")
+        .status
+        .expect("a token")
+    }
+
     pub async fn admin(&self) -> kube::Client {
         self.client_for_token(ADMIN_TOKEN).await
     }
