@@ -54,10 +54,12 @@ pub enum ConnectError {
         #[source]
         source: kube::config::KubeconfigError,
     },
+    /// kube's message already names both attempts; its source chain would repeat them.
     #[error(
-        "no cluster configuration: no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a pod"
+        "no cluster configuration: no kubeconfig (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a \
+         pod ({reason}); `tollgate plan --offline` plans without a cluster"
     )]
-    Infer(#[source] kube::config::InferConfigError),
+    Infer { reason: String },
     #[error("cannot build a Kubernetes client")]
     Client(#[source] kube::Error),
 }
@@ -177,7 +179,11 @@ impl Cluster {
                     context: options.context.clone(),
                     source,
                 })?,
-            None => kube::Config::infer().await.map_err(ConnectError::Infer)?,
+            None => kube::Config::infer()
+                .await
+                .map_err(|error| ConnectError::Infer {
+                    reason: error.to_string(),
+                })?,
         };
         let server = config
             .cluster_url
