@@ -242,47 +242,22 @@ async fn write(
     };
     let result = match change.action {
         Action::NoOp => Ok(Outcome::Unchanged),
-        Action::Create => cluster
-            .apply(key, manifest())
-            .await
-            .map(|()| Outcome::Created),
-        Action::Update => cluster
-            .apply(key, manifest())
-            .await
-            .map(|()| Outcome::Updated),
+        Action::Create => applied(cluster, key, manifest(), Outcome::Created).await,
+        Action::Update => applied(cluster, key, manifest(), Outcome::Updated).await,
         Action::Conflict => match cluster.apply(key, manifest()).await {
             // Only the labels and metadata of an unlabelled object were read, so an immutable `roleRef` that
             // differs shows only now; adopting means the repository's binding replaces it.
             Err(error) if key.kind.is_binding() && status_code(&error) == Some(422) => {
-                match cluster.delete(key, live_uid()).await {
-                    Ok(()) => cluster
-                        .apply(key, manifest())
-                        .await
-                        .map(|()| Outcome::Adopted),
-                    Err(error) => Err(error),
-                }
+                replace(cluster, key, manifest(), live_uid(), Outcome::Adopted).await
             }
-            result => result.map(|()| Outcome::Adopted),
+            result => result.map(|()| Outcome::Adopted).map_err(|e| describe(&e)),
         },
         Action::Delete => cluster
             .delete(key, live_uid())
             .await
-            .map(|()| Outcome::Deleted),
-        Action::Replace => match cluster.delete(key, live_uid()).await {
-            Ok(()) => match cluster.apply(key, manifest()).await {
-                Ok(()) => Ok(Outcome::Replaced),
-                Err(error) => {
-                    return failed(
-                        key,
-                        format!(
-                            "deleted for replacement, but creating it again failed: {}",
-                            describe(&error)
-                        ),
-                    );
-                }
-            },
-            Err(error) => Err(error),
-        },
+            .map(|()| Outcome::Deleted)
+            .map_err(|e| describe(&e)),
+        Action::Replace => replace(cluster, key, manifest(), live_uid(), Outcome::Replaced).await,
     };
     match result {
         Ok(outcome) => ObjectOutcome {
@@ -290,8 +265,42 @@ async fn write(
             outcome,
             reason: None,
         },
-        Err(error) => failed(key, describe(&error)),
+        Err(reason) => failed(key, reason),
     }
+}
+
+async fn applied(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    manifest: &serde_json::Value,
+    outcome: Outcome,
+) -> Result<Outcome, String> {
+    cluster
+        .apply(key, manifest)
+        .await
+        .map(|()| outcome)
+        .map_err(|e| describe(&e))
+}
+
+/// Delete (only the object that was read) and create again: how a field that cannot change in place changes.
+async fn replace(
+    cluster: &Cluster,
+    key: &ObjectKey,
+    manifest: &serde_json::Value,
+    uid: Option<&str>,
+    outcome: Outcome,
+) -> Result<Outcome, String> {
+    cluster.delete(key, uid).await.map_err(|e| describe(&e))?;
+    cluster
+        .apply(key, manifest)
+        .await
+        .map(|()| outcome)
+        .map_err(|error| {
+            format!(
+                "deleted for replacement, but creating it again failed: {}",
+                describe(&error)
+            )
+        })
 }
 
 fn failed(key: &ObjectKey, reason: String) -> ObjectOutcome {
