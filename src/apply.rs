@@ -89,12 +89,17 @@ pub struct ApplyReport {
     pub summary: ReportSummary,
     /// One entry per object of the plan, in plan order.
     pub objects: Vec<ObjectOutcome>,
+    /// With `--publish`: the client files published after the apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<crate::publish::PublishReport>,
 }
 
 impl ApplyReport {
-    /// Whether every write succeeded.
+    /// Whether every write succeeded, and with `--publish` every client's file was published.
     pub fn succeeded(&self) -> bool {
-        self.summary.failed == 0 && self.summary.skipped == 0
+        self.summary.failed == 0
+            && self.summary.skipped == 0
+            && self.publish.as_ref().is_none_or(|p| p.failures.is_empty())
     }
 
     /// The failed objects with their reasons, one per line, for error messages.
@@ -103,6 +108,11 @@ impl ApplyReport {
             .iter()
             .filter(|o| o.outcome == Outcome::Failed)
             .map(|o| format!("{}: {}", o.object, o.reason.as_deref().unwrap_or("failed")))
+            .chain(self.publish.iter().flat_map(|p| {
+                p.failures
+                    .iter()
+                    .map(|f| format!("client {}: {}", f.client, f.reason))
+            }))
             .collect()
     }
 }
@@ -218,6 +228,7 @@ pub async fn apply(
         server: cluster.server.clone(),
         summary,
         objects,
+        publish: None,
     })
 }
 

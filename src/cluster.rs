@@ -81,6 +81,9 @@ pub struct Cluster {
     limiter: Arc<DefaultDirectRateLimiter>,
     /// The API server URL, for plans and messages.
     pub server: String,
+    /// PEM of the CA this connection trusts for the API server (empty: the system's roots), which client files
+    /// hand on.
+    pub certificate_authority: String,
 }
 
 /// The label selector of one tollgate instance's objects.
@@ -190,17 +193,24 @@ impl Cluster {
             .to_string()
             .trim_end_matches('/')
             .to_owned();
+        let certificate_authority = certificate_authority_pem(&config);
         let client = kube::Client::try_from(config).map_err(ConnectError::Client)?;
         let quota = Quota::per_second(options.rate_limit.qps).allow_burst(options.rate_limit.burst);
         Ok(Cluster {
             client,
             limiter: Arc::new(RateLimiter::direct(quota)),
             server,
+            certificate_authority,
         })
     }
 
+    /// The kube client, for the I/O of other edges (credentials); they call [`Cluster::paced`] first.
+    pub(crate) fn kube(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     /// Waits for the rate limiter; every request calls it first.
-    async fn paced(&self) {
+    pub(crate) async fn paced(&self) {
         self.limiter.until_ready().await;
     }
 
@@ -338,4 +348,27 @@ pub fn fingerprint(live: &LiveState) -> String {
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("sha256:{hex}")
+}
+
+/// The CA certificates of a connection as PEM: inline DER from a kubeconfig, or the in-cluster CA file.
+fn certificate_authority_pem(config: &kube::Config) -> String {
+    use base64::Engine as _;
+    if let Some(certificates) = &config.root_cert {
+        let mut pem = String::new();
+        for der in certificates {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+            pem.push_str("-----BEGIN CERTIFICATE-----\n");
+            for line in encoded.as_bytes().chunks(64) {
+                pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+        }
+        return pem;
+    }
+    config
+        .root_cert_file
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default()
 }

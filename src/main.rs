@@ -13,14 +13,17 @@ use tollgate::apply::{ApplyOptions, apply, preflight};
 use tollgate::cluster::{Cluster, ConnectOptions, RateLimit, fingerprint};
 use tollgate::compile::{CompileContext, compile};
 use tollgate::config::fs::read_config_files;
+use tollgate::config::load::is_config_path;
 use tollgate::config::{LoadedRepository, load};
 use tollgate::credentials::client_file::ClientFile;
 use tollgate::credentials::seal;
 use tollgate::diagnostics::render_text;
+use tollgate::git::{Author, Backoff, GitAuth, GitRemote, default_cache};
 use tollgate::objects::LiveState;
 use tollgate::pipeline::{Checked, PipelineError, check, plan_live};
 use tollgate::plan::saved::SavedPlan;
 use tollgate::plan::{Against, Plan, plan};
+use tollgate::publish::{PublishInput, publish};
 use tollgate::render;
 
 #[derive(Parser)]
@@ -151,8 +154,15 @@ enum Command {
         report: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
+        /// Git revision to record in the objects' annotations (default with --git: the fetched commit).
         #[arg(long)]
         revision: Option<String>,
+        #[command(flatten)]
+        git: GitArgs,
+        /// After a successful apply, issue the clients' credentials and publish their files (encrypted to their
+        /// recipients) to the --git repository, in one commit that touches only the artifacts path.
+        #[arg(long, requires = "git")]
+        publish: bool,
     },
     /// Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads.
     Client {
@@ -164,6 +174,87 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
     },
+}
+
+/// Where the access repository lives in Git, and how to write back to it.
+#[derive(clap::Args)]
+struct GitArgs {
+    /// Read the configuration from this remote's branch head instead of --repo (fetched with gix into a local
+    /// bare cache; no working tree). HTTP(S), SSH, git:// and file URLs.
+    #[arg(long = "git", value_name = "URL", conflicts_with = "plan_file")]
+    git: Option<String>,
+    #[arg(long, default_value = "main", requires = "git")]
+    branch: String,
+    /// The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git.
+    #[arg(long, value_name = "DIR", requires = "git")]
+    git_cache: Option<PathBuf>,
+    /// HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "git",
+        conflicts_with = "git_ssh_key"
+    )]
+    git_token_file: Option<PathBuf>,
+    /// HTTP(S): the username sent with --git-token-file.
+    #[arg(long, default_value = "x-access-token", requires = "git_token_file")]
+    git_username: String,
+    /// SSH: the private key file to authenticate with.
+    #[arg(long, value_name = "FILE", requires = "git")]
+    git_ssh_key: Option<PathBuf>,
+    /// The author and committer of published client files, as `Name <email>`.
+    #[arg(long, default_value = "tollgate <tollgate@localhost>", value_parser = parse_author)]
+    author: String,
+}
+
+impl GitArgs {
+    fn remote(&self) -> Option<GitRemote> {
+        let url = self.git.clone()?;
+        let auth = match (&self.git_token_file, &self.git_ssh_key) {
+            (Some(path), _) => GitAuth::TokenFile {
+                username: self.git_username.clone(),
+                path: absolute(path),
+            },
+            (None, Some(path)) => GitAuth::SshKey {
+                path: absolute(path),
+            },
+            (None, None) => GitAuth::None,
+        };
+        Some(GitRemote {
+            cache: self
+                .git_cache
+                .clone()
+                .unwrap_or_else(|| default_cache(&url, &self.branch)),
+            url,
+            branch: self.branch.clone(),
+            auth,
+        })
+    }
+
+    fn author(&self) -> Author {
+        let (name, email) = self
+            .author
+            .split_once(" <")
+            .expect("parse_author checked the form");
+        Author {
+            name: name.to_owned(),
+            email: email.trim_end_matches('>').to_owned(),
+        }
+    }
+}
+
+fn parse_author(text: &str) -> Result<String, String> {
+    match text.split_once(" <") {
+        Some((name, email)) if !name.is_empty() && email.ends_with('>') && email.len() > 1 => {
+            Ok(text.to_owned())
+        }
+        _ => Err("expected `Name <email>`".into()),
+    }
+}
+
+/// Paths handed to `git` subprocesses must not depend on their working directory.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 #[derive(Subcommand)]
@@ -252,6 +343,14 @@ enum ColorChoice {
 }
 
 fn main() -> ExitCode {
+    // Diagnostics go to standard error; `TOLLGATE_LOG` (e.g. `info`, `tollgate=debug`) turns up the detail.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
@@ -438,19 +537,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report,
             color,
             revision,
+            git,
+            publish: publish_files,
         } => {
+            let remote = git.remote();
+            // With --git, the configuration is the fetched branch head's; the client files go on top of it.
+            let snapshot = match &remote {
+                Some(remote) => Some(remote.fetch()?),
+                None => None,
+            };
+            let revision = revision.or_else(|| snapshot.as_ref().map(|s| s.commit.to_string()));
             // Nothing is written unless the whole repository validates: load, validate and compile come first.
-            let desired_from_repo = match &cluster {
+            let compiled = match &cluster {
                 Some(cluster) => {
-                    let (checked, now) = validated(&repo)?;
-                    Some(compile(
+                    let loaded = match (&remote, &snapshot) {
+                        (Some(remote), Some(snapshot)) => {
+                            let paths = snapshot.files.keys().filter(|p| is_config_path(p));
+                            load(remote.read_blobs(snapshot, paths.map(String::as_str))?)
+                        }
+                        _ => load_repo(&repo.repo)?,
+                    };
+                    let now = repo.now.unwrap_or_else(Timestamp::now);
+                    let checked = check(&loaded, now)?;
+                    eprint!("{}", render_text(&checked.warnings));
+                    let desired = compile(
                         &checked.model,
                         &CompileContext {
                             cluster,
                             now,
                             revision: revision.as_deref(),
                         },
-                    )?)
+                    )?;
+                    Some((checked.model, desired, now))
                 }
                 None => None,
             };
@@ -461,17 +579,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             runtime()?.block_on(async {
                 let cluster = kube.connect().await?;
-                let (desired, live, plan) = match (desired_from_repo, &plan_file) {
-                    (Some(desired), _) => {
+                let (desired, live, plan, model) = match (compiled, &plan_file) {
+                    (Some((model, desired, now)), _) => {
                         let (live, plan) = plan_live(&cluster, &desired).await?;
-                        (desired, live, plan)
+                        (desired, live, plan, Some((model, now)))
                     }
                     (None, Some(path)) => {
                         let saved = SavedPlan::read(path)?;
                         let desired = saved.desired(path)?;
                         let (live, plan) = plan_live(&cluster, &desired).await?;
                         saved.check_current(path, &cluster.server, &fingerprint(&live))?;
-                        (desired, live, plan)
+                        (desired, live, plan, None)
                     }
                     (None, None) => unreachable!("clap requires --cluster or a plan file"),
                 };
@@ -482,7 +600,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if plan.summary.has_changes() || (adopt && plan.summary.conflict > 0) {
                     confirm(&plan, yes)?;
                 }
-                let outcome = apply(&cluster, &plan, &desired, &live, &options).await?;
+                let mut outcome = apply(&cluster, &plan, &desired, &live, &options).await?;
+                // Credentials need every ServiceAccount in place: publish only after a complete apply.
+                if let (true, true, Some(remote), Some(snapshot), Some((model, now))) = (
+                    publish_files,
+                    outcome.succeeded(),
+                    &remote,
+                    snapshot,
+                    &model,
+                ) {
+                    let published = publish(
+                        &cluster,
+                        PublishInput {
+                            model,
+                            desired: &desired,
+                            cluster_name: &plan.cluster,
+                            now: *now,
+                            remote,
+                            base: snapshot,
+                            author: &git.author(),
+                            backoff: Backoff::default(),
+                        },
+                    )
+                    .await?;
+                    outcome.publish = Some(published);
+                }
                 match output {
                     ReportOutput::Human => print!("{}", render::report_human(&outcome)),
                     ReportOutput::Json => print!("{}", render::report_json(&outcome)),
@@ -494,9 +636,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 if !outcome.succeeded() {
                     anyhow::bail!(
-                        "the apply failed for {} object(s) ({} not attempted):\n  {}",
+                        "the apply failed for {} object(s) ({} not attempted){}:\n  {}",
                         outcome.summary.failed,
                         outcome.summary.skipped,
+                        match &outcome.publish {
+                            Some(p) if !p.failures.is_empty() =>
+                                format!(", {} client(s) not published", p.failures.len()),
+                            _ => String::new(),
+                        },
                         outcome.failures().join("\n  ")
                     );
                 }

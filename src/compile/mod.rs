@@ -2,7 +2,7 @@
 //! the same model, cluster, time and revision give byte-identical objects.
 
 mod rbac;
-mod sessions;
+pub mod sessions;
 pub mod subjects;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,4 +4,6 @@
 
 pub mod addresses;
 pub mod client_file;
+pub mod reconcile;
 pub mod seal;
+pub mod state;

@@ -54,6 +54,37 @@ pub fn report_human(report: &ApplyReport) -> String {
         s.failed,
         s.skipped
     );
+    if let Some(publish) = &report.publish {
+        for change in &publish.changes {
+            let _ = writeln!(out, "  published {}: {}", change.path, change.reason);
+        }
+        for failure in &publish.failures {
+            let _ = writeln!(
+                out,
+                "  failed    client {}: {}",
+                failure.client, failure.reason
+            );
+        }
+        match &publish.commit {
+            Some(commit) => {
+                let _ = writeln!(
+                    out,
+                    "Published {} client file change(s) in commit {commit} ({} push attempt(s)); {} token(s) issued, {} client(s) revoked.",
+                    publish.changes.len(),
+                    publish.push_attempts,
+                    publish.tokens_issued,
+                    publish.revoked.len()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "Client files are up to date: no commit; {} token(s) issued.",
+                    publish.tokens_issued
+                );
+            }
+        }
+    }
     out
 }
 
@@ -110,6 +141,7 @@ mod tests {
                     ),
                 ),
             ],
+            publish: None,
         };
         insta::assert_snapshot!(report_human(&report));
     }

@@ -2,6 +2,8 @@
 //! built by `scripts/control-plane`, started on loopback in a temporary folder, stopped when dropped.
 #![allow(dead_code)]
 
+pub mod git;
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

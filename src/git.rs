@@ -1,0 +1,435 @@
+//! The Git edge: fetch the access repository's branch into a bare cache (gix), read its files from the tree without
+//! a working tree, and write back one commit that touches only the artifacts path, pushed with the `git` binary
+//! because gix cannot push yet (GitoxideLabs/gitoxide#306). A rejected push is never forced: tollgate fetches the
+//! new head, rebuilds the same edit on top of it and tries again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use gix::ObjectId;
+use gix::bstr::ByteSlice;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot prepare the Git cache {path}: {reason}")]
+    Cache { path: PathBuf, reason: String },
+    #[error("cannot fetch branch `{branch}` from {url}: {reason}")]
+    Fetch {
+        url: String,
+        branch: String,
+        reason: String,
+    },
+    #[error("{url} has no branch `{branch}`")]
+    NoBranch { url: String, branch: String },
+    #[error("cannot read {what} of commit {commit}: {reason}")]
+    Read {
+        commit: ObjectId,
+        what: String,
+        reason: String,
+    },
+    #[error("cannot write the artifacts commit: {reason}")]
+    Write { reason: String },
+    #[error("cannot run `git push` to {url}: {reason}")]
+    Push { url: String, reason: String },
+    #[error(
+        "{url} rejected the push {attempts} times because `{branch}` kept moving; nothing was forced, the next run tries again"
+    )]
+    KeptMoving {
+        url: String,
+        branch: String,
+        attempts: u32,
+    },
+}
+
+/// How tollgate authenticates to the Git server. Secrets stay in files: they are never put on a command line or in
+/// the cache's configuration.
+#[derive(Debug, Clone, Default)]
+pub enum GitAuth {
+    #[default]
+    None,
+    /// HTTP(S): a file holding a token, sent as the password of `username` by a credential helper that reads the
+    /// file when asked.
+    TokenFile { username: String, path: PathBuf },
+    /// SSH: a private key file, used through `core.sshCommand` by both gix and `git push`.
+    SshKey { path: PathBuf },
+}
+
+/// Who the write-back commits are from.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for Author {
+    fn default() -> Self {
+        Author {
+            name: "tollgate".into(),
+            email: "tollgate@localhost".into(),
+        }
+    }
+}
+
+/// One watched branch of one remote repository, with its local bare cache.
+#[derive(Debug, Clone)]
+pub struct GitRemote {
+    pub url: String,
+    pub branch: String,
+    /// A bare repository tollgate owns (created on first use); only objects and remote-tracking refs live there.
+    pub cache: PathBuf,
+    pub auth: GitAuth,
+}
+
+/// The branch head as fetched: its commit and every file of its tree (path -> blob id).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub commit: ObjectId,
+    pub tree: ObjectId,
+    pub files: BTreeMap<String, ObjectId>,
+}
+
+/// A change to one artifact: its new content, or `None` to remove it.
+#[derive(Debug, Clone)]
+pub struct ArtifactEdit {
+    pub path: String,
+    pub content: Option<Vec<u8>>,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// The branch already held exactly these artifacts: no commit.
+    Unchanged,
+    Pushed {
+        commit: ObjectId,
+        /// How many pushes it took (1 unless the branch moved meanwhile).
+        attempts: u32,
+    },
+}
+
+/// How long to wait between rejected pushes: `first`, doubling, for at most `attempts` pushes.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub first: Duration,
+    pub attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            first: Duration::from_millis(200),
+            attempts: 6,
+        }
+    }
+}
+
+/// The blob id Git gives `content`, without writing it anywhere (what the publish index records).
+pub fn blob_id(content: &[u8]) -> ObjectId {
+    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, content)
+        .expect("SHA-1 hashing of an in-memory buffer does not fail")
+}
+
+impl GitRemote {
+    fn tracking_ref(&self) -> String {
+        format!("refs/remotes/origin/{}", self.branch)
+    }
+
+    fn cache_error(&self, reason: impl ToString) -> GitError {
+        GitError::Cache {
+            path: self.cache.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Opens the bare cache, creating it (and its authentication settings) on first use.
+    fn open(&self) -> Result<gix::Repository, GitError> {
+        let repo = if self.cache.join("HEAD").exists() {
+            gix::open(&self.cache).map_err(|e| self.cache_error(e))?
+        } else {
+            std::fs::create_dir_all(&self.cache).map_err(|e| self.cache_error(e))?;
+            gix::init_bare(&self.cache).map_err(|e| self.cache_error(e))?
+        };
+        self.write_auth_config()?;
+        // Re-open so that gix sees the authentication settings just written.
+        drop(repo);
+        gix::open(&self.cache).map_err(|e| self.cache_error(e))
+    }
+
+    /// Writes the authentication settings into the cache's own config, where gix and `git` both read them. The
+    /// config names the secret's file, never the secret.
+    fn write_auth_config(&self) -> Result<(), GitError> {
+        let settings: Vec<(&str, String)> = match &self.auth {
+            GitAuth::None => Vec::new(),
+            GitAuth::TokenFile { username, path } => vec![
+                ("credential.helper", String::new()),
+                (
+                    "credential.helper",
+                    format!(
+                        "!f() {{ test \"$1\" = get && echo username={username} && printf 'password=%s\\n' \"$(cat '{}')\"; }}; f",
+                        path.display()
+                    ),
+                ),
+            ],
+            GitAuth::SshKey { path } => vec![(
+                "core.sshCommand",
+                format!(
+                    "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes",
+                    path.display()
+                ),
+            )],
+        };
+        for (index, (key, value)) in settings.iter().enumerate() {
+            let mut git = self.git();
+            git.arg("config");
+            if index > 0 && settings[index - 1].0 == *key {
+                git.arg("--add");
+            } else {
+                git.arg("--replace-all");
+            }
+            let output = git
+                .args([key, value.as_str()])
+                .output()
+                .map_err(|e| self.cache_error(format!("cannot run git config: {e}")))?;
+            if !output.status.success() {
+                return Err(self.cache_error(String::from_utf8_lossy(&output.stderr)));
+            }
+        }
+        Ok(())
+    }
+
+    fn git(&self) -> Command {
+        let mut git = Command::new("git");
+        git.arg("--git-dir").arg(&self.cache);
+        // The user's and the machine's Git configuration must not change what tollgate pushes or where.
+        git.env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0");
+        git
+    }
+
+    /// Fetches the branch (only it, no tags) and reads its tree.
+    pub fn fetch(&self) -> Result<Snapshot, GitError> {
+        let repo = self.open()?;
+        let fetch_error = |reason: String| GitError::Fetch {
+            url: self.url.clone(),
+            branch: self.branch.clone(),
+            reason,
+        };
+        let refspec = format!("+refs/heads/{}:{}", self.branch, self.tracking_ref());
+        let remote = repo
+            .remote_at(self.url.as_str())
+            .map_err(|e| fetch_error(e.to_string()))?
+            .with_fetch_tags(gix::remote::fetch::Tags::None)
+            .with_refspecs([refspec.as_str()], gix::remote::Direction::Fetch)
+            .map_err(|e| fetch_error(e.to_string()))?;
+        let connection = remote
+            .connect(gix::remote::Direction::Fetch)
+            .map_err(|e| fetch_error(format!("{e:#}")))?;
+        let outcome = connection
+            .prepare_fetch(gix::progress::Discard, Default::default())
+            .map_err(|e| fetch_error(format!("{e:#}")))?
+            .receive(gix::progress::Discard, &AtomicBool::new(false))
+            .map_err(|e| fetch_error(format!("{e:#}")))?;
+        let advertised = outcome.ref_map.remote_refs.iter().any(|r| {
+            let (name, _, _) = r.unpack();
+            name == format!("refs/heads/{}", self.branch).as_bytes().as_bstr()
+        });
+        if !advertised {
+            return Err(GitError::NoBranch {
+                url: self.url.clone(),
+                branch: self.branch.clone(),
+            });
+        }
+        let commit = repo
+            .find_reference(self.tracking_ref().as_str())
+            .and_then(|mut r| r.peel_to_id())
+            .map_err(|e| fetch_error(format!("the fetched branch is unreadable: {e}")))?
+            .detach();
+        snapshot(&repo, commit)
+    }
+
+    /// Reads the content of files of a fetched snapshot.
+    pub fn read_blobs<'a>(
+        &self,
+        snapshot: &Snapshot,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        let repo = self.open()?;
+        let mut files = Vec::new();
+        for path in paths {
+            let Some(id) = snapshot.files.get(path) else {
+                continue;
+            };
+            let blob = repo.find_blob(*id).map_err(|e| GitError::Read {
+                commit: snapshot.commit,
+                what: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            files.push((path.to_owned(), blob.data.clone()));
+        }
+        Ok(files)
+    }
+
+    /// Commits `edits` on top of `base` and pushes. When the branch moved meanwhile, fetches it again, applies the
+    /// same edits to the new head and retries with backoff; never forces.
+    pub fn publish(
+        &self,
+        mut base: Snapshot,
+        edits: &[ArtifactEdit],
+        message: &str,
+        author: &Author,
+        backoff: Backoff,
+    ) -> Result<Published, GitError> {
+        let mut wait = backoff.first;
+        for attempt in 1..=backoff.attempts {
+            let repo = self.open()?;
+            let Some(commit) = commit_edits(&repo, &base, edits, message, author)? else {
+                return Ok(Published::Unchanged);
+            };
+            match self.push(commit)? {
+                PushResult::Accepted => {
+                    return Ok(Published::Pushed {
+                        commit,
+                        attempts: attempt,
+                    });
+                }
+                PushResult::Rejected => {
+                    tracing::info!(attempt, ?wait, branch = %self.branch, "push rejected: the branch moved; fetching and rebuilding");
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                    base = self.fetch()?;
+                }
+            }
+        }
+        Err(GitError::KeptMoving {
+            url: self.url.clone(),
+            branch: self.branch.clone(),
+            attempts: backoff.attempts,
+        })
+    }
+
+    fn push(&self, commit: ObjectId) -> Result<PushResult, GitError> {
+        let output = self
+            .git()
+            .args(["push", "--porcelain", &self.url])
+            .arg(format!("{commit}:refs/heads/{}", self.branch))
+            .output()
+            .map_err(|e| GitError::Push {
+                url: self.url.clone(),
+                reason: e.to_string(),
+            })?;
+        if output.status.success() {
+            return Ok(PushResult::Accepted);
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // `--porcelain` prints `!<tab>ref<tab>[rejected] (fetch first|non-fast-forward)` when the branch moved.
+        if stdout
+            .lines()
+            .any(|line| line.starts_with('!') && line.contains("[rejected]"))
+        {
+            return Ok(PushResult::Rejected);
+        }
+        Err(GitError::Push {
+            url: self.url.clone(),
+            reason: format!(
+                "{}{}",
+                stdout.trim(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        })
+    }
+}
+
+enum PushResult {
+    Accepted,
+    Rejected,
+}
+
+fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitError> {
+    let read_error = |what: &str, e: gix::Error| GitError::Read {
+        commit,
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| read_error("the tree", e))?;
+    let mut files = BTreeMap::new();
+    for entry in tree
+        .traverse()
+        .breadthfirst
+        .files()
+        .map_err(|e| read_error("the files", e))?
+    {
+        if entry.mode.is_blob() {
+            files.insert(entry.filepath.to_str_lossy().into_owned(), entry.oid);
+        }
+    }
+    Ok(Snapshot {
+        commit,
+        tree: tree.id,
+        files,
+    })
+}
+
+/// Writes the blobs, the edited tree and a commit on top of `base`; `None` when the edits change nothing.
+fn commit_edits(
+    repo: &gix::Repository,
+    base: &Snapshot,
+    edits: &[ArtifactEdit],
+    message: &str,
+    author: &Author,
+) -> Result<Option<ObjectId>, GitError> {
+    let write_error = |e: gix::Error| GitError::Write {
+        reason: e.to_string(),
+    };
+    let mut editor = repo.edit_tree(base.tree).map_err(write_error)?;
+    for edit in edits {
+        match &edit.content {
+            Some(content) => {
+                let blob = repo.write_blob(content).map_err(write_error)?;
+                editor
+                    .upsert(
+                        edit.path.as_str(),
+                        gix::objs::tree::EntryKind::Blob,
+                        blob.detach(),
+                    )
+                    .map_err(write_error)?;
+            }
+            None => {
+                editor.remove(edit.path.as_str()).map_err(write_error)?;
+            }
+        }
+    }
+    let tree = editor.write().map_err(write_error)?.detach();
+    if tree == base.tree {
+        return Ok(None);
+    }
+    let signature = gix::actor::Signature {
+        name: author.name.as_str().into(),
+        email: author.email.as_str().into(),
+        time: gix::date::Time::now_utc(),
+    };
+    let mut time = gix::date::parse::TimeBuf::default();
+    let signature = signature.to_ref(&mut time);
+    let commit = repo
+        .new_commit_as(signature, signature, message, tree, [base.commit])
+        .map_err(write_error)?;
+    Ok(Some(commit.id))
+}
+
+/// The default cache location for a remote: under the user's cache directory, one folder per URL and branch.
+pub fn default_cache(url: &str, branch: &str) -> PathBuf {
+    use sha2::Digest as _;
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let digest = sha2::Sha256::digest(format!("{url}\n{branch}"));
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    base.join("tollgate").join("git").join(name)
+}
