@@ -53,8 +53,12 @@ pub enum GitAuth {
     /// HTTP(S): a file holding a token, sent as the password of `username` by a credential helper that reads the
     /// file when asked.
     TokenFile { username: String, path: PathBuf },
-    /// SSH: a private key file, used through `core.sshCommand` by both gix and `git push`.
-    SshKey { path: PathBuf },
+    /// SSH: a private key file, used through `core.sshCommand` by both gix and `git push`, and the server's host
+    /// keys (`known_hosts` format); without them, ssh's own known hosts decide.
+    SshKey {
+        path: PathBuf,
+        known_hosts: Option<PathBuf>,
+    },
 }
 
 /// Who the write-back commits are from.
@@ -173,13 +177,19 @@ impl GitRemote {
                     ),
                 ),
             ],
-            GitAuth::SshKey { path } => vec![(
-                "core.sshCommand",
-                format!(
+            GitAuth::SshKey { path, known_hosts } => {
+                let mut command = format!(
                     "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes",
                     path.display()
-                ),
-            )],
+                );
+                if let Some(known_hosts) = known_hosts {
+                    command.push_str(&format!(
+                        " -o StrictHostKeyChecking=yes -o UserKnownHostsFile='{}'",
+                        known_hosts.display()
+                    ));
+                }
+                vec![("core.sshCommand", command)]
+            }
         };
         for (index, (key, value)) in settings.iter().enumerate() {
             let mut git = self.git();
@@ -207,6 +217,10 @@ impl GitRemote {
         git.env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_TERMINAL_PROMPT", "0");
+        // One setting for a private CA, as gix's HTTPS client reads it: `SSL_CERT_FILE`.
+        if let Some(ca) = std::env::var_os("SSL_CERT_FILE") {
+            git.env("GIT_SSL_CAINFO", ca);
+        }
         git
     }
 
@@ -227,12 +241,12 @@ impl GitRemote {
             .map_err(|e| fetch_error(e.to_string()))?;
         let connection = remote
             .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| fetch_error(format!("{e:#}")))?;
+            .map_err(|e| fetch_error(causes(&e)))?;
         let outcome = connection
             .prepare_fetch(gix::progress::Discard, Default::default())
-            .map_err(|e| fetch_error(format!("{e:#}")))?
+            .map_err(|e| fetch_error(causes(&e)))?
             .receive(gix::progress::Discard, &AtomicBool::new(false))
-            .map_err(|e| fetch_error(format!("{e:#}")))?;
+            .map_err(|e| fetch_error(causes(&e)))?;
         let advertised = outcome.ref_map.remote_refs.iter().any(|r| {
             let (name, _, _) = r.unpack();
             name == format!("refs/heads/{}", self.branch).as_bytes().as_bstr()
@@ -285,8 +299,7 @@ impl GitRemote {
     ) -> Result<Published, GitError> {
         let mut wait = backoff.first;
         for attempt in 1..=backoff.attempts {
-            let repo = self.open()?;
-            let Some(commit) = commit_edits(&repo, &base, edits, message, author)? else {
+            let Some(commit) = self.commit(&base, edits, message, author)? else {
                 return Ok(Published::Unchanged);
             };
             match self.push(commit)? {
@@ -309,6 +322,19 @@ impl GitRemote {
             branch: self.branch.clone(),
             attempts: backoff.attempts,
         })
+    }
+
+    /// Writes `edits` as one commit on top of `base` into the cache without pushing it; `None` when the edits
+    /// change nothing.
+    pub fn commit(
+        &self,
+        base: &Snapshot,
+        edits: &[ArtifactEdit],
+        message: &str,
+        author: &Author,
+    ) -> Result<Option<ObjectId>, GitError> {
+        let repo = self.open()?;
+        commit_edits(&repo, base, edits, message, author)
     }
 
     fn push(&self, commit: ObjectId) -> Result<PushResult, GitError> {
@@ -341,6 +367,21 @@ impl GitRemote {
             ),
         })
     }
+}
+
+/// An error and its causes on one line, as people read them: "outer: inner: innermost".
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 enum PushResult {

@@ -158,7 +158,7 @@ enum Command {
         #[arg(long)]
         revision: Option<String>,
         #[command(flatten)]
-        git: GitArgs,
+        git: Box<GitArgs>,
         /// After a successful apply, issue the clients' credentials and publish their files (encrypted to their
         /// recipients) to the --git repository, in one commit that touches only the artifacts path.
         #[arg(long, requires = "git")]
@@ -202,6 +202,9 @@ struct GitArgs {
     /// SSH: the private key file to authenticate with.
     #[arg(long, value_name = "FILE", requires = "git")]
     git_ssh_key: Option<PathBuf>,
+    /// SSH: the server's host keys (`known_hosts` format), checked strictly. Default: ssh's own known hosts.
+    #[arg(long, value_name = "FILE", requires = "git_ssh_key")]
+    git_known_hosts: Option<PathBuf>,
     /// The author and committer of published client files, as `Name <email>`.
     #[arg(long, default_value = "tollgate <tollgate@localhost>", value_parser = parse_author)]
     author: String,
@@ -217,6 +220,7 @@ impl GitArgs {
             },
             (None, Some(path)) => GitAuth::SshKey {
                 path: absolute(path),
+                known_hosts: self.git_known_hosts.as_deref().map(absolute),
             },
             (None, None) => GitAuth::None,
         };

@@ -20,7 +20,7 @@ use super::addresses::allocate;
 use super::client_file::{
     CLIENT_FILE_FORMAT_VERSION, ClientFile, KubernetesAccess, WireGuardAccess,
 };
-use super::seal::seal;
+use super::seal::{SealError, seal};
 use super::state::{
     CREDENTIALS_LABEL, ClientState, PublishedArtifact, SHARED_SECRET, STATE_FORMAT_VERSION,
     STATE_KEY, SharedState, WireGuardState, client_secret_name, generate_private_key,
@@ -343,30 +343,20 @@ pub async fn reconcile_credentials(
         };
         let plaintext = file.to_json();
         let hmac = shared.plaintext_hmac(plaintext.as_bytes());
-        let in_tree = input.tree.get(&path).map(|id| id.to_string());
-        let current = previous
-            .and_then(|p| p.published.as_ref())
-            .filter(|published| {
-                published.path == path
-                    && published.hmac == hmac
-                    && published.recipients == keys
-                    && in_tree.as_deref() == Some(published.blob.as_str())
-            });
-        let published = match current {
-            Some(published) => published.clone(),
-            None => {
-                let armored = match seal(plaintext.as_bytes(), &recipients) {
-                    Ok(armored) => armored,
-                    Err(error) => {
-                        outcome
-                            .failures
-                            .push(fail(format!("cannot encrypt its file: {error}")));
-                        continue;
-                    }
-                };
-                let blob = blob_id(armored.as_bytes()).to_string();
-                let reason = change_reason(previous, &path, &hmac, &keys, revoke, &token);
-                if let Some(old) = previous.and_then(|p| p.published.as_ref())
+        let previous_artifact = previous.and_then(|p| p.published.as_ref());
+        let published = match artifact_update(
+            previous_artifact,
+            &path,
+            plaintext.as_bytes(),
+            &hmac,
+            &recipients,
+            input.tree,
+        ) {
+            Ok(None) => previous_artifact
+                .expect("only a published artifact can be current")
+                .clone(),
+            Ok(Some((edit, published))) => {
+                if let Some(old) = previous_artifact
                     && old.path != path
                     && input.tree.contains_key(&old.path)
                 {
@@ -375,21 +365,19 @@ pub async fn reconcile_credentials(
                         content: None,
                     });
                 }
-                outcome.edits.push(ArtifactEdit {
-                    path: path.clone(),
-                    content: Some(armored.into_bytes()),
-                });
+                outcome.edits.push(edit);
                 outcome.changes.push(ClientChange {
                     client: client.name.clone(),
                     path: path.clone(),
-                    reason,
+                    reason: change_reason(previous, &path, &hmac, &keys, revoke, &token),
                 });
-                PublishedArtifact {
-                    path: path.clone(),
-                    hmac,
-                    recipients: keys.clone(),
-                    blob,
-                }
+                published
+            }
+            Err(error) => {
+                outcome
+                    .failures
+                    .push(fail(format!("cannot encrypt its file: {error}")));
+                continue;
             }
         };
         let state = ClientState {
@@ -479,6 +467,42 @@ pub async fn forget_clients(
         store.delete_client_state(client).await?;
     }
     Ok(())
+}
+
+/// The no-churn rule. The repository's copy of an artifact is current while its plaintext's HMAC, its recipients
+/// and the blob in the tree are what was last published; then `None`. Otherwise the plaintext is encrypted again
+/// and the edit comes back with the index entry that describes it.
+pub fn artifact_update(
+    previous: Option<&PublishedArtifact>,
+    path: &str,
+    plaintext: &[u8],
+    hmac: &str,
+    recipients: &[Recipient],
+    tree: &BTreeMap<String, gix::ObjectId>,
+) -> Result<Option<(ArtifactEdit, PublishedArtifact)>, SealError> {
+    let keys = recipient_keys(recipients);
+    let in_tree = tree.get(path).map(|id| id.to_string());
+    let current = previous.is_some_and(|published| {
+        published.path == path
+            && published.hmac == hmac
+            && published.recipients == keys
+            && in_tree.as_deref() == Some(published.blob.as_str())
+    });
+    if current {
+        return Ok(None);
+    }
+    let armored = seal(plaintext, recipients)?;
+    let published = PublishedArtifact {
+        path: path.to_owned(),
+        hmac: hmac.to_owned(),
+        recipients: keys,
+        blob: blob_id(armored.as_bytes()).to_string(),
+    };
+    let edit = ArtifactEdit {
+        path: path.to_owned(),
+        content: Some(armored.into_bytes()),
+    };
+    Ok(Some((edit, published)))
 }
 
 /// A token is renewed when less than a third of its life is left.
