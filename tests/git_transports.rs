@@ -15,57 +15,30 @@ use tollgate::git::{ArtifactEdit, Author, Backoff, GitAuth, GitRemote, Published
 
 const TOKEN: &str = "tg-test-token-8d1f0c2a9b7e";
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs `openssl` with whitespace-separated arguments.
+fn openssl(dir: &Path, args: &str) {
     let output = Command::new("openssl")
         .current_dir(dir)
-        .args(args)
+        .args(args.split_whitespace())
         .output()
         .expect("openssl runs");
     assert!(
         output.status.success(),
-        "openssl {args:?}: {}",
+        "openssl {args}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it; returns the TLS config and the CA's PEM path.
 fn tls(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
+    const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=tollgate test CA",
-        ],
+        &format!("req -x509 {EC} -keyout ca.key -out ca.crt -days 1 -subj /CN=tollgate-test-CA"),
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
+        &format!("req {EC} -keyout server.key -out server.csr -subj /CN=127.0.0.1"),
     );
     std::fs::write(
         dir.join("san.ext"),
@@ -74,23 +47,7 @@ fn tls(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
     .expect("write");
     openssl(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "1",
-            "-extfile",
-            "san.ext",
-        ],
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 1 -extfile san.ext",
     );
     use rustls::pki_types::pem::PemObject as _;
     let chain = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("server.crt"))
@@ -107,6 +64,31 @@ fn tls(dir: &Path) -> (Arc<rustls::ServerConfig>, PathBuf) {
     .with_single_cert(chain, key)
     .expect("server config");
     (Arc::new(config), dir.join("ca.crt"))
+}
+
+/// gix fetches the branch and reads its tree; one commit is pushed with `git` and becomes the server's head.
+fn fetch_and_push(remote: &GitRemote, server: &GitServer, transport: &str) {
+    let base = remote
+        .fetch()
+        .unwrap_or_else(|e| panic!("gix fetches over {transport}: {e}"));
+    assert!(base.files.contains_key("settings.yaml"));
+    let edits = [ArtifactEdit {
+        path: format!("artifacts/prod/{transport}.age"),
+        content: Some(b"-----BEGIN AGE ENCRYPTED FILE-----\n".to_vec()),
+    }];
+    let published = remote
+        .publish(
+            base,
+            &edits,
+            &format!("tollgate: over {transport}"),
+            &Author::default(),
+            Backoff::default(),
+        )
+        .unwrap_or_else(|e| panic!("git pushes over {transport}: {e}"));
+    let Published::Pushed { commit, .. } = published else {
+        panic!("expected a push, got {published:?}");
+    };
+    assert_eq!(server.head(), commit.to_string());
 }
 
 fn remote(url: &str, cache: PathBuf, token_file: &Path) -> GitRemote {
@@ -146,27 +128,7 @@ fn fetches_and_pushes_over_https_with_a_token_that_stays_out_of_git() {
     assert!(!error.contains("not-the-token"), "{error}");
 
     let remote = remote(&https.url, dir.path().join("cache"), &token_file);
-    let base = remote
-        .fetch()
-        .expect("gix fetches over HTTPS with the token");
-    assert!(base.files.contains_key("settings.yaml"));
-    let edits = [ArtifactEdit {
-        path: "artifacts/prod/robot.age".into(),
-        content: Some(b"-----BEGIN AGE ENCRYPTED FILE-----\n".to_vec()),
-    }];
-    let published = remote
-        .publish(
-            base,
-            &edits,
-            "tollgate: over https",
-            &Author::default(),
-            Backoff::default(),
-        )
-        .expect("git pushes over HTTPS with the token");
-    let Published::Pushed { commit, .. } = published else {
-        panic!("expected a push, got {published:?}");
-    };
-    assert_eq!(server.head(), commit.to_string());
+    fetch_and_push(&remote, &server, "https");
     // The cache's configuration names the token's file, never the token.
     let config = std::fs::read_to_string(dir.path().join("cache/config")).expect("config");
     assert!(
@@ -223,23 +185,5 @@ fn fetches_and_pushes_over_ssh_with_a_key_and_strict_host_checking() {
         .expect_err("an unknown host key is refused");
 
     let remote = remote("cache", &ssh.known_hosts);
-    let base = remote.fetch().expect("gix fetches over SSH with the key");
-    assert!(base.files.contains_key("settings.yaml"));
-    let edits = [ArtifactEdit {
-        path: "artifacts/prod/ssh.age".into(),
-        content: Some(b"-----BEGIN AGE ENCRYPTED FILE-----\n".to_vec()),
-    }];
-    let published = remote
-        .publish(
-            base,
-            &edits,
-            "tollgate: over ssh",
-            &Author::default(),
-            Backoff::default(),
-        )
-        .expect("git pushes over SSH with the key");
-    let Published::Pushed { commit, .. } = published else {
-        panic!("expected a push, got {published:?}");
-    };
-    assert_eq!(server.head(), commit.to_string());
+    fetch_and_push(&remote, &server, "ssh");
 }
