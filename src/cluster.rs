@@ -204,8 +204,9 @@ impl Cluster {
         })
     }
 
-    /// The kube client, for the I/O of other edges (credentials); they call [`Cluster::paced`] first.
-    pub(crate) fn kube(&self) -> kube::Client {
+    /// The kube client, for the I/O of other edges (credentials, the controller); they call
+    /// [`Cluster::paced`] first where volume matters.
+    pub fn kube(&self) -> kube::Client {
         self.client.clone()
     }
 

@@ -95,6 +95,29 @@ pub struct Snapshot {
     pub files: BTreeMap<String, ObjectId>,
 }
 
+impl Snapshot {
+    /// A digest of the configuration files (paths and blob ids) of this snapshot. Two heads with the same digest
+    /// configure the same access: a commit that only touches client files (tollgate's own) changes nothing here.
+    pub fn config_fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        for (path, blob) in &self.files {
+            if crate::config::load::is_config_path(path) {
+                hasher.update(format!("{path}\t{blob}\n"));
+            }
+        }
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The configuration files' paths, for [`GitRemote::read_blobs`].
+    pub fn config_paths(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .keys()
+            .map(String::as_str)
+            .filter(|path| crate::config::load::is_config_path(path))
+    }
+}
+
 /// A change to one artifact: its new content, or `None` to remove it.
 #[derive(Debug, Clone)]
 pub struct ArtifactEdit {
@@ -224,43 +247,69 @@ impl GitRemote {
         git
     }
 
-    /// Fetches the branch (only it, no tags) and reads its tree.
-    pub fn fetch(&self) -> Result<Snapshot, GitError> {
-        let repo = self.open()?;
-        let fetch_error = |reason: String| GitError::Fetch {
+    fn fetch_error(&self, reason: String) -> GitError {
+        GitError::Fetch {
             url: self.url.clone(),
             branch: self.branch.clone(),
             reason,
-        };
+        }
+    }
+
+    /// The remote configured to fetch only the watched branch, no tags.
+    fn remote<'r>(&self, repo: &'r gix::Repository) -> Result<gix::Remote<'r>, GitError> {
         let refspec = format!("+refs/heads/{}:{}", self.branch, self.tracking_ref());
-        let remote = repo
-            .remote_at(self.url.as_str())
-            .map_err(|e| fetch_error(e.to_string()))?
+        repo.remote_at(self.url.as_str())
+            .map_err(|e| self.fetch_error(causes(&e)))?
             .with_fetch_tags(gix::remote::fetch::Tags::None)
             .with_refspecs([refspec.as_str()], gix::remote::Direction::Fetch)
-            .map_err(|e| fetch_error(e.to_string()))?;
-        let connection = remote
+            .map_err(|e| self.fetch_error(causes(&e)))
+    }
+
+    /// The branch's head as the remote advertises it, without fetching anything: the cheap question a poll asks.
+    pub fn head(&self) -> Result<ObjectId, GitError> {
+        let repo = self.open()?;
+        let (ref_map, _) = self
+            .remote(&repo)?
             .connect(gix::remote::Direction::Fetch)
-            .map_err(|e| fetch_error(causes(&e)))?;
-        let outcome = connection
-            .prepare_fetch(gix::progress::Discard, Default::default())
-            .map_err(|e| fetch_error(causes(&e)))?
-            .receive(gix::progress::Discard, &AtomicBool::new(false))
-            .map_err(|e| fetch_error(causes(&e)))?;
-        let advertised = outcome.ref_map.remote_refs.iter().any(|r| {
-            let (name, _, _) = r.unpack();
-            name == format!("refs/heads/{}", self.branch).as_bytes().as_bstr()
-        });
-        if !advertised {
-            return Err(GitError::NoBranch {
+            .map_err(|e| self.fetch_error(causes(&e)))?
+            .ref_map(gix::progress::Discard, Default::default())
+            .map_err(|e| self.fetch_error(causes(&e)))?;
+        self.advertised_head(&ref_map)
+    }
+
+    fn advertised_head(&self, ref_map: &gix::remote::fetch::RefMap) -> Result<ObjectId, GitError> {
+        let wanted = format!("refs/heads/{}", self.branch);
+        ref_map
+            .remote_refs
+            .iter()
+            .find_map(|r| {
+                let (name, target, peeled) = r.unpack();
+                (name == wanted.as_bytes().as_bstr())
+                    .then(|| peeled.or(target).map(ToOwned::to_owned))
+                    .flatten()
+            })
+            .ok_or_else(|| GitError::NoBranch {
                 url: self.url.clone(),
                 branch: self.branch.clone(),
-            });
-        }
+            })
+    }
+
+    /// Fetches the branch (only it, no tags) and reads its tree.
+    pub fn fetch(&self) -> Result<Snapshot, GitError> {
+        let repo = self.open()?;
+        let outcome = self
+            .remote(&repo)?
+            .connect(gix::remote::Direction::Fetch)
+            .map_err(|e| self.fetch_error(causes(&e)))?
+            .prepare_fetch(gix::progress::Discard, Default::default())
+            .map_err(|e| self.fetch_error(causes(&e)))?
+            .receive(gix::progress::Discard, &AtomicBool::new(false))
+            .map_err(|e| self.fetch_error(causes(&e)))?;
+        self.advertised_head(&outcome.ref_map)?;
         let commit = repo
             .find_reference(self.tracking_ref().as_str())
             .and_then(|mut r| r.peel_to_id())
-            .map_err(|e| fetch_error(format!("the fetched branch is unreadable: {e}")))?
+            .map_err(|e| self.fetch_error(format!("the fetched branch is unreadable: {e}")))?
             .detach();
         snapshot(&repo, commit)
     }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cluster;
 pub mod compile;
 pub mod config;
+pub mod controller;
 pub mod credentials;
 pub mod diagnostics;
 pub mod git;

@@ -16,6 +16,8 @@ use tollgate::config::fs::read_config_files;
 use tollgate::config::load::is_config_path;
 use tollgate::config::{LoadedRepository, load};
 use tollgate::credentials::client_file::ClientFile;
+use tollgate::controller::lease::LeaseConfig;
+use tollgate::controller::{Controller, ControllerConfig};
 use tollgate::credentials::seal;
 use tollgate::diagnostics::render_text;
 use tollgate::git::{Author, Backoff, GitAuth, GitRemote, default_cache};
@@ -126,7 +128,7 @@ enum Command {
     Apply {
         /// A plan saved with `tollgate plan --out FILE`; applied only if the cluster has not changed since.
         /// Without it, the plan is computed from `--repo`.
-        #[arg(value_name = "PLAN_FILE", conflicts_with = "cluster")]
+        #[arg(value_name = "PLAN_FILE", conflicts_with_all = ["cluster", "git"])]
         plan_file: Option<PathBuf>,
         #[command(flatten)]
         repo: RepoArgs,
@@ -164,6 +166,57 @@ enum Command {
         #[arg(long, requires = "git")]
         publish: bool,
     },
+    /// Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync
+    /// schedule), publish client files; one replica at a time, elected with a Lease.
+    Controller {
+        #[arg(long, env = "TOLLGATE_CLUSTER")]
+        cluster: String,
+        #[command(flatten)]
+        git: Box<GitArgs>,
+        #[command(flatten)]
+        kube: KubeArgs,
+        /// How often to ask Git for the branch head (advertised refs only; nothing is fetched unless it moved).
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        interval: std::time::Duration,
+        /// When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and
+        /// sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`.
+        #[arg(long, default_value = "0 */10 * * * *")]
+        resync: String,
+        /// The controller's namespace: its Lease, its status ConfigMap and its Events.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "tollgate-system")]
+        namespace: String,
+        /// This replica's name in the Lease.
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Run without leader election (exactly one replica).
+        #[arg(long)]
+        no_leader_election: bool,
+        #[arg(long, default_value = "tollgate-leader")]
+        lease_name: String,
+        /// How long the lease holds without renewal; a standby takes over after this long.
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        lease_duration: std::time::Duration,
+        /// Where /healthz, /readyz and /metrics are served.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
+        /// Apply only; do not issue credentials or publish client files.
+        #[arg(long)]
+        no_publish: bool,
+        /// API requests in flight at once during an apply.
+        #[arg(long, default_value = "16")]
+        concurrency: NonZeroUsize,
+    },
+    /// Print what the controller reports: the applied revision, when, the last plan and the last error.
+    Status {
+        /// The controller's namespace.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "tollgate-system")]
+        namespace: String,
+        #[command(flatten)]
+        kube: KubeArgs,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads.
     Client {
         #[command(subcommand)]
@@ -181,7 +234,7 @@ enum Command {
 struct GitArgs {
     /// Read the configuration from this remote's branch head instead of --repo (fetched with gix into a local
     /// bare cache; no working tree). HTTP(S), SSH, git:// and file URLs.
-    #[arg(long = "git", value_name = "URL", conflicts_with = "plan_file")]
+    #[arg(long = "git", value_name = "URL")]
     git: Option<String>,
     #[arg(long, default_value = "main", requires = "git")]
     branch: String,
@@ -245,6 +298,13 @@ impl GitArgs {
             email: email.trim_end_matches('>').to_owned(),
         }
     }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let duration: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("expected a duration such as `5s` or `1m`: {e}"))?;
+    std::time::Duration::try_from(duration).map_err(|_| "a duration must not be negative".into())
 }
 
 fn parse_author(text: &str) -> Result<String, String> {
@@ -347,15 +407,25 @@ enum ColorChoice {
 }
 
 fn main() -> ExitCode {
-    // Diagnostics go to standard error; `TOLLGATE_LOG` (e.g. `info`, `tollgate=debug`) turns up the detail.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // Logs go to standard error: text on a terminal, JSON lines otherwise (a pod's log). `TOLLGATE_LOG` (e.g.
+    // `debug`, `tollgate=debug`) sets the filter; the controller logs `info` by default, commands `warn`.
+    let default = if matches!(cli.command, Command::Controller { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        logs.init();
+    } else {
+        logs.json().flatten_event(true).init();
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             if let Some(PipelineError::Invalid(diagnostics)) = error.downcast_ref::<PipelineError>()
@@ -365,6 +435,25 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Resolves on SIGTERM (the kubelet stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -654,6 +743,75 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Controller {
+            cluster,
+            git,
+            kube,
+            interval,
+            resync,
+            namespace,
+            identity,
+            no_leader_election,
+            lease_name,
+            lease_duration,
+            listen,
+            no_publish,
+            concurrency,
+        } => {
+            let remote = git
+                .remote()
+                .context("the controller needs --git URL: the repository it watches")?;
+            let identity = identity.unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "tollgate".into()),
+                    std::process::id()
+                )
+            });
+            let config = ControllerConfig {
+                remote,
+                cluster,
+                lease: (!no_leader_election).then(|| LeaseConfig {
+                    namespace: namespace.clone(),
+                    name: lease_name,
+                    identity: identity.clone(),
+                    duration: lease_duration,
+                    retry: (lease_duration / 7).max(std::time::Duration::from_millis(500)),
+                }),
+                namespace,
+                identity,
+                interval,
+                resync,
+                listen,
+                author: git.author(),
+                publish: !no_publish,
+                apply: ApplyOptions {
+                    concurrency,
+                    adopt: false,
+                    allow_mass_deletion: false,
+                },
+            };
+            runtime()?.block_on(async {
+                let cluster = kube.connect().await?;
+                let controller = Controller::new(cluster, config)?;
+                controller.run(shutdown_signal()).await?;
+                anyhow::Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Status {
+            namespace,
+            kube,
+            json,
+        } => runtime()?.block_on(async {
+            let cluster = kube.connect().await?;
+            let status = tollgate::controller::status::read(&cluster.kube(), &namespace).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", status.human());
+            }
+            Ok(ExitCode::from(if status.last_error.is_some() { 1 } else { 0 }))
+        }),
         Command::Client { command } => {
             match command {
                 ClientCommand::Kubeconfig(args) => {

@@ -50,7 +50,7 @@ pub enum Against {
     Cluster { server: String },
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,

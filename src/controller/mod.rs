@@ -1,0 +1,446 @@
+//! The in-cluster controller: poll Git, and when the configuration changed (or a resync is due) run the one
+//! linear pipeline, fetch -> load -> validate -> compile -> read live -> plan -> apply -> publish, each failed step
+//! reported with its reason in the status ConfigMap, an Event, the metrics and the log.
+//!
+//! Only the lease holder reconciles. Between polls nothing is written; a failure is retried with backoff, except
+//! an invalid configuration, which waits for the next commit (retrying the same files cannot fix them).
+
+pub mod http;
+pub mod lease;
+pub mod metrics;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gix::ObjectId;
+use jiff::Timestamp;
+
+use crate::apply::{ApplyOptions, apply, preflight};
+use crate::cluster::Cluster;
+use crate::compile::{CompileContext, compile};
+use crate::config::load;
+use crate::diagnostics::render_text;
+use crate::git::{Author, Backoff, GitRemote, Snapshot};
+use crate::pipeline::{PipelineError, check, plan_live};
+use crate::plan::Summary;
+use crate::publish::{PublishInput, publish};
+use lease::{Election, LeaseConfig, Leadership};
+use metrics::Metrics;
+use status::{LastError, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("cannot listen on {address} for /healthz, /readyz and /metrics: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid resync schedule `{schedule}`: {reason}")]
+    Schedule { schedule: String, reason: String },
+}
+
+pub struct ControllerConfig {
+    pub remote: GitRemote,
+    pub cluster: String,
+    /// The controller's own namespace: its Lease, status ConfigMap and Events.
+    pub namespace: String,
+    pub identity: String,
+    /// How often the branch head is asked for.
+    pub interval: Duration,
+    /// When a full reconcile runs even if Git did not move (6-field cron: seconds first).
+    pub resync: String,
+    pub listen: SocketAddr,
+    /// `None`: no election (a single replica).
+    pub lease: Option<LeaseConfig>,
+    pub author: Author,
+    pub publish: bool,
+    pub apply: ApplyOptions,
+}
+
+/// One failed step of the pipeline.
+#[derive(Debug)]
+struct Failure {
+    step: &'static str,
+    message: String,
+    diagnostics: String,
+    /// Retrying the same input cannot help (an invalid repository, a refused plan): wait for a new commit.
+    permanent: bool,
+}
+
+impl Failure {
+    fn at(step: &'static str, message: impl ToString) -> Failure {
+        Failure {
+            step,
+            message: message.to_string(),
+            diagnostics: String::new(),
+            permanent: false,
+        }
+    }
+}
+
+struct Applied {
+    fingerprint: String,
+}
+
+/// What the loop remembers between ticks.
+struct LoopState {
+    /// The head that was last handled (reconciled, or seen to change no configuration).
+    seen_head: Option<ObjectId>,
+    applied: Option<Applied>,
+    next_resync: Timestamp,
+    failures: u32,
+    retry_at: Option<Instant>,
+    status: Status,
+}
+
+pub struct Controller {
+    cluster: Cluster,
+    config: ControllerConfig,
+    schedule: cron::Schedule,
+    metrics: Arc<Metrics>,
+}
+
+impl Controller {
+    pub fn new(cluster: Cluster, config: ControllerConfig) -> Result<Controller, ControllerError> {
+        let schedule: cron::Schedule =
+            config
+                .resync
+                .parse()
+                .map_err(|e: cron::error::Error| ControllerError::Schedule {
+                    schedule: config.resync.clone(),
+                    reason: e.to_string(),
+                })?;
+        Ok(Controller {
+            cluster,
+            config,
+            schedule,
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    fn next_resync(&self) -> Timestamp {
+        self.schedule
+            .upcoming(chrono::Utc)
+            .next()
+            .and_then(|at| Timestamp::from_second(at.timestamp()).ok())
+            .unwrap_or_else(|| Timestamp::now() + jiff::SignedDuration::from_hours(24))
+    }
+
+    /// Runs until `shutdown` resolves; then finishes or drops the step in flight (a push is atomic: a commit is
+    /// either on the branch or not), releases the lease and returns.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ControllerError> {
+        let ready = Arc::new(AtomicBool::new(false));
+        let (address, server) = http::serve(self.config.listen, self.metrics.clone(), ready.clone())
+            .await
+            .map_err(|source| ControllerError::Listen {
+                address: self.config.listen,
+                source,
+            })?;
+        tracing::info!(%address, cluster = %self.config.cluster, url = %self.config.remote.url, branch = %self.config.remote.branch, "controller started");
+        let election = self
+            .config
+            .lease
+            .clone()
+            .map(|lease| Election::start(self.cluster.kube(), lease));
+        let mut leadership = election
+            .as_ref()
+            .map(|e| e.leadership.clone())
+            .unwrap_or_else(Leadership::always);
+        let mut state = LoopState {
+            seen_head: None,
+            applied: None,
+            next_resync: self.next_resync(),
+            failures: 0,
+            retry_at: None,
+            status: Status {
+                cluster: self.config.cluster.clone(),
+                identity: self.config.identity.clone(),
+                ..Status::default()
+            },
+        };
+        tokio::pin!(shutdown);
+        let mut was_leader = false;
+        loop {
+            let leader = leadership.is_leader();
+            self.metrics.leader.set(i64::from(leader));
+            if leader != was_leader {
+                // A new leader knows nothing of what the previous one applied: start from a full reconcile.
+                state.seen_head = None;
+                state.applied = None;
+                was_leader = leader;
+            }
+            if leader {
+                let mut watching = leadership.clone();
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = watching.lost() => {
+                        tracing::warn!("lost the lease: the reconcile in flight was dropped");
+                        continue;
+                    }
+                    () = self.tick(&mut state) => {}
+                }
+            }
+            ready.store(true, Ordering::Relaxed);
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(self.config.interval) => {}
+                () = leadership.acquired(), if !leader => {}
+            }
+        }
+        tracing::info!("shutting down");
+        if let Some(election) = election {
+            election.stop().await;
+        }
+        self.metrics.leader.set(0);
+        server.abort();
+        Ok(())
+    }
+
+    /// One poll: ask for the head; reconcile when the configuration changed, a resync is due, or a retry is.
+    async fn tick(&self, state: &mut LoopState) {
+        let now = Timestamp::now();
+        let resync_due = now >= state.next_resync;
+        let retry_due = state.retry_at.is_some_and(|at| Instant::now() >= at);
+        if state.retry_at.is_some() && !retry_due && !resync_due {
+            return;
+        }
+        let remote = &self.config.remote;
+        let head = match tokio::task::block_in_place(|| remote.head()) {
+            Ok(head) => head,
+            Err(error) => {
+                self.metrics.git_poll_errors.inc();
+                self.fail(state, None, Failure::at("poll", &error)).await;
+                return;
+            }
+        };
+        if state.seen_head == Some(head) && !resync_due && !retry_due {
+            return;
+        }
+        let snapshot = match tokio::task::block_in_place(|| remote.fetch()) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                self.metrics.git_poll_errors.inc();
+                self.fail(state, None, Failure::at("fetch", &error)).await;
+                return;
+            }
+        };
+        let fingerprint = snapshot.config_fingerprint();
+        let configuration_moved = state
+            .applied
+            .as_ref()
+            .is_none_or(|applied| applied.fingerprint != fingerprint);
+        if !configuration_moved && !resync_due && !retry_due {
+            // Only other files moved (tollgate's own client file commits, a README): no access reconcile.
+            tracing::debug!(head = %snapshot.commit, "the configuration did not change");
+            state.seen_head = Some(snapshot.commit);
+            return;
+        }
+        if resync_due {
+            state.next_resync = self.next_resync();
+        }
+        let revision = snapshot.commit;
+        let started = Instant::now();
+        let result = self.reconcile(snapshot).await;
+        self.metrics
+            .reconcile_duration
+            .observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok((summary, published_commit)) => {
+                self.metrics.count_reconcile("success");
+                self.metrics.set_revision(&revision.to_string());
+                self.metrics.last_success.set(now.as_millisecond() as f64 / 1000.0);
+                state.seen_head = Some(revision);
+                state.applied = Some(Applied { fingerprint });
+                state.failures = 0;
+                state.retry_at = None;
+                state.status.applied_revision = Some(revision.to_string());
+                state.status.applied_at = Some(Timestamp::now());
+                state.status.summary = Some(summary);
+                if published_commit.is_some() {
+                    state.status.published_commit = published_commit;
+                }
+                state.status.last_error = None;
+                tracing::info!(%revision, elapsed = ?started.elapsed(), "reconciled");
+                self.write_status(state).await;
+            }
+            Err(failure) => {
+                if failure.permanent {
+                    // Nothing to retry until the next commit; the previous state stays applied.
+                    state.seen_head = Some(revision);
+                }
+                self.fail(state, Some(revision), failure).await;
+            }
+        }
+    }
+
+    async fn fail(&self, state: &mut LoopState, revision: Option<ObjectId>, failure: Failure) {
+        let result = match failure.step {
+            "validate" | "compile" => "invalid",
+            "plan" => "refused",
+            _ => "failed",
+        };
+        self.metrics.count_reconcile(result);
+        if failure.permanent {
+            state.retry_at = None;
+        } else {
+            state.failures = state.failures.saturating_add(1);
+            let backoff = Duration::from_secs(1 << state.failures.min(6)).min(Duration::from_secs(60));
+            state.retry_at = Some(Instant::now() + backoff);
+        }
+        tracing::error!(step = failure.step, revision = ?revision.map(|r| r.to_string()), message = %failure.message, "reconcile failed");
+        let message = format!("{} failed: {}", failure.step, failure.message);
+        state.status.last_error = Some(LastError {
+            at: Timestamp::now(),
+            step: failure.step.to_owned(),
+            revision: revision.map(|r| r.to_string()),
+            message: failure.message,
+            diagnostics: failure.diagnostics,
+        });
+        self.write_status(state).await;
+        status::warn(
+            &self.cluster.kube(),
+            &self.config.namespace,
+            &self.config.identity,
+            "ReconcileFailed",
+            &message,
+        )
+        .await;
+    }
+
+    async fn write_status(&self, state: &LoopState) {
+        if let Err(reason) =
+            status::write(&self.cluster.kube(), &self.config.namespace, &state.status).await
+        {
+            tracing::warn!(%reason, "cannot write the status ConfigMap");
+        }
+    }
+
+    /// The pipeline, one step after the other; the first failure ends it with the step's name.
+    async fn reconcile(&self, snapshot: Snapshot) -> Result<(Summary, Option<String>), Failure> {
+        let config = &self.config;
+        let revision = snapshot.commit.to_string();
+        // load: the configuration files of the fetched tree, never a working tree.
+        let files = tokio::task::block_in_place(|| {
+            config
+                .remote
+                .read_blobs(&snapshot, snapshot.config_paths().collect::<Vec<_>>())
+        })
+        .map_err(|e| Failure::at("fetch", e))?;
+        let loaded = load(files);
+        // validate: an invalid repository applies nothing, and says why with files and lines.
+        let now = Timestamp::now();
+        let checked = match check(&loaded, now) {
+            Ok(checked) => checked,
+            Err(PipelineError::Invalid(diagnostics)) => {
+                return Err(Failure {
+                    step: "validate",
+                    message: format!(
+                        "the repository is invalid ({} error(s)); nothing was applied",
+                        diagnostics
+                            .iter()
+                            .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+                            .count()
+                    ),
+                    diagnostics: render_text(&diagnostics),
+                    permanent: true,
+                });
+            }
+            Err(other) => return Err(Failure::at("validate", other)),
+        };
+        // compile: pure.
+        let desired = compile(
+            &checked.model,
+            &CompileContext {
+                cluster: &config.cluster,
+                now,
+                revision: Some(&revision),
+            },
+        )
+        .map_err(|e| Failure {
+            permanent: true,
+            ..Failure::at("compile", e)
+        })?;
+        // read live + plan.
+        let (live, plan) = plan_live(&self.cluster, &desired)
+            .await
+            .map_err(|e| Failure::at("read", e))?;
+        // The controller never adopts and never lifts the deletion guard: those need a person (`tollgate apply`).
+        preflight(&plan, &config.apply).map_err(|e| Failure {
+            permanent: true,
+            ..Failure::at("plan", e)
+        })?;
+        // apply.
+        let report = apply(&self.cluster, &plan, &desired, &live, &config.apply)
+            .await
+            .map_err(|e| Failure::at("apply", e))?;
+        for (action, count) in [
+            ("created", report.summary.created),
+            ("updated", report.summary.updated),
+            ("replaced", report.summary.replaced),
+            ("deleted", report.summary.deleted),
+            ("failed", report.summary.failed),
+        ] {
+            self.metrics
+                .objects
+                .get_or_create(&metrics::ActionLabel {
+                    action: action.to_owned(),
+                })
+                .inc_by(count as u64);
+        }
+        if !report.succeeded() {
+            return Err(Failure::at(
+                "apply",
+                format!(
+                    "{} object(s) failed, {} not attempted: {}",
+                    report.summary.failed,
+                    report.summary.skipped,
+                    report.failures().join("; ")
+                ),
+            ));
+        }
+        // publish: credentials, then one commit of client files on top of this head.
+        let mut published_commit = None;
+        if config.publish {
+            let published = publish(
+                &self.cluster,
+                PublishInput {
+                    model: &checked.model,
+                    desired: &desired,
+                    cluster_name: &config.cluster,
+                    now,
+                    remote: &config.remote,
+                    base: snapshot,
+                    author: &config.author,
+                    backoff: Backoff::default(),
+                },
+            )
+            .await
+            .map_err(|e| Failure::at("publish", e))?;
+            self.metrics.tokens_issued.inc_by(published.tokens_issued as u64);
+            if published.commit.is_some() {
+                self.metrics
+                    .artifacts_published
+                    .inc_by(published.changes.len() as u64);
+            }
+            published_commit = published.commit.clone();
+            if !published.failures.is_empty() {
+                return Err(Failure::at(
+                    "publish",
+                    published
+                        .failures
+                        .iter()
+                        .map(|f| format!("client {}: {}", f.client, f.reason))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        }
+        Ok((plan.summary, published_commit))
+    }
+}

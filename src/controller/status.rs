@@ -1,0 +1,199 @@
+//! What the controller tells people: the `tollgate-status` ConfigMap in its namespace (which revision is applied,
+//! when, the plan summary, the last error with its diagnostics), read back by `tollgate status`, and a Warning
+//! Event on that ConfigMap for every failed reconcile (`kubectl get events` shows them).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::describe;
+use crate::plan::Summary;
+
+pub const STATUS_CONFIGMAP: &str = "tollgate-status";
+const STATUS_KEY: &str = "status.json";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub cluster: String,
+    /// Which replica wrote this status.
+    pub identity: String,
+    /// The commit whose configuration is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_revision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<Timestamp>,
+    /// The summary of the last applied plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    /// The last client file commit pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_commit: Option<String>,
+    /// The last failure (cleared by a success), with the revision it concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    pub at: Timestamp,
+    /// The pipeline step that failed: `poll`, `fetch`, `validate`, `compile`, `read`, `plan`, `apply`, `publish`.
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub message: String,
+    /// For an invalid repository: every diagnostic with its file and line, as `tollgate validate` prints them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub diagnostics: String,
+}
+
+impl Status {
+    /// As `tollgate status` prints it.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "cluster:   {} (reported by {})", self.cluster, self.identity);
+        match (&self.applied_revision, &self.applied_at) {
+            (Some(revision), Some(at)) => {
+                let _ = writeln!(out, "applied:   {revision} at {at}");
+            }
+            _ => {
+                let _ = writeln!(out, "applied:   nothing yet");
+            }
+        }
+        if let Some(summary) = &self.summary {
+            let _ = writeln!(
+                out,
+                "last plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged",
+                summary.create, summary.update, summary.replace, summary.delete, summary.unchanged
+            );
+        }
+        if let Some(commit) = &self.published_commit {
+            let _ = writeln!(out, "published: client files in {commit}");
+        }
+        match &self.last_error {
+            None => {
+                let _ = writeln!(out, "error:     none");
+            }
+            Some(error) => {
+                let _ = writeln!(
+                    out,
+                    "error:     {} failed at {}{}: {}",
+                    error.step,
+                    error.at,
+                    error
+                        .revision
+                        .as_deref()
+                        .map(|r| format!(" (revision {r})"))
+                        .unwrap_or_default(),
+                    error.message
+                );
+                out.push_str(&error.diagnostics);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusReadError {
+    #[error("cannot read {namespace}/{STATUS_CONFIGMAP}: {reason}")]
+    Read { namespace: String, reason: String },
+    #[error("{namespace}/{STATUS_CONFIGMAP} does not exist: is the controller running in that namespace?")]
+    Missing { namespace: String },
+    #[error("{namespace}/{STATUS_CONFIGMAP} holds no readable status: {reason}")]
+    Unreadable { namespace: String, reason: String },
+}
+
+/// Writes the status (server-side apply of the whole ConfigMap by the field manager `tollgate`).
+pub async fn write(client: &kube::Client, namespace: &str, status: &Status) -> Result<(), String> {
+    let configmap = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(STATUS_CONFIGMAP.into()),
+            namespace: Some(namespace.into()),
+            labels: Some(BTreeMap::from([(
+                crate::objects::MANAGED_BY_LABEL.to_owned(),
+                crate::objects::MANAGED_BY_VALUE.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(
+            STATUS_KEY.to_owned(),
+            serde_json::to_string_pretty(status).expect("a status serializes"),
+        )])),
+        ..ConfigMap::default()
+    };
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .patch(
+            STATUS_CONFIGMAP,
+            &PatchParams::apply("tollgate").force(),
+            &Patch::Apply(&configmap),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| describe(&e))
+}
+
+pub async fn read(client: &kube::Client, namespace: &str) -> Result<Status, StatusReadError> {
+    let configmap = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get_opt(STATUS_CONFIGMAP)
+        .await
+        .map_err(|e| StatusReadError::Read {
+            namespace: namespace.into(),
+            reason: describe(&e),
+        })?
+        .ok_or_else(|| StatusReadError::Missing {
+            namespace: namespace.into(),
+        })?;
+    let text = configmap
+        .data
+        .as_ref()
+        .and_then(|data| data.get(STATUS_KEY))
+        .ok_or_else(|| StatusReadError::Unreadable {
+            namespace: namespace.into(),
+            reason: format!("no `{STATUS_KEY}`"),
+        })?;
+    serde_json::from_str(text).map_err(|e| StatusReadError::Unreadable {
+        namespace: namespace.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A Warning Event about the status ConfigMap, so `kubectl get events -n NAMESPACE` shows failed reconciles.
+pub async fn warn(client: &kube::Client, namespace: &str, identity: &str, reason: &str, message: &str) {
+    let now = Time(Timestamp::now());
+    let event = Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{STATUS_CONFIGMAP}.")),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("ConfigMap".into()),
+            name: Some(STATUS_CONFIGMAP.into()),
+            namespace: Some(namespace.into()),
+            ..ObjectReference::default()
+        },
+        reason: Some(reason.into()),
+        message: Some(message.chars().take(1024).collect()),
+        type_: Some("Warning".into()),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        count: Some(1),
+        reporting_component: Some("tollgate".into()),
+        reporting_instance: Some(identity.into()),
+        ..Event::default()
+    };
+    if let Err(e) = Api::<Event>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &event)
+        .await
+    {
+        tracing::warn!(reason = %describe(&e), "cannot record an event");
+    }
+}
