@@ -106,7 +106,11 @@ impl Snapshot {
                 hasher.update(format!("{path}\t{blob}\n"));
             }
         }
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The configuration files' paths, for [`GitRemote::read_blobs`].

@@ -15,9 +15,9 @@ use tollgate::compile::{CompileContext, compile};
 use tollgate::config::fs::read_config_files;
 use tollgate::config::load::is_config_path;
 use tollgate::config::{LoadedRepository, load};
-use tollgate::credentials::client_file::ClientFile;
 use tollgate::controller::lease::LeaseConfig;
 use tollgate::controller::{Controller, ControllerConfig};
+use tollgate::credentials::client_file::ClientFile;
 use tollgate::credentials::seal;
 use tollgate::diagnostics::render_text;
 use tollgate::git::{Author, Backoff, GitAuth, GitRemote, default_cache};
@@ -810,7 +810,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", status.human());
             }
-            Ok(ExitCode::from(if status.last_error.is_some() { 1 } else { 0 }))
+            Ok(ExitCode::from(if status.last_error.is_some() {
+                1
+            } else {
+                0
+            }))
         }),
         Command::Client { command } => {
             match command {

@@ -127,10 +127,7 @@ async fn try_acquire_or_renew(
     observed: &mut Option<(String, Instant)>,
 ) -> Result<bool, String> {
     let seconds = i32::try_from(config.duration.as_secs()).unwrap_or(i32::MAX);
-    let existing = api
-        .get_opt(&config.name)
-        .await
-        .map_err(|e| describe(&e))?;
+    let existing = api.get_opt(&config.name).await.map_err(|e| describe(&e))?;
     let Some(mut lease) = existing else {
         let lease = Lease {
             metadata: ObjectMeta {

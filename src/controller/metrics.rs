@@ -154,6 +154,9 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} in\n{text}");
         }
-        assert!(!text.contains("revision=\"abc\""), "only the current revision");
+        assert!(
+            !text.contains("revision=\"abc\""),
+            "only the current revision"
+        );
     }
 }

@@ -27,7 +27,7 @@ use crate::git::{Author, Backoff, GitRemote, Snapshot};
 use crate::pipeline::{PipelineError, check, plan_live};
 use crate::plan::Summary;
 use crate::publish::{PublishInput, publish};
-use lease::{Election, LeaseConfig, Leadership};
+use lease::{Election, Leadership, LeaseConfig};
 use metrics::Metrics;
 use status::{LastError, Status};
 
@@ -132,14 +132,18 @@ impl Controller {
 
     /// Runs until `shutdown` resolves; then finishes or drops the step in flight (a push is atomic: a commit is
     /// either on the branch or not), releases the lease and returns.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ControllerError> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ControllerError> {
         let ready = Arc::new(AtomicBool::new(false));
-        let (address, server) = http::serve(self.config.listen, self.metrics.clone(), ready.clone())
-            .await
-            .map_err(|source| ControllerError::Listen {
-                address: self.config.listen,
-                source,
-            })?;
+        let (address, server) =
+            http::serve(self.config.listen, self.metrics.clone(), ready.clone())
+                .await
+                .map_err(|source| ControllerError::Listen {
+                    address: self.config.listen,
+                    source,
+                })?;
         tracing::info!(%address, cluster = %self.config.cluster, url = %self.config.remote.url, branch = %self.config.remote.branch, "controller started");
         let election = self
             .config
@@ -219,6 +223,17 @@ impl Controller {
                 return;
             }
         };
+        if state
+            .status
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.step == "poll")
+        {
+            tracing::info!("Git answers again");
+            state.status.last_error = None;
+            state.retry_at = None;
+            self.write_status(state).await;
+        }
         if state.seen_head == Some(head) && !resync_due && !retry_due {
             return;
         }
@@ -235,7 +250,9 @@ impl Controller {
             .applied
             .as_ref()
             .is_none_or(|applied| applied.fingerprint != fingerprint);
-        if !configuration_moved && !resync_due && !retry_due {
+        // After a failure, any new head is worth a reconcile: a fix may restore a configuration applied before.
+        let failing = state.status.last_error.is_some();
+        if !configuration_moved && !resync_due && !retry_due && !failing {
             // Only other files moved (tollgate's own client file commits, a README): no access reconcile.
             tracing::debug!(head = %snapshot.commit, "the configuration did not change");
             state.seen_head = Some(snapshot.commit);
@@ -254,7 +271,9 @@ impl Controller {
             Ok((summary, published_commit)) => {
                 self.metrics.count_reconcile("success");
                 self.metrics.set_revision(&revision.to_string());
-                self.metrics.last_success.set(now.as_millisecond() as f64 / 1000.0);
+                self.metrics
+                    .last_success
+                    .set(now.as_millisecond() as f64 / 1000.0);
                 state.seen_head = Some(revision);
                 state.applied = Some(Applied { fingerprint });
                 state.failures = 0;
@@ -290,10 +309,11 @@ impl Controller {
             state.retry_at = None;
         } else {
             state.failures = state.failures.saturating_add(1);
-            let backoff = Duration::from_secs(1 << state.failures.min(6)).min(Duration::from_secs(60));
+            let backoff =
+                Duration::from_secs(1 << state.failures.min(6)).min(Duration::from_secs(60));
             state.retry_at = Some(Instant::now() + backoff);
         }
-        tracing::error!(step = failure.step, revision = ?revision.map(|r| r.to_string()), message = %failure.message, "reconcile failed");
+        tracing::error!(step = failure.step, revision = %revision.map(|r| r.to_string()).unwrap_or_default(), message = %failure.message, "reconcile failed");
         let message = format!("{} failed: {}", failure.step, failure.message);
         state.status.last_error = Some(LastError {
             at: Timestamp::now(),
@@ -422,7 +442,9 @@ impl Controller {
             )
             .await
             .map_err(|e| Failure::at("publish", e))?;
-            self.metrics.tokens_issued.inc_by(published.tokens_issued as u64);
+            self.metrics
+                .tokens_issued
+                .inc_by(published.tokens_issued as u64);
             if published.commit.is_some() {
                 self.metrics
                     .artifacts_published

@@ -57,7 +57,11 @@ impl Status {
     /// As `tollgate status` prints it.
     pub fn human(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "cluster:   {} (reported by {})", self.cluster, self.identity);
+        let _ = writeln!(
+            out,
+            "cluster:   {} (reported by {})",
+            self.cluster, self.identity
+        );
         match (&self.applied_revision, &self.applied_at) {
             (Some(revision), Some(at)) => {
                 let _ = writeln!(out, "applied:   {revision} at {at}");
@@ -104,7 +108,9 @@ impl Status {
 pub enum StatusReadError {
     #[error("cannot read {namespace}/{STATUS_CONFIGMAP}: {reason}")]
     Read { namespace: String, reason: String },
-    #[error("{namespace}/{STATUS_CONFIGMAP} does not exist: is the controller running in that namespace?")]
+    #[error(
+        "{namespace}/{STATUS_CONFIGMAP} does not exist: is the controller running in that namespace?"
+    )]
     Missing { namespace: String },
     #[error("{namespace}/{STATUS_CONFIGMAP} holds no readable status: {reason}")]
     Unreadable { namespace: String, reason: String },
@@ -165,7 +171,13 @@ pub async fn read(client: &kube::Client, namespace: &str) -> Result<Status, Stat
 }
 
 /// A Warning Event about the status ConfigMap, so `kubectl get events -n NAMESPACE` shows failed reconciles.
-pub async fn warn(client: &kube::Client, namespace: &str, identity: &str, reason: &str, message: &str) {
+pub async fn warn(
+    client: &kube::Client,
+    namespace: &str,
+    identity: &str,
+    reason: &str,
+    message: &str,
+) {
     let now = Time(Timestamp::now());
     let event = Event {
         metadata: ObjectMeta {

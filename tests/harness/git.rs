@@ -15,7 +15,8 @@ pub struct GitServer {
     pub bare: PathBuf,
     /// A working clone the test edits and pushes from.
     pub work: PathBuf,
-    daemon: Child,
+    port: u16,
+    daemon: Option<Child>,
 }
 
 /// Runs the stock `git` with a fixed identity and no user or system configuration.
@@ -61,41 +62,61 @@ impl GitServer {
         std::fs::create_dir_all(&bare).expect("mkdir");
         git(&bare, &["init", "--bare", "--quiet"]);
         let port = free_port();
-        let mut command = Command::new("git");
-        command
-            .arg("daemon")
-            .arg("--reuseaddr")
-            .arg("--export-all")
-            .arg("--enable=receive-pack")
-            .arg("--listen=127.0.0.1")
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--base-path={}",
-                dir.path().join("repos").display()
-            ))
-            .arg(dir.path().join("repos"));
-        let (_, daemon) = spawn("git-daemon", command, &dir.path().join("git-daemon.log"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "git daemon did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
         let url = format!("git://127.0.0.1:{port}/access.git");
         let work = dir.path().join("work");
-        git(dir.path(), &["clone", "--quiet", &url, "work"]);
-        copy_tree(content, &work);
-        let server = GitServer {
+        let mut server = GitServer {
             dir,
             url,
             bare,
             work,
-            daemon,
+            port,
+            daemon: None,
         };
+        server.restart();
+        git(
+            server.dir.path(),
+            &["clone", "--quiet", &server.url, "work"],
+        );
+        copy_tree(content, &server.work);
         server.commit_and_push("Initial access configuration");
         server
+    }
+
+    /// Stops serving (the repository stays): Git is down.
+    pub fn stop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+
+    /// Serves again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let root = self.dir.path().join("repos");
+        // `git daemon` would fork `git-daemon` and wait for it: killing `git` would leave the server running.
+        let exec_path = text(&git(self.dir.path(), &["--exec-path"]));
+        let mut command = Command::new(Path::new(&exec_path).join("git-daemon"));
+        command
+            .arg("--reuseaddr")
+            .arg("--export-all")
+            .arg("--enable=receive-pack")
+            .arg("--listen=127.0.0.1")
+            .arg(format!("--port={}", self.port))
+            .arg(format!("--base-path={}", root.display()))
+            .arg(&root);
+        let log = self.dir.path().join("git-daemon.log");
+        let (_, daemon) = spawn("git-daemon", command, &log);
+        self.daemon = Some(daemon);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "git daemon did not listen on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Commits everything in the working clone and pushes it (after taking in what tollgate pushed meanwhile).
@@ -144,8 +165,7 @@ impl GitServer {
 
 impl Drop for GitServer {
     fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
+        self.stop();
     }
 }
 

@@ -17,6 +17,11 @@ pub const UNPRIVILEGED_TOKEN: &str = "tollgate-test-nobody";
 /// What tests run tollgate as: a `system:masters` user of its own, so the audit log tells its requests apart.
 pub const APPLIER_TOKEN: &str = "tollgate-test-applier";
 pub const APPLIER_USER: &str = "applier";
+/// Two more `system:masters` users, one per controller replica, so the audit log tells replicas apart.
+pub const REPLICAS: [(&str, &str); 2] = [
+    ("tollgate-test-replica-a", "replica-a"),
+    ("tollgate-test-replica-b", "replica-b"),
+];
 
 pub struct ControlPlane {
     pub dir: tempfile::TempDir,
@@ -122,7 +127,9 @@ impl ControlPlane {
             d.join("tokens.csv"),
             format!(
                 "{ADMIN_TOKEN},admin,admin-uid,system:masters\n{UNPRIVILEGED_TOKEN},nobody,nobody-uid\n\
-                 {APPLIER_TOKEN},{APPLIER_USER},applier-uid,system:masters\n"
+                 {APPLIER_TOKEN},{APPLIER_USER},applier-uid,system:masters\n\
+                 {},{},replica-a-uid,system:masters\n{},{},replica-b-uid,system:masters\n",
+                REPLICAS[0].0, REPLICAS[0].1, REPLICAS[1].0, REPLICAS[1].1
             ),
         )
         .expect("token file");

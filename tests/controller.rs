@@ -1,0 +1,684 @@
+//! `tollgate controller` as it runs in a cluster, against real parts: a kube-apiserver, `git daemon` on loopback
+//! serving the access repository, commits pushed with the stock git. It follows the branch, skips its own client
+//! file commits, keeps the last good state through an invalid commit and through Git being down, reports each in
+//! its status and metrics, stops on SIGTERM; with two replicas only the Lease holder writes and a successor takes
+//! over; and `deploy/` installs it with least privilege.
+
+mod common;
+mod harness;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::git::GitServer;
+use harness::{APPLIER_TOKEN, ControlPlane, Options, REPLICAS};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::Value;
+
+const SYSTEM_NAMESPACE: &str = "tollgate-system";
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[track_caller]
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// One `tollgate controller` process, killed when dropped; its log (JSON lines) in a file.
+struct Replica {
+    child: Option<Child>,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Replica {
+    fn start(
+        plane: &ControlPlane,
+        server: &GitServer,
+        kubeconfig: &Path,
+        cluster: &str,
+        extra: &[&str],
+    ) -> Replica {
+        let port = free_port();
+        let dir = plane.dir.path();
+        let name = format!("controller-{port}");
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["controller", "--cluster", cluster, "--git", &server.url])
+            .arg("--git-cache")
+            .arg(dir.join(format!("{name}-cache")))
+            .args(["--interval", "300ms", "--resync", "0 0 0 1 1 *"])
+            .args(["--namespace", SYSTEM_NAMESPACE, "--identity", &name])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(extra)
+            .env("TOLLGATE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(
+                std::fs::File::options()
+                    .append(true)
+                    .open(&log)
+                    .expect("log"),
+            )
+            .spawn()
+            .expect("tollgate controller starts");
+        Replica {
+            child: Some(child),
+            port,
+            log,
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("controller-{}", self.port)
+    }
+
+    /// GET one of the HTTP endpoints: (status code, body); `None` while nothing listens.
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n")?.1.to_owned();
+        Some((code, body))
+    }
+
+    /// The value of one metric sample (a full `name{labels}` as printed), 0 when absent.
+    fn metric(&self, sample: &str) -> f64 {
+        let (_, text) = self.get("/metrics").expect("metrics are served");
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn signal(&mut self, signal: i32) {
+        let child = self.child.as_ref().expect("running");
+        let pid = i32::try_from(child.id()).expect("a pid");
+        unsafe { libc::kill(pid, signal) };
+    }
+
+    /// Waits for the process to end, at most `limit`.
+    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut().expect("running");
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `tollgate status --json` as the admin sees it.
+fn status(plane: &ControlPlane) -> Option<Value> {
+    let output = plane.tollgate(
+        &plane.kubeconfig,
+        &["status", "--namespace", SYSTEM_NAMESPACE, "--json"],
+    );
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// Polls `condition` every 100 ms until it holds; panics with `what` (and the controller's log) after `limit`.
+#[track_caller]
+fn wait_until(
+    limit: Duration,
+    what: &str,
+    replica: &Replica,
+    mut condition: impl FnMut() -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting until {what}\n--- controller log (tail)\n{}",
+            replica
+                .log_text()
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn exists(plane: &ControlPlane, args: &[&str]) -> bool {
+    plane.kubectl(&[&["get"], args].concat()).status.success()
+}
+
+fn applied_revision(plane: &ControlPlane) -> Option<String> {
+    status(plane)?["appliedRevision"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn setup(plane: &ControlPlane, namespaces: &[&str]) {
+    for namespace in namespaces.iter().chain([&SYSTEM_NAMESPACE]) {
+        assert_success(&plane.kubectl(&["create", "namespace", namespace]));
+    }
+}
+
+#[test]
+fn follows_the_branch_keeps_the_last_good_state_and_reports() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let mut server = GitServer::start(&common::root().join("example-repo"));
+    let first = server.head();
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let mut replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &["--no-leader-election"],
+    );
+
+    // The first reconcile applies the head and publishes client files in a commit of its own.
+    wait_until(
+        Duration::from_secs(60),
+        "the first commit is applied",
+        &replica,
+        || applied_revision(&plane).as_deref() == Some(first.as_str()),
+    );
+    let published = status(&plane).expect("status")["publishedCommit"]
+        .as_str()
+        .expect("client files were published")
+        .to_owned();
+    assert_eq!(server.head(), published, "tollgate's commit is the head");
+    assert!(exists(
+        &plane,
+        &["rolebinding", "tollgate:edit", "-n", "payments"]
+    ));
+    assert_eq!(replica.get("/healthz").map(|r| r.0), Some(200));
+    assert_eq!(replica.get("/readyz").map(|r| r.0), Some(200));
+    assert_eq!(
+        replica.metric("tollgate_reconciles_total{result=\"success\"}"),
+        1.0
+    );
+    assert_eq!(replica.metric("tollgate_artifacts_published_total"), 4.0);
+    assert_eq!(replica.metric("tollgate_tokens_issued_total"), 4.0);
+    assert_eq!(
+        replica.metric(&format!(
+            "tollgate_applied_revision_info{{revision=\"{first}\"}}"
+        )),
+        1.0
+    );
+    // Its own commit changes no configuration: many polls later, still one reconcile.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        replica.metric("tollgate_reconciles_total{result=\"success\"}"),
+        1.0
+    );
+
+    // A grant pushed by a person is applied within a few polls.
+    let teams = server.work.join("access/teams.yaml");
+    let text = std::fs::read_to_string(&teams).expect("teams");
+    std::fs::write(
+        &teams,
+        text.replacen(
+            "    - role: view\n      cluster: prod\n      namespaces: [payments]\n",
+            "    - role: view\n      cluster: prod\n      namespaces: [payments]\n    - role: view\n      cluster: staging\n      namespaces: [search]\n",
+            1,
+        ),
+    )
+    .expect("write");
+    server.commit_and_push("payments may view search in staging");
+    let latency = wait_until(
+        Duration::from_secs(30),
+        "the new grant is applied",
+        &replica,
+        || exists(&plane, &["rolebinding", "tollgate:view", "-n", "search"]),
+    );
+    eprintln!("change-to-applied: {latency:?}");
+
+    // An invalid commit: nothing applied, the previous state stays, the status names the file and line.
+    let bindings_before = stdout(&plane.kubectl(&[
+        "get",
+        "rolebindings",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=tollgate",
+        "-o",
+        "name",
+    ]));
+    std::fs::write(
+        server.work.join("users/mallory.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: User\nmetadata:\n  name: mallory\nspec:\n  emial: m@example.com\n",
+    )
+    .expect("write");
+    server.commit_and_push("A broken user");
+    let broken = server.head();
+    wait_until(
+        Duration::from_secs(30),
+        "the status reports the invalid commit",
+        &replica,
+        || {
+            status(&plane)
+                .is_some_and(|s| s["lastError"]["revision"].as_str() == Some(broken.as_str()))
+        },
+    );
+    let reported = status(&plane).expect("status");
+    assert_eq!(reported["lastError"]["step"], "validate");
+    let diagnostics = reported["lastError"]["diagnostics"]
+        .as_str()
+        .expect("diagnostics");
+    assert!(
+        diagnostics.contains("users/mallory.yaml:6"),
+        "{diagnostics}"
+    );
+    assert_ne!(reported["appliedRevision"].as_str(), Some(broken.as_str()));
+    let human = plane.tollgate(
+        &plane.kubeconfig,
+        &["status", "--namespace", SYSTEM_NAMESPACE],
+    );
+    assert_eq!(
+        human.status.code(),
+        Some(1),
+        "status exits 1 while an error stands"
+    );
+    assert!(
+        stdout(&human).contains("validate failed")
+            && stdout(&human).contains("users/mallory.yaml:6"),
+        "{}",
+        stdout(&human)
+    );
+    assert_eq!(
+        replica.metric("tollgate_reconciles_total{result=\"invalid\"}"),
+        1.0
+    );
+    let events = stdout(&plane.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ]));
+    assert!(events.contains("ReconcileFailed"), "{events}");
+    let bindings_after = stdout(&plane.kubectl(&[
+        "get",
+        "rolebindings",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=tollgate",
+        "-o",
+        "name",
+    ]));
+    assert_eq!(bindings_before, bindings_after, "nothing changed");
+
+    // Fixing the commit recovers.
+    std::fs::remove_file(server.work.join("users/mallory.yaml")).expect("rm");
+    server.commit_and_push("Remove the broken user");
+    let fixed = server.head();
+    wait_until(
+        Duration::from_secs(30),
+        "the fix is applied",
+        &replica,
+        || {
+            status(&plane).is_some_and(|s| {
+                s["appliedRevision"].as_str() == Some(fixed.as_str()) && s["lastError"].is_null()
+            })
+        },
+    );
+
+    // Git down: the last applied state stays (nothing pruned), the error is reported; Git back: it recovers.
+    server.stop();
+    wait_until(
+        Duration::from_secs(30),
+        "the status reports Git being down",
+        &replica,
+        || status(&plane).is_some_and(|s| s["lastError"]["step"] == "poll"),
+    );
+    assert!(replica.metric("tollgate_git_poll_errors_total") >= 1.0);
+    assert_eq!(
+        bindings_after,
+        stdout(&plane.kubectl(&[
+            "get",
+            "rolebindings",
+            "-A",
+            "-l",
+            "app.kubernetes.io/managed-by=tollgate",
+            "-o",
+            "name"
+        ])),
+        "nothing pruned while Git is down"
+    );
+    server.restart();
+    std::fs::write(server.work.join("NOTES.md"), "Git is back\n").expect("write");
+    let text = std::fs::read_to_string(&teams).expect("teams");
+    std::fs::write(
+        &teams,
+        text.replace(
+            "namespaces: [search]\n",
+            "namespaces: [search, search-indexer]\n",
+        ),
+    )
+    .expect("write");
+    server.commit_and_push("After the outage");
+    let after = server.head();
+    wait_until(
+        Duration::from_secs(60),
+        "the commit after the outage is applied",
+        &replica,
+        || {
+            status(&plane).is_some_and(|s| {
+                s["appliedRevision"].as_str() == Some(after.as_str()) && s["lastError"].is_null()
+            })
+        },
+    );
+    assert!(exists(
+        &plane,
+        &["rolebinding", "tollgate:view", "-n", "search-indexer"]
+    ));
+
+    // SIGTERM: a clean, prompt exit.
+    replica.signal(libc::SIGTERM);
+    let exit = replica
+        .wait(Duration::from_secs(10))
+        .expect("the controller stops on SIGTERM");
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+fn lease_holder(plane: &ControlPlane) -> Option<String> {
+    let output = plane.kubectl(&[
+        "get",
+        "lease",
+        "tollgate-leader",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    let holder = stdout(&output);
+    (output.status.success() && !holder.is_empty()).then_some(holder)
+}
+
+/// Writes by `user` to anything but the Lease (which a standby may try to create), as the audit log has them.
+fn writes_besides_the_lease(plane: &ControlPlane, user: &str) -> usize {
+    plane
+        .writes_by(user)
+        .iter()
+        .filter(|event| event["objectRef"]["resource"].as_str() != Some("leases"))
+        .count()
+}
+
+#[test]
+fn only_the_lease_holder_writes_and_a_successor_takes_over() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: true,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let first = server.head();
+    let lease = ["--lease-duration", "3s"];
+    let kubeconfigs: Vec<PathBuf> = REPLICAS
+        .iter()
+        .map(|(token, user)| plane.kubeconfig_for(user, token))
+        .collect();
+    let mut a = Replica::start(&plane, &server, &kubeconfigs[0], "staging", &lease);
+    let mut b = Replica::start(&plane, &server, &kubeconfigs[1], "staging", &lease);
+    wait_until(
+        Duration::from_secs(60),
+        "one replica applies the head",
+        &a,
+        || applied_revision(&plane).as_deref() == Some(first.as_str()),
+    );
+    let holder = lease_holder(&plane).expect("a lease holder");
+    let (leader, standby, leader_user, standby_user) = if holder == a.name() {
+        (&mut a, &mut b, REPLICAS[0].1, REPLICAS[1].1)
+    } else {
+        assert_eq!(holder, b.name());
+        (&mut b, &mut a, REPLICAS[1].1, REPLICAS[0].1)
+    };
+    assert!(
+        writes_besides_the_lease(&plane, leader_user) > 0,
+        "the leader wrote"
+    );
+    assert_eq!(
+        writes_besides_the_lease(&plane, standby_user),
+        0,
+        "the standby wrote nothing"
+    );
+    assert_eq!(leader.metric("tollgate_leader"), 1.0);
+    assert_eq!(standby.metric("tollgate_leader"), 0.0);
+    assert_eq!(
+        standby.get("/readyz").map(|r| r.0),
+        Some(200),
+        "a standby is ready"
+    );
+
+    // The leader dies without a word; the standby takes over within the lease duration and applies what comes.
+    leader.signal(libc::SIGKILL);
+    leader.wait(Duration::from_secs(5)).expect("killed");
+    let killed = Instant::now();
+    wait_until(
+        Duration::from_secs(20),
+        "the standby holds the lease",
+        standby,
+        || lease_holder(&plane).as_deref() == Some(standby.name().as_str()),
+    );
+    let takeover = killed.elapsed();
+    eprintln!("takeover after the leader's death: {takeover:?}");
+    let teams = server.work.join("access/teams.yaml");
+    let text = std::fs::read_to_string(&teams).expect("teams");
+    std::fs::write(
+        &teams,
+        text.replace(
+            "namespaces: [search, search-indexer]",
+            "namespaces: [search]",
+        ),
+    )
+    .expect("write");
+    server.commit_and_push("search-indexer no longer edited by search");
+    let next = server.head();
+    wait_until(
+        Duration::from_secs(30),
+        "the successor applies the next commit",
+        standby,
+        || applied_revision(&plane).as_deref() == Some(next.as_str()),
+    );
+    assert!(!exists(
+        &plane,
+        &["rolebinding", "tollgate:edit", "-n", "search-indexer"]
+    ));
+    assert!(
+        writes_besides_the_lease(&plane, standby_user) > 0,
+        "the successor writes now"
+    );
+
+    // A graceful stop hands the lease over at once.
+    standby.signal(libc::SIGTERM);
+    standby.wait(Duration::from_secs(10)).expect("stops");
+    let lease: Lease = serde_json::from_str(&stdout(&plane.kubectl(&[
+        "get",
+        "lease",
+        "tollgate-leader",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "json",
+    ])))
+    .expect("lease");
+    assert!(
+        lease.spec.expect("spec").holder_identity.is_none(),
+        "released on SIGTERM"
+    );
+}
+
+async fn can(
+    plane: &ControlPlane,
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> bool {
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.to_owned()),
+            groups: Some(vec![
+                "system:serviceaccounts".into(),
+                "system:authenticated".into(),
+            ]),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_owned()),
+                group: Some(group.to_owned()),
+                resource: Some(resource.split('/').next().unwrap_or(resource).to_owned()),
+                subresource: resource.split_once('/').map(|(_, sub)| sub.to_owned()),
+                namespace: namespace.map(str::to_owned),
+                ..ResourceAttributes::default()
+            }),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    };
+    Api::<SubjectAccessReview>::all(plane.admin().await)
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("a SubjectAccessReview")
+        .status
+        .expect("a status")
+        .allowed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_installs_a_controller_that_works_with_least_privilege() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    let deploy = common::root().join("deploy");
+    let deploy = deploy.to_str().expect("utf-8 path");
+    // A server-side dry run of namespaced objects needs their namespaces: create those first, then dry-run all.
+    assert_success(&plane.kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        &format!("{deploy}/namespace.yaml"),
+    ]));
+    assert_success(&plane.kubectl(&["apply", "-k", deploy, "--server-side", "--dry-run=server"]));
+    assert_success(&plane.kubectl(&["apply", "-k", deploy, "--server-side"]));
+    for namespace in ["payments", "search"] {
+        assert_success(&plane.kubectl(&["create", "namespace", namespace]));
+    }
+    // The controller runs with the deployed ServiceAccount's own token, not as an admin.
+    let token = plane
+        .service_account_token(SYSTEM_NAMESPACE, "tollgate")
+        .await
+        .token;
+    let kubeconfig = plane.kubeconfig_for("tollgate-sa", &token);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let head = server.head();
+    let replica = Replica::start(&plane, &server, &kubeconfig, "prod", &[]);
+    let mut reported = None;
+    wait_until(
+        Duration::from_secs(60),
+        "the deployed controller applies and publishes",
+        &replica,
+        || {
+            reported = status(&plane);
+            reported.as_ref().is_some_and(|s| {
+                s["appliedRevision"].as_str() == Some(head.as_str())
+                    && s["publishedCommit"].is_string()
+            })
+        },
+    );
+    assert!(
+        reported.expect("status")["lastError"].is_null(),
+        "no step failed for lack of a permission"
+    );
+    assert!(exists(&plane, &["clusterrolebinding", "tollgate:view"]));
+    assert!(exists(
+        &plane,
+        &["rolebinding", "tollgate:port-forward", "-n", "search"]
+    ));
+
+    let sa = "system:serviceaccount:tollgate-system:tollgate";
+    let rbac = "rbac.authorization.k8s.io";
+    for (verb, group, resource, namespace, expected) in [
+        ("get", "", "secrets", Some("tollgate-clients"), true),
+        ("create", rbac, "rolebindings", Some("payments"), true),
+        ("bind", rbac, "clusterroles", None, true),
+        ("get", "", "secrets", Some("kube-system"), false),
+        ("list", "", "secrets", None, false),
+        ("delete", "", "namespaces", None, false),
+        ("create", "", "pods", Some("payments"), false),
+        (
+            "update",
+            "coordination.k8s.io",
+            "leases",
+            Some("kube-system"),
+            false,
+        ),
+        (
+            "create",
+            "",
+            "serviceaccounts/token",
+            Some("kube-system"),
+            false,
+        ),
+    ] {
+        assert_eq!(
+            can(&plane, sa, verb, group, resource, namespace).await,
+            expected,
+            "{verb} {resource} in {namespace:?}"
+        );
+    }
+}
