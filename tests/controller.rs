@@ -682,3 +682,223 @@ async fn deploy_installs_a_controller_that_works_with_least_privilege() {
         );
     }
 }
+
+/// Waits until the replica's log has `needle` at least `count` times.
+fn wait_for_log(replica: &Replica, needle: &str, count: usize, limit: Duration) {
+    wait_until(
+        limit,
+        &format!("the log says `{needle}` {count} time(s)"),
+        replica,
+        || replica.log_text().matches(needle).count() >= count,
+    );
+}
+
+/// A repository big enough that an apply takes a while: the synthetic organisation, cluster `bench`.
+fn synthetic_repo(namespaces: usize) -> (tempfile::TempDir, Vec<String>) {
+    use tollgate::synthetic::{Size, organisation};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let size = Size {
+        users: 300,
+        groups: 60,
+        grants: 1_500,
+        clients: 60,
+        namespaces,
+    };
+    for (path, bytes) in organisation(size) {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    let names = (0..namespaces).map(|n| format!("ns{n:03}")).collect();
+    (dir, names)
+}
+
+fn create_namespaces(plane: &ControlPlane, names: &[String]) {
+    let yaml: String = names
+        .iter()
+        .map(|name| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n"))
+        .collect();
+    let file = plane.dir.path().join("namespaces.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    assert_success(&plane.kubectl(&["apply", "-f", file.to_str().expect("utf-8")]));
+}
+
+#[test]
+fn an_api_server_restart_in_the_middle_of_an_apply_converges() {
+    let mut plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    let (repo, namespaces) = synthetic_repo(300);
+    create_namespaces(&plane, &namespaces);
+    setup(&plane, &[]);
+    let server = GitServer::start(repo.path());
+    let head = server.head();
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "bench",
+        &["--no-leader-election", "--no-publish"],
+    );
+
+    // The API server goes away while the first apply (about 2,000 objects) is under way, and comes back.
+    wait_for_log(&replica, "\"applying\"", 1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(200));
+    plane.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    plane.start_apiserver();
+    wait_until(
+        Duration::from_secs(120),
+        "the controller converges after the restart",
+        &replica,
+        || {
+            status(&plane).is_some_and(|s| {
+                s["appliedRevision"].as_str() == Some(head.as_str()) && s["lastError"].is_null()
+            })
+        },
+    );
+    let log = replica.log_text();
+    assert!(
+        log.contains("reconcile failed"),
+        "the interrupted apply failed first:\n{log}"
+    );
+
+    // No duplicates, nothing orphaned: the cluster holds exactly what the repository says.
+    let plan = plane.tollgate(
+        &kubeconfig,
+        &[
+            "plan",
+            "--repo",
+            repo.path().to_str().expect("utf-8"),
+            "--cluster",
+            "bench",
+            "--output",
+            "json",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "no changes left:\n{}",
+        stdout(&plan)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_point_the_next_run_converges_without_leaks_or_repeats() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+
+    // Killed while applying, and at several points while publishing (credentials, commit, push).
+    let mut killed_during = Vec::new();
+    for (needle, delay_ms) in [
+        ("\"applying\"", 0),
+        ("publishing client files", 0),
+        ("publishing client files", 20),
+        ("publishing client files", 60),
+        ("publishing client files", 150),
+    ] {
+        let mut replica = Replica::start(
+            &plane,
+            &server,
+            &kubeconfig,
+            "staging",
+            &["--no-leader-election"],
+        );
+        let reached = Instant::now();
+        let limit = Duration::from_secs(30);
+        let mut seen = false;
+        while reached.elapsed() < limit {
+            if replica.log_text().contains(needle) {
+                seen = true;
+                break;
+            }
+            if replica.log_text().contains("\"reconciled\"") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        replica.signal(libc::SIGKILL);
+        replica.wait(Duration::from_secs(5)).expect("killed");
+        killed_during.push((
+            needle,
+            delay_ms,
+            seen,
+            replica.log_text().contains("\"reconciled\""),
+        ));
+    }
+    eprintln!("kills (point, delay ms, reached, completed before the kill): {killed_during:?}");
+
+    // The next run converges.
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &["--no-leader-election"],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "a run after the kills converges",
+        &replica,
+        || {
+            status(&plane)
+                .is_some_and(|s| s["lastError"].is_null() && s["appliedRevision"].is_string())
+        },
+    );
+
+    // Every client has its file; the token each file carries is the one the state holds; each file was
+    // published by exactly one commit.
+    let clone = server.clone_fresh();
+    let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+        plane.admin().await,
+        "tollgate-clients",
+    );
+    for (client, identity) in [
+        ("alice-laptop", "alice.agekey"),
+        ("bob-laptop", "bob.agekey"),
+        ("ci-deployer", "ci-robot.agekey"),
+        ("frank-workstation", "frank.ssh-ed25519"),
+    ] {
+        let path = format!("artifacts/staging/{client}.age");
+        let file = clone.path().join("clone").join(&path);
+        assert!(file.is_file(), "{path} is published");
+        let output = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(common::root().join("tests/identities").join(identity))
+            .arg(&file)
+            .output()
+            .expect("age runs");
+        assert_success(&output);
+        let published: Value = serde_json::from_slice(&output.stdout).expect("a client file");
+        let secret = secrets
+            .get(&format!("tollgate-client-{client}"))
+            .await
+            .expect("state");
+        let state: Value =
+            serde_json::from_slice(&secret.data.expect("data")["state.json"].0).expect("state");
+        assert_eq!(
+            published["kubernetes"]["token"], state["token"],
+            "{client}: the published token is the kept one"
+        );
+        let commits = stdout(&harness::git::git(
+            &server.bare,
+            &["log", "--format=%H", "main", "--", &path],
+        ));
+        assert_eq!(
+            commits.lines().count(),
+            1,
+            "{path} was published once:\n{commits}"
+        );
+    }
+}

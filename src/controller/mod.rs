@@ -396,6 +396,7 @@ impl Controller {
             ..Failure::at("plan", e)
         })?;
         // apply.
+        tracing::info!(%revision, create = plan.summary.create, update = plan.summary.update, replace = plan.summary.replace, delete = plan.summary.delete, "applying");
         let report = apply(&self.cluster, &plan, &desired, &live, &config.apply)
             .await
             .map_err(|e| Failure::at("apply", e))?;
@@ -427,6 +428,7 @@ impl Controller {
         // publish: credentials, then one commit of client files on top of this head.
         let mut published_commit = None;
         if config.publish {
+            tracing::info!(%revision, "publishing client files");
             let published = publish(
                 &self.cluster,
                 PublishInput {

@@ -30,6 +30,8 @@ pub struct ControlPlane {
     pub ca: PathBuf,
     pub kubeconfig: PathBuf,
     processes: Vec<(&'static str, Child)>,
+    /// How kube-apiserver was started, to start it again after [`ControlPlane::stop_apiserver`].
+    apiserver: Vec<std::ffi::OsString>,
 }
 
 pub struct Options {
@@ -175,6 +177,7 @@ impl ControlPlane {
                 .arg(d.join("audit.log"))
                 .args(["--audit-log-format=json", "--audit-log-mode=blocking"]);
         }
+        let apiserver_args = apiserver.get_args().map(ToOwned::to_owned).collect();
         processes.push(spawn(
             "kube-apiserver",
             apiserver,
@@ -191,6 +194,7 @@ impl ControlPlane {
             ca,
             kubeconfig,
             processes,
+            apiserver: apiserver_args,
         };
         plane.write_kubeconfig(&plane.kubeconfig.clone(), ADMIN_TOKEN);
         plane.wait_ready();
@@ -231,6 +235,28 @@ impl ControlPlane {
             self.ca.display()
         );
         std::fs::write(path, text).expect("kubeconfig");
+    }
+
+    /// Stops kube-apiserver (etcd keeps the data): the API is down until [`ControlPlane::start_apiserver`].
+    pub fn stop_apiserver(&mut self) {
+        if let Some(index) = self
+            .processes
+            .iter()
+            .position(|(name, _)| *name == "kube-apiserver")
+        {
+            let (_, mut child) = self.processes.remove(index);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts kube-apiserver again, same port, same certificates, and waits until it is ready.
+    pub fn start_apiserver(&mut self) {
+        let mut command = Command::new(self.bin.join("kube-apiserver"));
+        command.args(&self.apiserver);
+        let log = self.dir.path().join("kube-apiserver-restarted.log");
+        self.processes.push(spawn("kube-apiserver", command, &log));
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
