@@ -1,0 +1,26 @@
+# The controller image: a static (musl) tollgate binary on Alpine with the `git` binary (tollgate pushes client
+# files with it; gix cannot push yet) and OpenSSH's client (Git over SSH). Runs as a non-root user.
+#
+#   docker build -t tollgate .
+#
+# Build stage: Alpine's Rust targets musl, so the binary links statically; aws-lc (rustls' crypto provider) is
+# built from source with cmake, perl and a C toolchain.
+FROM rust:1-alpine AS build
+RUN apk add --no-cache build-base cmake perl clang
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY benches ./benches
+RUN cargo build --release --locked --bin tollgate \
+    && strip target/release/tollgate
+
+FROM alpine:3
+RUN apk add --no-cache git openssh-client ca-certificates \
+    && addgroup -S -g 65532 tollgate \
+    && adduser -S -D -H -u 65532 -G tollgate tollgate
+COPY --from=build /src/target/release/tollgate /usr/local/bin/tollgate
+USER 65532:65532
+ENV HOME=/tmp
+EXPOSE 8080 51820/udp
+ENTRYPOINT ["/usr/local/bin/tollgate"]
+CMD ["controller"]

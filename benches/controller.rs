@@ -1,0 +1,284 @@
+//! Benchmark of `tollgate controller` against real parts (kube-apiserver + etcd from `scripts/control-plane`,
+//! `git daemon` on loopback):
+//!
+//! 1. change-to-applied latency: 20 commits that add or remove a grant, each measured from the end of `git push`
+//!    until the RoleBinding exists (or is gone), with a 1 s poll interval; p50 and p95 next to Flux's default
+//!    interval of 1 minute;
+//! 2. steady state with a large organisation applied (tens of thousands of objects): the controller's resident
+//!    memory and CPU over an idle minute, and its API requests in that minute by verb (from the audit log).
+//!
+//! Prints figures; asserts nothing about time. Run: `cargo bench --bench controller` (a few minutes).
+
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use harness::git::GitServer;
+use harness::{APPLIER_TOKEN, APPLIER_USER, ControlPlane, Options};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::Api;
+use kube::api::PostParams;
+use tollgate::synthetic::{Size, organisation};
+
+const SYSTEM_NAMESPACE: &str = "tollgate-system";
+
+/// About 60,000 RoleBindings (120,000 grants over 20,000 namespaces and 6 roles) plus 1,000 client
+/// ServiceAccounts.
+const LARGE: Size = Size {
+    users: 10_000,
+    groups: 2_000,
+    grants: 120_000,
+    clients: 1_000,
+    namespaces: 20_000,
+};
+
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn controller(
+    plane: &ControlPlane,
+    server: &GitServer,
+    cluster: &str,
+    interval: &str,
+    extra: &[&str],
+) -> Controller {
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let log = plane.dir.path().join("controller.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["controller", "--cluster", cluster, "--git", &server.url])
+        .arg("--git-cache")
+        .arg(plane.dir.path().join("controller-cache"))
+        .args(["--interval", interval, "--namespace", SYSTEM_NAMESPACE])
+        .args(["--identity", "bench", "--listen", "127.0.0.1:0"])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("tollgate controller starts");
+    Controller(child)
+}
+
+async fn applied_revision(client: &kube::Client) -> Option<String> {
+    tollgate::controller::status::read(client, SYSTEM_NAMESPACE)
+        .await
+        .ok()?
+        .applied_revision
+}
+
+async fn wait_applied(client: &kube::Client, head: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while applied_revision(client).await.as_deref() != Some(head) {
+        assert!(
+            started.elapsed() < limit,
+            "the controller did not apply {head} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+async fn create_namespaces(client: &kube::Client, names: impl Iterator<Item = String>) {
+    let api = Api::<Namespace>::all(client.clone());
+    futures::stream::iter(names)
+        .map(|name| {
+            let api = api.clone();
+            async move {
+                let mut namespace = Namespace::default();
+                namespace.metadata.name = Some(name);
+                api.create(&PostParams::default(), &namespace)
+                    .await
+                    .expect("namespace");
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+async fn latency() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    let admin = plane.admin().await;
+    create_namespaces(
+        &admin,
+        ["payments", "search", "search-indexer", SYSTEM_NAMESPACE]
+            .into_iter()
+            .map(str::to_owned),
+    )
+    .await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = GitServer::start(&root.join("example-repo"));
+    let _controller = controller(&plane, &server, "staging", "1s", &[]);
+    wait_applied(&admin, &server.head(), Duration::from_secs(60)).await;
+
+    let teams = server.work.join("access/teams.yaml");
+    let original = std::fs::read_to_string(&teams).expect("teams");
+    let marker = "    - role: view\n      cluster: prod\n      namespaces: [payments]\n";
+    let with_grant = original.replacen(
+        marker,
+        &format!("{marker}    - role: view\n      cluster: staging\n      namespaces: [search]\n"),
+        1,
+    );
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), "search");
+    let mut samples = Vec::new();
+    for round in 0..20 {
+        let add = round % 2 == 0;
+        // Commits arrive at any moment of the poll interval, not in step with it.
+        tokio::time::sleep(Duration::from_millis((round * 373) % 1000)).await;
+        std::fs::write(&teams, if add { &with_grant } else { &original }).expect("write");
+        server.commit_and_push(if add { "grant view" } else { "revoke view" });
+        let pushed = Instant::now();
+        loop {
+            let exists = bindings
+                .get_opt("tollgate:view")
+                .await
+                .expect("get")
+                .is_some();
+            if exists == add {
+                break;
+            }
+            assert!(
+                pushed.elapsed() < Duration::from_secs(30),
+                "round {round} not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        samples.push(pushed.elapsed());
+    }
+    samples.sort();
+    println!("change-to-applied latency, 20 commits, poll interval 1 s");
+    println!(
+        "  tollgate controller      p50 {:>6.0} ms   p95 {:>6.0} ms   max {:>6.0} ms",
+        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
+        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
+        samples.last().expect("samples").as_secs_f64() * 1000.0
+    );
+    println!(
+        "  Flux (default interval)  a commit waits up to 60 s for the next poll (30 s on average), then applies"
+    );
+}
+
+/// (resident KiB, peak resident KiB, CPU seconds so far) of a process, from /proc.
+fn usage(pid: u32) -> (u64, u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = stat.rsplit_once(')').expect("stat format").1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (field("VmRSS:"), field("VmHWM:"), ticks as f64 / hz)
+}
+
+async fn steady_state() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: true,
+    });
+    let admin = plane.admin().await;
+    let work = tempfile::tempdir().expect("temp dir");
+    let files = organisation(LARGE);
+    for (path, bytes) in &files {
+        let path = work.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    let checked = tollgate::pipeline::check(&tollgate::config::load(files), jiff::Timestamp::now())
+        .unwrap_or_else(|e| panic!("the synthetic organisation is valid: {e}"));
+    let desired = tollgate::compile::compile(
+        &checked.model,
+        &tollgate::compile::CompileContext {
+            cluster: "bench",
+            now: jiff::Timestamp::now(),
+            revision: None,
+        },
+    )
+    .expect("compiles");
+    let objects = desired.objects.len();
+    create_namespaces(
+        &admin,
+        (0..LARGE.namespaces)
+            .map(|n| format!("ns{n:03}"))
+            .chain([SYSTEM_NAMESPACE.to_owned()]),
+    )
+    .await;
+    let server = GitServer::start(work.path());
+    // As in the live benchmark, the client-side rate limit is raised for the cold apply of this many objects
+    // (the default --qps 200 would make it last five minutes); idle, it does not matter.
+    let controller = controller(
+        &plane,
+        &server,
+        "bench",
+        "5s",
+        &["--qps", "2000", "--burst", "2000", "--concurrency", "32"],
+    );
+    let pid = controller.0.id();
+    let first = wait_applied(&admin, &server.head(), Duration::from_secs(1800)).await;
+    println!(
+        "steady state: {objects} managed objects, {} clients",
+        LARGE.clients
+    );
+    println!(
+        "  first reconcile (apply + 1,000 tokens + client files): {:.1} s",
+        first.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before_requests = plane.requests_by(APPLIER_USER).len();
+    let (_, _, cpu_before) = usage(pid);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let (rss, peak, cpu_after) = usage(pid);
+    let requests = plane.requests_by(APPLIER_USER);
+    let mut by_verb: BTreeMap<String, usize> = BTreeMap::new();
+    for event in &requests[before_requests..] {
+        let verb = event["verb"].as_str().unwrap_or("?");
+        let resource = event["objectRef"]["resource"].as_str().unwrap_or("-");
+        *by_verb.entry(format!("{verb} {resource}")).or_default() += 1;
+    }
+    println!(
+        "  idle minute: RSS {:.1} MiB (peak during the first reconcile {:.1} MiB), CPU {:.2} s",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        cpu_after - cpu_before
+    );
+    println!("  API requests in the idle minute by verb: {by_verb:?}");
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        latency().await;
+        steady_state().await;
+    });
+}
