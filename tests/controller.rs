@@ -7,10 +7,12 @@
 mod common;
 mod harness;
 
+use common::{assert_success, stdout};
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::git::GitServer;
@@ -24,21 +26,6 @@ use kube::api::PostParams;
 use serde_json::Value;
 
 const SYSTEM_NAMESPACE: &str = "tollgate-system";
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        stdout(output),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -70,7 +57,13 @@ impl Replica {
             .args(["controller", "--cluster", cluster, "--git", &server.url])
             .arg("--git-cache")
             .arg(dir.join(format!("{name}-cache")))
-            .args(["--interval", "300ms", "--resync", "0 0 0 1 1 *"])
+            .args(["--interval", "300ms"])
+            // No resync during a test unless it asks for one.
+            .args(if extra.contains(&"--resync") {
+                &[][..]
+            } else {
+                &["--resync", "0 0 0 1 1 *"][..]
+            })
             .args(["--namespace", SYSTEM_NAMESPACE, "--identity", &name])
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -205,6 +198,34 @@ fn applied_revision(plane: &ControlPlane) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The RoleBindings tollgate manages, by name, as kubectl lists them.
+fn managed_bindings(plane: &ControlPlane) -> String {
+    stdout(&plane.kubectl(&[
+        "get",
+        "rolebindings",
+        "-A",
+        "-l",
+        "app.kubernetes.io/managed-by=tollgate",
+        "-o",
+        "name",
+    ]))
+}
+
+/// Whether the status says `revision` is applied and no error stands.
+fn applied_cleanly(plane: &ControlPlane, revision: &str) -> bool {
+    status(plane).is_some_and(|s| {
+        s["appliedRevision"].as_str() == Some(revision) && s["lastError"].is_null()
+    })
+}
+
+/// Replaces `from` with `to` in a file of the working clone.
+fn edit(server: &GitServer, path: &str, from: &str, to: &str) {
+    let path = server.work.join(path);
+    let text = std::fs::read_to_string(&path).expect("readable");
+    assert!(text.contains(from), "{} contains {from:?}", path.display());
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("writable");
+}
+
 fn setup(plane: &ControlPlane, namespaces: &[&str]) {
     for namespace in namespaces.iter().chain([&SYSTEM_NAMESPACE]) {
         assert_success(&plane.kubectl(&["create", "namespace", namespace]));
@@ -267,17 +288,12 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
     );
 
     // A grant pushed by a person is applied within a few polls.
-    let teams = server.work.join("access/teams.yaml");
-    let text = std::fs::read_to_string(&teams).expect("teams");
-    std::fs::write(
-        &teams,
-        text.replacen(
-            "    - role: view\n      cluster: prod\n      namespaces: [payments]\n",
-            "    - role: view\n      cluster: prod\n      namespaces: [payments]\n    - role: view\n      cluster: staging\n      namespaces: [search]\n",
-            1,
-        ),
-    )
-    .expect("write");
+    edit(
+        &server,
+        "access/teams.yaml",
+        "    - role: view\n      cluster: prod\n      namespaces: [payments]\n",
+        "    - role: view\n      cluster: prod\n      namespaces: [payments]\n    - role: view\n      cluster: staging\n      namespaces: [search]\n",
+    );
     server.commit_and_push("payments may view search in staging");
     let latency = wait_until(
         Duration::from_secs(30),
@@ -288,15 +304,7 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
     eprintln!("change-to-applied: {latency:?}");
 
     // An invalid commit: nothing applied, the previous state stays, the status names the file and line.
-    let bindings_before = stdout(&plane.kubectl(&[
-        "get",
-        "rolebindings",
-        "-A",
-        "-l",
-        "app.kubernetes.io/managed-by=tollgate",
-        "-o",
-        "name",
-    ]));
+    let bindings_before = managed_bindings(&plane);
     std::fs::write(
         server.work.join("users/mallory.yaml"),
         "apiVersion: tollgate.dev/v1alpha1\nkind: User\nmetadata:\n  name: mallory\nspec:\n  emial: m@example.com\n",
@@ -351,15 +359,7 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
         "jsonpath={.items[*].reason}",
     ]));
     assert!(events.contains("ReconcileFailed"), "{events}");
-    let bindings_after = stdout(&plane.kubectl(&[
-        "get",
-        "rolebindings",
-        "-A",
-        "-l",
-        "app.kubernetes.io/managed-by=tollgate",
-        "-o",
-        "name",
-    ]));
+    let bindings_after = managed_bindings(&plane);
     assert_eq!(bindings_before, bindings_after, "nothing changed");
 
     // Fixing the commit recovers.
@@ -370,11 +370,7 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
         Duration::from_secs(30),
         "the fix is applied",
         &replica,
-        || {
-            status(&plane).is_some_and(|s| {
-                s["appliedRevision"].as_str() == Some(fixed.as_str()) && s["lastError"].is_null()
-            })
-        },
+        || applied_cleanly(&plane, &fixed),
     );
 
     // Git down: the last applied state stays (nothing pruned), the error is reported; Git back: it recovers.
@@ -388,39 +384,24 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
     assert!(replica.metric("tollgate_git_poll_errors_total") >= 1.0);
     assert_eq!(
         bindings_after,
-        stdout(&plane.kubectl(&[
-            "get",
-            "rolebindings",
-            "-A",
-            "-l",
-            "app.kubernetes.io/managed-by=tollgate",
-            "-o",
-            "name"
-        ])),
+        managed_bindings(&plane),
         "nothing pruned while Git is down"
     );
     server.restart();
     std::fs::write(server.work.join("NOTES.md"), "Git is back\n").expect("write");
-    let text = std::fs::read_to_string(&teams).expect("teams");
-    std::fs::write(
-        &teams,
-        text.replace(
-            "namespaces: [search]\n",
-            "namespaces: [search, search-indexer]\n",
-        ),
-    )
-    .expect("write");
+    edit(
+        &server,
+        "access/teams.yaml",
+        "namespaces: [search]\n",
+        "namespaces: [search, search-indexer]\n",
+    );
     server.commit_and_push("After the outage");
     let after = server.head();
     wait_until(
         Duration::from_secs(60),
         "the commit after the outage is applied",
         &replica,
-        || {
-            status(&plane).is_some_and(|s| {
-                s["appliedRevision"].as_str() == Some(after.as_str()) && s["lastError"].is_null()
-            })
-        },
+        || applied_cleanly(&plane, &after),
     );
     assert!(exists(
         &plane,
@@ -516,16 +497,12 @@ fn only_the_lease_holder_writes_and_a_successor_takes_over() {
     );
     let takeover = killed.elapsed();
     eprintln!("takeover after the leader's death: {takeover:?}");
-    let teams = server.work.join("access/teams.yaml");
-    let text = std::fs::read_to_string(&teams).expect("teams");
-    std::fs::write(
-        &teams,
-        text.replace(
-            "namespaces: [search, search-indexer]",
-            "namespaces: [search]",
-        ),
-    )
-    .expect("write");
+    edit(
+        &server,
+        "access/teams.yaml",
+        "namespaces: [search, search-indexer]",
+        "namespaces: [search]",
+    );
     server.commit_and_push("search-indexer no longer edited by search");
     let next = server.head();
     wait_until(
@@ -753,11 +730,7 @@ fn an_api_server_restart_in_the_middle_of_an_apply_converges() {
         Duration::from_secs(120),
         "the controller converges after the restart",
         &replica,
-        || {
-            status(&plane).is_some_and(|s| {
-                s["appliedRevision"].as_str() == Some(head.as_str()) && s["lastError"].is_null()
-            })
-        },
+        || applied_cleanly(&plane, &head),
     );
     let log = replica.log_text();
     assert!(
@@ -901,4 +874,72 @@ async fn killed_at_any_point_the_next_run_converges_without_leaks_or_repeats() {
             "{path} was published once:\n{commits}"
         );
     }
+}
+
+#[test]
+fn a_resync_repairs_drift_and_enforces_expiries_on_time() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    // A grant that expires a few seconds from now: nobody commits anything when it does.
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(8);
+    std::fs::write(
+        server.work.join("access/short.yaml"),
+        format!(
+            "apiVersion: tollgate.dev/v1alpha1\nkind: UserAccess\nmetadata:\n  name: short\nspec:\n  subjects:\n    groups: [search]\n  expires: {}\n  grants:\n    - role: logs\n      cluster: staging\n      namespaces: [payments]\n",
+            expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ),
+    )
+    .expect("write");
+    server.commit_and_push("search may read payments logs for a moment");
+    let head = server.head();
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &["--no-leader-election", "--resync", "*/2 * * * * *"],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the head is applied",
+        &replica,
+        || applied_cleanly(&plane, &head),
+    );
+    assert!(exists(
+        &plane,
+        &["rolebinding", "tollgate:logs", "-n", "payments"]
+    ));
+    let published = server.head();
+
+    // Drift: a person deletes a binding by hand; the next resync puts it back without any commit.
+    assert_success(&plane.kubectl(&["delete", "rolebinding", "tollgate:edit", "-n", "search"]));
+    wait_until(
+        Duration::from_secs(20),
+        "the resync repairs the drift",
+        &replica,
+        || exists(&plane, &["rolebinding", "tollgate:edit", "-n", "search"]),
+    );
+
+    // The expiry passes: the grant's binding goes at the next resync.
+    let gone = wait_until(
+        Duration::from_secs(30),
+        "the expired grant is removed",
+        &replica,
+        || !exists(&plane, &["rolebinding", "tollgate:logs", "-n", "payments"]),
+    );
+    let late = jiff::Timestamp::now().duration_since(expires);
+    assert!(
+        late < jiff::SignedDuration::from_secs(10),
+        "removed {late:?} after the expiry ({gone:?} of waiting)"
+    );
+    assert_eq!(
+        server.head(),
+        published,
+        "no commit was needed, not even of client files"
+    );
 }

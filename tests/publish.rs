@@ -6,6 +6,8 @@
 mod common;
 mod harness;
 
+use common::{assert_success, stdout};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -26,21 +28,6 @@ const CLIENTS_NAMESPACE: &str = "tollgate-clients";
 
 fn identity(name: &str) -> PathBuf {
     common::root().join("tests/identities").join(name)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-#[track_caller]
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        stdout(output),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Decrypts with the stock `age` CLI; `None` when the identity is not a recipient.

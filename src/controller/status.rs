@@ -209,3 +209,41 @@ pub async fn warn(
         tracing::warn!(reason = %describe(&e), "cannot record an event");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_human_view_shows_revision_plan_and_error() {
+        let status = Status {
+            cluster: "prod".into(),
+            identity: "tollgate-7d9f-abcde".into(),
+            applied_revision: Some("4f1c2a9".into()),
+            applied_at: Some("2026-11-22T10:00:00Z".parse().expect("timestamp")),
+            summary: Some(Summary {
+                create: 2,
+                update: 1,
+                unchanged: 40,
+                ..Summary::default()
+            }),
+            published_commit: Some("9e8d7c6".into()),
+            last_error: Some(LastError {
+                at: "2026-11-22T10:05:00Z".parse().expect("timestamp"),
+                step: "validate".into(),
+                revision: Some("b3a4c5d".into()),
+                message: "the repository is invalid (1 error(s)); nothing was applied".into(),
+                diagnostics:
+                    "error[unknown-field]: users/mallory.yaml:6:3: spec.emial: unknown field\n"
+                        .into(),
+            }),
+        };
+        insta::assert_snapshot!(status.human());
+        let json = serde_json::to_string(&status).expect("json");
+        let back: Status = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(
+            back, status,
+            "`tollgate status --json` reads what the controller writes"
+        );
+    }
+}

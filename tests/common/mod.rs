@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use jiff::Timestamp;
 use tollgate::config::fs::read_config_files;
@@ -22,4 +23,19 @@ pub fn load_dir(dir: &Path) -> LoadedRepository {
 
 pub fn example_repo() -> LoadedRepository {
     load_dir(&root().join("example-repo"))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
