@@ -943,3 +943,87 @@ fn a_resync_repairs_drift_and_enforces_expiries_on_time() {
         "no commit was needed, not even of client files"
     );
 }
+
+#[test]
+fn a_replica_that_loses_the_lease_stops_writing_until_it_holds_it_again() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: true,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let first = server.head();
+    let (token, user) = REPLICAS[0];
+    let kubeconfig = plane.kubeconfig_for(user, token);
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &["--lease-duration", "6s"],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the head is applied",
+        &replica,
+        || applied_cleanly(&plane, &first),
+    );
+
+    // Another holder appears (as if a partition had let another replica win): this one must stand down.
+    assert_success(&plane.kubectl(&[
+        "patch",
+        "lease",
+        "tollgate-leader",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "--type=merge",
+        "-p",
+        &format!(
+            "{{\"spec\":{{\"holderIdentity\":\"intruder\",\"renewTime\":\"{}\"}}}}",
+            jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        ),
+    ]));
+    wait_until(
+        Duration::from_secs(10),
+        "the replica stands down",
+        &replica,
+        || replica.metric("tollgate_leader") == 0.0,
+    );
+    let stood_down = Instant::now();
+    let writes_before = writes_besides_the_lease(&plane, user);
+    edit(
+        &server,
+        "access/teams.yaml",
+        "namespaces: [search, search-indexer]",
+        "namespaces: [search]",
+    );
+    server.commit_and_push("a change while another replica holds the lease");
+    let next = server.head();
+    // While the intruder's lease is valid, nothing is written, however many polls pass.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        writes_besides_the_lease(&plane, user),
+        writes_before,
+        "no write without the lease"
+    );
+    assert!(exists(
+        &plane,
+        &["rolebinding", "tollgate:edit", "-n", "search-indexer"]
+    ));
+
+    // The intruder never renews: after a lease duration this replica takes the lease back and applies.
+    wait_until(
+        Duration::from_secs(30),
+        "the replica leads again and applies",
+        &replica,
+        || applied_cleanly(&plane, &next),
+    );
+    assert!(
+        stood_down.elapsed() >= Duration::from_secs(5),
+        "it waited for the other's lease to run out"
+    );
+    assert!(!exists(
+        &plane,
+        &["rolebinding", "tollgate:edit", "-n", "search-indexer"]
+    ));
+}
