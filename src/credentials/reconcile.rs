@@ -224,7 +224,8 @@ pub async fn reconcile_credentials(
             previous.is_some_and(|p| p.recipients.iter().any(|key| !keys.contains(key)));
         if recipients.is_empty() {
             outcome.failures.push(fail(
-                "no active owner or recipient is left to encrypt its file to; its tokens were revoked and its file removed"
+                "no active owner or recipient is left to encrypt its file to: nothing is published for it, and \
+                 tokens handed out before are revoked"
                     .into(),
             ));
         }
