@@ -54,7 +54,13 @@ struct World {
 impl World {
     /// `tollgate apply --git ... --publish` for staging, as its own process (a restart every time).
     fn publish(&self) -> Value {
-        let output = self.plane.tollgate(
+        let output = self.run_publish();
+        assert_success(&output);
+        serde_json::from_slice(&output.stdout).expect("an apply report")
+    }
+
+    fn run_publish(&self) -> Output {
+        self.plane.tollgate(
             &self.kubeconfig,
             &[
                 "apply",
@@ -71,9 +77,7 @@ impl World {
                 "--output",
                 "json",
             ],
-        );
-        assert_success(&output);
-        serde_json::from_slice(&output.stdout).expect("an apply report")
+        )
     }
 
     /// Decrypts a published client file from a fresh stock clone, remembering its secrets.
@@ -446,6 +450,44 @@ async fn publishes_renews_revokes_and_never_leaks() {
     assert_eq!(
         zoe.wireguard.as_ref().expect("wg").address,
         addresses["frank-workstation"]
+    );
+
+    // Its only owner is disabled: no one may read its file any more. It is removed, its tokens are revoked, and
+    // the run says so and fails for that client.
+    world.edit("users/frank.yaml", |text| {
+        format!("{text}  disabled: true\n")
+    });
+    world.server.commit_and_push("frank is disabled");
+    let output = world.run_publish();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a client left unpublished fails the run"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("an apply report");
+    let failures = report["publish"]["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["client"], "zoe-laptop");
+    assert_eq!(
+        report["publish"]["revoked"],
+        serde_json::json!(["zoe-laptop"])
+    );
+    world
+        .assert_revoked(&zoe.kubernetes.token, "zoe-laptop (owner disabled)")
+        .await;
+    let clone = world.server.clone_fresh();
+    assert!(
+        !clone
+            .path()
+            .join("clone/artifacts/staging/zoe-laptop.age")
+            .exists()
+    );
+    assert!(
+        clone
+            .path()
+            .join("clone/artifacts/staging/alice-laptop.age")
+            .exists(),
+        "the others stay"
     );
 
     // No secret, ever: not in any blob or commit message of any commit on the server.
