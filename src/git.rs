@@ -357,6 +357,7 @@ impl GitRemote {
             };
             match self.push(commit)? {
                 PushResult::Accepted => {
+                    self.tidy();
                     return Ok(Published::Pushed {
                         commit,
                         attempts: attempt,
@@ -388,6 +389,19 @@ impl GitRemote {
     ) -> Result<Option<ObjectId>, GitError> {
         let repo = self.open()?;
         commit_edits(&repo, base, edits, message, author)
+    }
+
+    /// Every publish writes new objects into the cache; let Git pack them when enough have piled up (a no-op
+    /// otherwise), so a long-running controller's cache does not grow without bound.
+    fn tidy(&self) {
+        match self.git().args(["gc", "--auto", "--quiet"]).output() {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => tracing::warn!(
+                stderr = %String::from_utf8_lossy(&output.stderr).trim(),
+                "git gc --auto failed in the cache"
+            ),
+            Err(error) => tracing::warn!(%error, "cannot run git gc --auto in the cache"),
+        }
     }
 
     fn push(&self, commit: ObjectId) -> Result<PushResult, GitError> {
