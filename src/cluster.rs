@@ -41,6 +41,8 @@ pub struct ConnectOptions {
     /// `--context`; without it the kubeconfig's current context.
     pub context: Option<String>,
     pub rate_limit: RateLimit,
+    /// Objects per LIST page.
+    pub list_page: NonZeroU32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +76,16 @@ pub enum ReadError {
     },
 }
 
+/// Objects per LIST page by default: a cluster with a few thousand objects of a kind is read in one request; one
+/// with tens of thousands is read a page at a time, so a reconcile never holds a whole kind's response at once.
+pub const DEFAULT_LIST_PAGE: u32 = 5_000;
+
 /// A connection to one cluster's API server.
 #[derive(Clone)]
 pub struct Cluster {
     client: kube::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
+    list_page: u32,
     /// The API server URL, for plans and messages.
     pub server: String,
     /// PEM of the CA this connection trusts for the API server (empty: the system's roots), which client files
@@ -199,6 +206,7 @@ impl Cluster {
         Ok(Cluster {
             client,
             limiter: Arc::new(RateLimiter::direct(quota)),
+            list_page: options.list_page.get(),
             server,
             certificate_authority,
         })
@@ -249,17 +257,21 @@ impl Cluster {
             error,
         };
         let api = self.api(kind, None);
-        self.paced().await;
-        let owned = api
-            .list(&ListParams::default().labels(selector))
-            .await
-            .map_err(list_error)?;
-        let mut objects = Vec::with_capacity(owned.items.len());
-        for item in owned.items {
-            let value = serde_json::to_value(item).expect("a listed object serializes to JSON");
-            let manifest = live_manifest(kind, value);
-            if let Some(key) = ObjectKey::of_manifest(&manifest) {
-                objects.push((key, manifest));
+        let mut objects = Vec::new();
+        let mut params = ListParams::default().labels(selector).limit(self.list_page);
+        loop {
+            self.paced().await;
+            let page = api.list(&params).await.map_err(list_error)?;
+            for item in page.items {
+                let value = serde_json::to_value(item).expect("a listed object serializes to JSON");
+                let manifest = live_manifest(kind, value);
+                if let Some(key) = ObjectKey::of_manifest(&manifest) {
+                    objects.push((key, manifest));
+                }
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
             }
         }
         let seen: BTreeSet<ObjectKey> = objects.iter().map(|(key, _)| key.clone()).collect();
@@ -271,23 +283,27 @@ impl Cluster {
         if creates == 0 {
             return Ok(objects);
         }
-        self.paced().await;
-        let all = api
-            .list_metadata(&ListParams::default())
-            .await
-            .map_err(list_error)?;
-        for item in all.items {
-            let manifest = live_manifest(
-                kind,
-                serde_json::json!({
-                    "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
-                }),
-            );
-            let Some(key) = ObjectKey::of_manifest(&manifest) else {
-                continue;
-            };
-            if desired.objects.contains_key(&key) && !seen.contains(&key) {
-                objects.push((key, manifest));
+        let mut params = ListParams::default().limit(self.list_page);
+        loop {
+            self.paced().await;
+            let page = api.list_metadata(&params).await.map_err(list_error)?;
+            for item in page.items {
+                let manifest = live_manifest(
+                    kind,
+                    serde_json::json!({
+                        "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
+                    }),
+                );
+                let Some(key) = ObjectKey::of_manifest(&manifest) else {
+                    continue;
+                };
+                if desired.objects.contains_key(&key) && !seen.contains(&key) {
+                    objects.push((key, manifest));
+                }
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
             }
         }
         Ok(objects)

@@ -60,6 +60,10 @@ struct KubeArgs {
     /// Client-side rate limit: requests allowed at once above `--qps` before pacing starts.
     #[arg(long, default_value = "400")]
     burst: NonZeroU32,
+    /// Objects per page when reading the live state: fewer requests with larger pages, less memory with
+    /// smaller ones.
+    #[arg(long, default_value_t = NonZeroU32::new(tollgate::cluster::DEFAULT_LIST_PAGE).expect("not zero"))]
+    list_page_size: NonZeroU32,
 }
 
 impl KubeArgs {
@@ -71,6 +75,7 @@ impl KubeArgs {
                 qps: self.qps,
                 burst: self.burst,
             },
+            list_page: self.list_page_size,
         })
         .await?)
     }

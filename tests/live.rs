@@ -290,6 +290,34 @@ async fn rbac_matrix(cluster: &str) {
         "a no-op apply only lists: {verbs:?}"
     );
     assert_eq!(verbs.len(), 7, "one LIST per managed kind: {verbs:?}");
+
+    // The same with pages of 3 objects: every page is read (a missed one would show as creates and writes).
+    let before = plane.requests_by(APPLIER_USER).len();
+    let out = plane.tollgate(
+        &applier,
+        &apply_args(
+            repo,
+            cluster,
+            &["--output", "json", "--list-page-size", "3"],
+        ),
+    );
+    assert_exit(&out, 0);
+    assert_eq!(json(&out)["summary"]["unchanged"], object_count);
+    let paged: Vec<Value> = plane
+        .requests_by(APPLIER_USER)
+        .into_iter()
+        .skip(before)
+        .collect();
+    assert!(
+        paged.iter().all(|e| e["verb"] == "list"),
+        "paging adds no writes"
+    );
+    let managed = object_count;
+    assert!(
+        paged.len() >= managed / 3,
+        "{} LISTs for {managed} objects in pages of 3",
+        paged.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
