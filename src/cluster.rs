@@ -258,22 +258,20 @@ impl Cluster {
         };
         let api = self.api(kind, None);
         let mut objects = Vec::new();
-        let mut params = ListParams::default().labels(selector).limit(self.list_page);
-        loop {
-            self.paced().await;
-            let page = api.list(&params).await.map_err(list_error)?;
-            for item in page.items {
+        let owned = ListParams::default().labels(selector);
+        self.list_pages(
+            owned,
+            async |p| api.list(p).await,
+            |item| {
                 let value = serde_json::to_value(item).expect("a listed object serializes to JSON");
                 let manifest = live_manifest(kind, value);
                 if let Some(key) = ObjectKey::of_manifest(&manifest) {
                     objects.push((key, manifest));
                 }
-            }
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
-            }
-        }
+            },
+        )
+        .await
+        .map_err(list_error)?;
         let seen: BTreeSet<ObjectKey> = objects.iter().map(|(key, _)| key.clone()).collect();
         let creates = desired
             .objects
@@ -283,30 +281,42 @@ impl Cluster {
         if creates == 0 {
             return Ok(objects);
         }
-        let mut params = ListParams::default().limit(self.list_page);
+        self.list_pages(ListParams::default(), async |p| api.list_metadata(p).await, |item| {
+            let manifest = live_manifest(
+                kind,
+                serde_json::json!({
+                    "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
+                }),
+            );
+            if let Some(key) = ObjectKey::of_manifest(&manifest)
+                && desired.objects.contains_key(&key)
+                && !seen.contains(&key)
+            {
+                objects.push((key, manifest));
+            }
+        })
+        .await
+        .map_err(list_error)?;
+        Ok(objects)
+    }
+
+    /// Runs one LIST page by page (`--list-page-size` objects each), paced, handing every item to `each`.
+    async fn list_pages<T: Clone>(
+        &self,
+        params: ListParams,
+        list: impl AsyncFn(&ListParams) -> Result<kube::core::ObjectList<T>, kube::Error>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), kube::Error> {
+        let mut params = params.limit(self.list_page);
         loop {
             self.paced().await;
-            let page = api.list_metadata(&params).await.map_err(list_error)?;
-            for item in page.items {
-                let manifest = live_manifest(
-                    kind,
-                    serde_json::json!({
-                        "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
-                    }),
-                );
-                let Some(key) = ObjectKey::of_manifest(&manifest) else {
-                    continue;
-                };
-                if desired.objects.contains_key(&key) && !seen.contains(&key) {
-                    objects.push((key, manifest));
-                }
-            }
+            let page = list(&params).await?;
+            page.items.into_iter().for_each(&mut each);
             match page.metadata.continue_ {
                 Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(objects)
     }
 
     /// Server-side apply of one object with tollgate's field manager. `force` takes over fields another manager

@@ -101,10 +101,8 @@ impl Snapshot {
     pub fn config_fingerprint(&self) -> String {
         use sha2::Digest as _;
         let mut hasher = sha2::Sha256::new();
-        for (path, blob) in &self.files {
-            if crate::config::load::is_config_path(path) {
-                hasher.update(format!("{path}\t{blob}\n"));
-            }
+        for path in self.config_paths() {
+            hasher.update(format!("{path}\t{}\n", self.files[path]));
         }
         hasher
             .finalize()
@@ -113,7 +111,7 @@ impl Snapshot {
             .collect()
     }
 
-    /// The configuration files' paths, for [`GitRemote::read_blobs`].
+    /// The configuration files' paths (what the loader reads; not client files).
     pub fn config_paths(&self) -> impl Iterator<Item = &str> {
         self.files
             .keys()
@@ -318,19 +316,13 @@ impl GitRemote {
         snapshot(&repo, commit)
     }
 
-    /// Reads the content of files of a fetched snapshot.
-    pub fn read_blobs<'a>(
-        &self,
-        snapshot: &Snapshot,
-        paths: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+    /// The configuration files of a fetched snapshot as (path, bytes), ready for [`crate::config::load`].
+    pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<(String, Vec<u8>)>, GitError> {
         let repo = self.open()?;
         let mut files = Vec::new();
-        for path in paths {
-            let Some(id) = snapshot.files.get(path) else {
-                continue;
-            };
-            let blob = repo.find_blob(*id).map_err(|e| GitError::Read {
+        for path in snapshot.config_paths() {
+            let id = snapshot.files[path];
+            let blob = repo.find_blob(id).map_err(|e| GitError::Read {
                 commit: snapshot.commit,
                 what: path.to_owned(),
                 reason: e.to_string(),

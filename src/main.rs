@@ -13,14 +13,13 @@ use tollgate::apply::{ApplyOptions, apply, preflight};
 use tollgate::cluster::{Cluster, ConnectOptions, RateLimit, fingerprint};
 use tollgate::compile::{CompileContext, compile};
 use tollgate::config::fs::read_config_files;
-use tollgate::config::load::is_config_path;
 use tollgate::config::{LoadedRepository, load};
 use tollgate::controller::lease::LeaseConfig;
 use tollgate::controller::{Controller, ControllerConfig};
 use tollgate::credentials::client_file::ClientFile;
 use tollgate::credentials::seal;
 use tollgate::diagnostics::render_text;
-use tollgate::git::{Author, Backoff, GitAuth, GitRemote, default_cache};
+use tollgate::git::{Author, Backoff, GitAuth, GitRemote, Snapshot, default_cache};
 use tollgate::objects::LiveState;
 use tollgate::pipeline::{Checked, PipelineError, check, plan_live};
 use tollgate::plan::saved::SavedPlan;
@@ -509,9 +508,16 @@ fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
     Ok(load(files))
 }
 
-/// Loads and validates the repository, printing warnings; fails with every diagnostic when it is invalid.
-fn validated(repo: &RepoArgs) -> anyhow::Result<(Checked, Timestamp)> {
-    let loaded = load_repo(&repo.repo)?;
+/// Loads and validates the repository (from Git when a fetched snapshot is given, else `--repo`), printing
+/// warnings; fails with every diagnostic when it is invalid.
+fn validated(
+    repo: &RepoArgs,
+    git: Option<(&GitRemote, &Snapshot)>,
+) -> anyhow::Result<(Checked, Timestamp)> {
+    let loaded = match git {
+        Some((remote, snapshot)) => load(remote.read_config(snapshot)?),
+        None => load_repo(&repo.repo)?,
+    };
     let now = repo.now.unwrap_or_else(Timestamp::now);
     let checked = check(&loaded, now)?;
     eprint!("{}", render_text(&checked.warnings));
@@ -548,7 +554,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cluster,
             revision,
         } => {
-            let (checked, now) = validated(&repo)?;
+            let (checked, now) = validated(&repo, None)?;
             let ctx = CompileContext {
                 cluster: &cluster,
                 now,
@@ -570,7 +576,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             revision,
         } => {
             // An invalid repository never gets as far as a plan: this fails with every diagnostic.
-            let (checked, now) = validated(&repo)?;
+            let (checked, now) = validated(&repo, None)?;
             let desired = compile(
                 &checked.model,
                 &CompileContext {
@@ -648,16 +654,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Nothing is written unless the whole repository validates: load, validate and compile come first.
             let compiled = match &cluster {
                 Some(cluster) => {
-                    let loaded = match (&remote, &snapshot) {
-                        (Some(remote), Some(snapshot)) => {
-                            let paths = snapshot.files.keys().filter(|p| is_config_path(p));
-                            load(remote.read_blobs(snapshot, paths.map(String::as_str))?)
-                        }
-                        _ => load_repo(&repo.repo)?,
-                    };
-                    let now = repo.now.unwrap_or_else(Timestamp::now);
-                    let checked = check(&loaded, now)?;
-                    eprint!("{}", render_text(&checked.warnings));
+                    let (checked, now) = validated(&repo, remote.as_ref().zip(snapshot.as_ref()))?;
                     let desired = compile(
                         &checked.model,
                         &CompileContext {

@@ -357,12 +357,8 @@ impl Controller {
         let config = &self.config;
         let revision = snapshot.commit.to_string();
         // load: the configuration files of the fetched tree, never a working tree.
-        let files = tokio::task::block_in_place(|| {
-            config
-                .remote
-                .read_blobs(&snapshot, snapshot.config_paths().collect::<Vec<_>>())
-        })
-        .map_err(|e| Failure::at("fetch", e))?;
+        let files = tokio::task::block_in_place(|| config.remote.read_config(&snapshot))
+            .map_err(|e| Failure::at("fetch", e))?;
         let loaded = load(files);
         // validate: an invalid repository applies nothing, and says why with files and lines.
         let now = Timestamp::now();
