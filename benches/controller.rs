@@ -195,6 +195,8 @@ fn usage(pid: u32) -> (u64, u64, f64) {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: u64 =
         fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    #[allow(unsafe_code)]
+    // SAFETY: sysconf only reads a system constant.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (field("VmRSS:"), field("VmHWM:"), ticks as f64 / hz)
 }

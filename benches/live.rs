@@ -73,8 +73,7 @@ fn request_counts(plane: &ControlPlane) -> BTreeMap<String, u64> {
             .rsplit(' ')
             .next()
             .and_then(|v| v.parse::<f64>().ok())
-            .map(|v| v as u64)
-            .unwrap_or(0);
+            .map_or(0, |v| v as u64);
         *counts.entry(label("verb")).or_insert(0) += value;
         if label("code") == "429" {
             *counts.entry("429s".to_owned()).or_insert(0) += value;
@@ -123,6 +122,7 @@ fn writes(counts: &BTreeMap<String, u64>) -> u64 {
 fn children_cpu() -> Duration {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given.
+    #[allow(unsafe_code)]
     let usage = unsafe {
         libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
         usage.assume_init()

@@ -14,7 +14,7 @@ use std::time::Instant;
 use tollgate::credentials::client_file::{
     CLIENT_FILE_FORMAT_VERSION, ClientFile, KubernetesAccess, WireGuardAccess,
 };
-use tollgate::credentials::reconcile::artifact_update;
+use tollgate::credentials::index::artifact_update;
 use tollgate::credentials::state::{SharedState, generate_private_key};
 use tollgate::git::{Author, Backoff, GitAuth, GitRemote, Published};
 use tollgate::validate::model::{Recipient, RecipientKind};

@@ -17,6 +17,7 @@ use crate::plan::{Action, Change, DeletionGuardViolation, Plan};
 /// Version of the JSON form of an apply report.
 pub const REPORT_FORMAT_VERSION: u32 = 1;
 
+/// How apply writes, and which of its refusals the user overrode (`apply`'s flags, or the controller's settings).
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
     /// Requests in flight at once.
@@ -36,56 +37,83 @@ pub enum Refusal {
          --allow-mass-deletion or raise spec.deletionGuard in Settings",
         .0.deletes, .0.managed, .0.max_delete_percent, .0.min_objects
     )]
+    /// The plan deletes more than Settings' `spec.deletionGuard` allows, and `--allow-mass-deletion` is not set.
     DeletionGuard(DeletionGuardViolation),
     #[error(
         "{} object(s) exist without tollgate's labels for this cluster: {}; nothing was written. Rename or remove \
          them, or pass --adopt to take them over",
         .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
+    /// Same-named objects lack this instance's labels, and `--adopt` is not set: all of them, in plan order.
     Conflicts(Vec<ObjectKey>),
 }
 
+/// What apply did to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// Created by server-side apply.
     Created,
+    /// Updated in place by server-side apply.
     Updated,
+    /// Deleted and created again, because a field that cannot change in place changed.
     Replaced,
+    /// Pruned; an object already gone counts too.
     Deleted,
     /// An unlabelled object taken over with `--adopt`.
     Adopted,
+    /// Already as desired: no request was made.
     Unchanged,
+    /// The write failed; [`ObjectOutcome::reason`] has the API server's answer or the connection error.
     Failed,
     /// Not attempted, because an earlier write failed.
     Skipped,
 }
 
+/// What apply did to one object of the plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectOutcome {
+    /// The object's kind, namespace and name.
     pub object: ObjectKey,
+    /// What happened to it.
     pub outcome: Outcome,
+    /// Why, for `failed` (e.g. `403 Forbidden: ...`) and `skipped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
+/// How many objects of an apply ended with each [`Outcome`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReportSummary {
+    /// Objects created.
     pub created: usize,
+    /// Objects updated in place.
     pub updated: usize,
+    /// Objects deleted and created again.
     pub replaced: usize,
+    /// Objects pruned.
     pub deleted: usize,
+    /// Unlabelled objects taken over with `--adopt`.
     pub adopted: usize,
+    /// Objects already as desired.
     pub unchanged: usize,
+    /// Objects whose write failed.
     pub failed: usize,
+    /// Deletions not attempted because an earlier write failed.
     pub skipped: usize,
 }
 
+/// The outcome of one apply: every object of the plan, the totals and, with `--publish`, the publish.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
+    /// [`REPORT_FORMAT_VERSION`], serialized first as `formatVersion`.
     pub format_version: u32,
+    /// The cluster (tollgate instance) applied to, as Settings name it.
     pub cluster: String,
+    /// The API server URL written to.
     pub server: String,
+    /// `objects` counted by outcome.
     pub summary: ReportSummary,
     /// One entry per object of the plan, in plan order.
     pub objects: Vec<ObjectOutcome>,

@@ -29,7 +29,9 @@ pub const FIELD_MANAGER: &str = "tollgate";
 /// that holds at most `burst` tokens.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
+    /// Requests per second the bucket refills at (`--qps`).
     pub qps: NonZeroU32,
+    /// Requests allowed at once before pacing starts (`--burst`).
     pub burst: NonZeroU32,
 }
 
@@ -40,19 +42,29 @@ pub struct ConnectOptions {
     pub kubeconfig: Option<PathBuf>,
     /// `--context`; without it the kubeconfig's current context.
     pub context: Option<String>,
+    /// Client-side pacing of every request made through the connection.
     pub rate_limit: RateLimit,
     /// Objects per LIST page.
     pub list_page: NonZeroU32,
 }
 
+/// Why no client for the cluster could be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The reason is the innermost cause only: kube's own message repeats the path and the I/O error.
     #[error("cannot read the kubeconfig {}: {reason}", path.display())]
-    ReadKubeconfig { path: PathBuf, reason: String },
+    ReadKubeconfig {
+        /// The `--kubeconfig` file.
+        path: PathBuf,
+        /// The innermost cause, e.g. the I/O or YAML error.
+        reason: String,
+    },
+    /// The kubeconfig was read but cannot be used: e.g. no such context, or an unusable cluster or user entry.
     #[error("cannot use the kubeconfig{}", context.as_ref().map(|c| format!(" context `{c}`")).unwrap_or_default())]
     Kubeconfig {
+        /// The `--context` asked for, if any.
         context: Option<String>,
+        /// kube's error.
         #[source]
         source: kube::config::KubeconfigError,
     },
@@ -61,17 +73,26 @@ pub enum ConnectError {
         "no cluster configuration: no kubeconfig (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a \
          pod ({reason}); `tollgate plan --offline` plans without a cluster"
     )]
-    Infer { reason: String },
+    Infer {
+        /// kube's message, naming why the kubeconfig and the in-cluster configuration both failed.
+        reason: String,
+    },
+    /// A configuration was found, but kube cannot build a client from it (e.g. its TLS settings).
     #[error("cannot build a Kubernetes client")]
     Client(#[source] kube::Error),
 }
 
+/// Why the live state could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// A LIST request of one kind failed (e.g. forbidden, unreachable, or an expired continue token).
     #[error("cannot list {resource} on {server}: {}", describe(error))]
     List {
+        /// The resource listed, e.g. `rolebindings`.
         resource: &'static str,
+        /// The API server URL.
         server: String,
+        /// kube's error, shown as [`describe`] words it.
         error: kube::Error,
     },
 }
@@ -164,6 +185,9 @@ fn live_manifest(kind: ObjectKind, mut value: Value) -> Value {
 }
 
 impl Cluster {
+    /// Sets up a client as kubectl would: the `kubeconfig` file if given; else, with a `context`, the default
+    /// kubeconfig (`KUBECONFIG`, then `~/.kube/config`); else the default kubeconfig, or failing that the pod's
+    /// in-cluster configuration.
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster, ConnectError> {
         let kubeconfig_options = KubeConfigOptions {
             context: options.context.clone(),

@@ -10,10 +10,13 @@ use serde::Serialize;
 
 use crate::config::source::{DocRef, FieldPart, FileId, Position, Sources};
 
+/// How bad a problem is; serialized as `error` or `warning`. Errors sort before warnings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The repository cannot be compiled: validation returns no model.
     Error,
+    /// Worth a look, but compiling goes on (e.g. an expiry that has passed, a group no grant names).
     Warning,
 }
 
@@ -23,26 +26,40 @@ pub enum Location {
     /// The repository as a whole (e.g. "no Settings document").
     Repository,
     /// A known line and column of a file (YAML syntax errors).
-    Point { file: FileId, position: Position },
+    Point {
+        /// The file.
+        file: FileId,
+        /// Where in the file, 1-based.
+        position: Position,
+    },
     /// A field of a document; the empty path is the document itself.
     Field {
+        /// The document.
         doc: DocRef,
+        /// Path of the field, e.g. `spec.grants[0].role`; a missing field points at its nearest existing parent.
         path: String,
+        /// Whether to point at the field's key or its value.
         part: FieldPart,
     },
 }
 
+/// One problem found while loading or validating, its place named by document and field (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Whether the problem stops compilation.
     pub severity: Severity,
     /// Stable, short identifier of the check, e.g. `unknown-field`.
     pub code: &'static str,
+    /// Where the problem is.
     pub location: Location,
+    /// What is wrong, in one line starting lower-case, e.g. "unknown user `alce`".
     pub message: String,
+    /// How to fix it, where a likely fix is known, e.g. "did you mean `alice`?".
     pub hint: Option<String>,
 }
 
 impl Diagnostic {
+    /// An error without a hint; `code` is the check's stable identifier, e.g. `unknown-field`.
     pub fn error(code: &'static str, location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
@@ -53,6 +70,7 @@ impl Diagnostic {
         }
     }
 
+    /// A warning without a hint; `code` is the check's stable identifier, e.g. `expired`.
     pub fn warning(code: &'static str, location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
@@ -60,16 +78,19 @@ impl Diagnostic {
         }
     }
 
+    /// The diagnostic with `hint` as its hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
+    /// The diagnostic with `hint` as its hint; `None` removes any hint.
     pub fn with_hint_opt(mut self, hint: Option<String>) -> Self {
         self.hint = hint;
         self
     }
 
+    /// Whether the severity is [`Severity::Error`].
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -78,22 +99,32 @@ impl Diagnostic {
 /// A diagnostic with its place resolved to file, line and column, ready to show or serialize.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResolvedDiagnostic {
+    /// Whether the problem stops compilation.
     pub severity: Severity,
+    /// Stable, short identifier of the check, e.g. `unknown-field`.
     pub code: &'static str,
+    /// Repository-relative path of the file; absent for problems of the repository as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Line, from 1; absent when there is no file or the place could not be found in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// Column, from 1; absent together with `line`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// Path of the field in its document, e.g. `spec.grants[0].role`; absent for a whole document or a bare position.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What is wrong, in one line.
     pub message: String,
+    /// How to fix it, where a likely fix is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 
 impl ResolvedDiagnostic {
+    /// Resolves a diagnostic's place against `sources`, the files it was found in; the first field looked up in a
+    /// file indexes that file's positions.
     pub fn resolve(diagnostic: &Diagnostic, sources: &Sources) -> Self {
         let (file, position, field) = match &diagnostic.location {
             Location::Repository => (None, None, None),

@@ -12,34 +12,69 @@ use std::time::Duration;
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 
+/// Why fetching, reading, committing to or pushing the access repository failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
+    /// The local bare cache could not be created, opened or configured.
     #[error("cannot prepare the Git cache {path}: {reason}")]
-    Cache { path: PathBuf, reason: String },
+    Cache {
+        /// The cache directory ([`GitRemote::cache`]).
+        path: PathBuf,
+        /// What gix, the file system or `git config` reported.
+        reason: String,
+    },
+    /// Connecting to the remote, listing its refs or fetching the branch failed.
     #[error("cannot fetch branch `{branch}` from {url}: {reason}")]
     Fetch {
+        /// The remote's URL.
         url: String,
+        /// The watched branch, without `refs/heads/`.
         branch: String,
+        /// The error and its causes on one line (`outer: inner: innermost`).
         reason: String,
     },
+    /// The remote does not advertise `refs/heads/<branch>`.
     #[error("{url} has no branch `{branch}`")]
-    NoBranch { url: String, branch: String },
+    NoBranch {
+        /// The remote's URL.
+        url: String,
+        /// The missing branch, without `refs/heads/`.
+        branch: String,
+    },
+    /// The tree or a blob of a fetched commit could not be read from the cache.
     #[error("cannot read {what} of commit {commit}: {reason}")]
     Read {
+        /// The commit being read.
         commit: ObjectId,
+        /// What was being read: `the tree`, `the files` or a file's path.
         what: String,
+        /// What gix reported.
         reason: String,
     },
+    /// Writing the blobs, the tree or the commit of an artifacts edit into the cache failed.
     #[error("cannot write the artifacts commit: {reason}")]
-    Write { reason: String },
+    Write {
+        /// What gix reported.
+        reason: String,
+    },
+    /// `git push` could not start, or failed for another reason than a moved branch.
     #[error("cannot run `git push` to {url}: {reason}")]
-    Push { url: String, reason: String },
+    Push {
+        /// The remote's URL.
+        url: String,
+        /// Why the process could not start, or what `git push` printed (stdout, then stderr).
+        reason: String,
+    },
+    /// Every push of a publish was rejected because the branch moved each time; nothing was forced.
     #[error(
         "{url} rejected the push {attempts} times because `{branch}` kept moving; nothing was forced, the next run tries again"
     )]
     KeptMoving {
+        /// The remote's URL.
         url: String,
+        /// The branch, without `refs/heads/`.
         branch: String,
+        /// How many pushes were tried ([`Backoff::attempts`]).
         attempts: u32,
     },
 }
@@ -48,15 +83,23 @@ pub enum GitError {
 /// the cache's configuration.
 #[derive(Debug, Clone, Default)]
 pub enum GitAuth {
+    /// No credentials of tollgate's own: anonymous HTTP(S), or SSH with ssh's default keys and agent.
     #[default]
     None,
     /// HTTP(S): a file holding a token, sent as the password of `username` by a credential helper that reads the
     /// file when asked.
-    TokenFile { username: String, path: PathBuf },
+    TokenFile {
+        /// The user name sent with the token (Git hosts differ in the one they expect).
+        username: String,
+        /// The file whose content is the token; read each time Git asks for credentials, never copied.
+        path: PathBuf,
+    },
     /// SSH: a private key file, used through `core.sshCommand` by both gix and `git push`, and the server's host
     /// keys (`known_hosts` format); without them, ssh's own known hosts decide.
     SshKey {
+        /// The private key file (`ssh -i`; no other identity is offered).
         path: PathBuf,
+        /// Host keys to trust, checked strictly (`StrictHostKeyChecking=yes`).
         known_hosts: Option<PathBuf>,
     },
 }
@@ -64,7 +107,9 @@ pub enum GitAuth {
 /// Who the write-back commits are from.
 #[derive(Debug, Clone)]
 pub struct Author {
+    /// The commits' author and committer name.
     pub name: String,
+    /// The commits' author and committer email address.
     pub email: String,
 }
 
@@ -80,18 +125,24 @@ impl Default for Author {
 /// One watched branch of one remote repository, with its local bare cache.
 #[derive(Debug, Clone)]
 pub struct GitRemote {
+    /// The remote's URL, as `git clone` takes it (HTTP(S) or SSH).
     pub url: String,
+    /// The branch read and published to, without `refs/heads/`.
     pub branch: String,
     /// A bare repository tollgate owns (created on first use); only objects and remote-tracking refs live there.
     pub cache: PathBuf,
+    /// How to authenticate to `url`.
     pub auth: GitAuth,
 }
 
 /// The branch head as fetched: its commit and every file of its tree (path -> blob id).
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The branch head's commit id.
     pub commit: ObjectId,
+    /// The commit's root tree id; artifact edits are made on it.
     pub tree: ObjectId,
+    /// Every regular file of the tree by its `/`-separated path, with its blob id (no symlinks or submodules).
     pub files: BTreeMap<String, ObjectId>,
 }
 
@@ -123,7 +174,9 @@ impl Snapshot {
 /// A change to one artifact: its new content, or `None` to remove it.
 #[derive(Debug, Clone)]
 pub struct ArtifactEdit {
+    /// The file's `/`-separated path from the repository root.
     pub path: String,
+    /// The file's new bytes, or `None` to remove it.
     pub content: Option<Vec<u8>>,
 }
 
@@ -132,7 +185,9 @@ pub struct ArtifactEdit {
 pub enum Published {
     /// The branch already held exactly these artifacts: no commit.
     Unchanged,
+    /// One commit was pushed to the branch.
     Pushed {
+        /// The pushed commit's id.
         commit: ObjectId,
         /// How many pushes it took (1 unless the branch moved meanwhile).
         attempts: u32,
@@ -142,7 +197,9 @@ pub enum Published {
 /// How long to wait between rejected pushes: `first`, doubling, for at most `attempts` pushes.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
+    /// The wait after the first rejected push; each further wait is twice the one before.
     pub first: Duration,
+    /// The most pushes tried before [`GitError::KeptMoving`].
     pub attempts: u32,
 }
 

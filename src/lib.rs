@@ -11,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod credentials;
 pub mod diagnostics;
+pub mod files;
 pub mod git;
 pub mod objects;
 pub mod pipeline;

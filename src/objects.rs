@@ -13,6 +13,7 @@ use crate::validate::model::DeletionGuard;
 
 /// Label every object tollgate manages carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The value of [`MANAGED_BY_LABEL`] on every object tollgate manages.
 pub const MANAGED_BY_VALUE: &str = "tollgate";
 /// Label naming the cluster (tollgate's instance) an object belongs to.
 pub const INSTANCE_LABEL: &str = "tollgate.dev/instance";
@@ -20,21 +21,33 @@ pub const INSTANCE_LABEL: &str = "tollgate.dev/instance";
 pub const SOURCE_ANNOTATION: &str = "tollgate.dev/source";
 /// Annotation naming the Git revision an object was last written from; plans ignore it.
 pub const REVISION_ANNOTATION: &str = "tollgate.dev/revision";
+/// Label naming the client a ServiceAccount (or a credentials Secret) belongs to.
+pub const CLIENT_LABEL: &str = "tollgate.dev/client";
+/// Label naming the environment a session object belongs to.
+pub const ENVIRONMENT_LABEL: &str = "tollgate.dev/environment";
 
 /// The kinds tollgate manages, in the order they are applied (what others refer to comes first); prune goes in
 /// reverse, so bindings disappear before the roles they name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum ObjectKind {
+    /// The clients namespace and each environment's namespace.
     Namespace,
+    /// A client's identity, or an environment's session ServiceAccount.
     ServiceAccount,
+    /// The rules of a built-in or custom role, named `tollgate:<role>`.
     ClusterRole,
+    /// An environment's session Role, named `tollgate:session:<environment>`.
     Role,
+    /// The template an environment's sessions start from, named `tollgate-session-<environment>`.
     PodTemplate,
+    /// The cluster-wide grants of one role.
     ClusterRoleBinding,
+    /// The grants of one role, or of an environment's sessions, in one namespace.
     RoleBinding,
 }
 
 impl ObjectKind {
+    /// Every kind, in apply order.
     pub const ALL: [ObjectKind; 7] = [
         ObjectKind::Namespace,
         ObjectKind::ServiceAccount,
@@ -45,6 +58,7 @@ impl ObjectKind {
         ObjectKind::RoleBinding,
     ];
 
+    /// The `apiVersion` of objects of this kind: `v1` or `rbac.authorization.k8s.io/v1`.
     pub fn api_version(self) -> &'static str {
         match self {
             ObjectKind::Namespace | ObjectKind::ServiceAccount | ObjectKind::PodTemplate => "v1",
@@ -55,6 +69,7 @@ impl ObjectKind {
         }
     }
 
+    /// The `kind` field of objects of this kind, e.g. `ClusterRoleBinding`.
     pub fn kind(self) -> &'static str {
         match self {
             ObjectKind::Namespace => "Namespace",
@@ -87,6 +102,7 @@ impl ObjectKind {
         }
     }
 
+    /// Whether objects of this kind live in a namespace (all but Namespace, ClusterRole and ClusterRoleBinding).
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,
@@ -94,12 +110,14 @@ impl ObjectKind {
         )
     }
 
+    /// The kind a manifest's `apiVersion` and `kind` name; `None` for a kind tollgate does not manage.
     pub fn from_type(api_version: &str, kind: &str) -> Option<ObjectKind> {
         ObjectKind::ALL
             .into_iter()
             .find(|k| k.api_version() == api_version && k.kind() == kind)
     }
 
+    /// Whether this is RoleBinding or ClusterRoleBinding, the kinds that grant access.
     pub fn is_binding(self) -> bool {
         matches!(
             self,
@@ -111,13 +129,17 @@ impl ObjectKind {
 /// Identifies an object within one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectKey {
+    /// The object's type (`apiVersion` and `kind`); keys sort by it first, so in apply order.
     pub kind: ObjectKind,
+    /// The object's `metadata.namespace`; `None` for a cluster-scoped kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The object's `metadata.name`.
     pub name: String,
 }
 
 impl ObjectKey {
+    /// The key of a cluster-scoped object (Namespace, ClusterRole, ClusterRoleBinding).
     pub fn cluster_scoped(kind: ObjectKind, name: impl Into<String>) -> Self {
         ObjectKey {
             kind,
@@ -126,6 +148,7 @@ impl ObjectKey {
         }
     }
 
+    /// The key of an object of a namespaced kind in `namespace`.
     pub fn namespaced(
         kind: ObjectKind,
         namespace: impl Into<String>,
@@ -175,10 +198,13 @@ impl fmt::Display for ObjectKey {
 /// What one cluster should hold, as compiled from the repository.
 #[derive(Debug, Clone)]
 pub struct DesiredState {
+    /// The cluster (tollgate instance) the objects are for: their [`INSTANCE_LABEL`].
     pub cluster: String,
     /// Namespace of the clients' ServiceAccounts: plan uses it to name access changes by client.
     pub clients_namespace: String,
+    /// Settings' `spec.deletionGuard`, which plan checks deletions against.
     pub deletion_guard: DeletionGuard,
+    /// Every object the cluster should hold, as JSON manifests by key (so in apply order).
     pub objects: BTreeMap<ObjectKey, Value>,
 }
 
@@ -186,6 +212,8 @@ pub struct DesiredState {
 /// object tollgate does not own is a conflict, so it must be seen).
 #[derive(Debug, Clone, Default)]
 pub struct LiveState {
+    /// The objects read, as JSON manifests by key; an unlabelled one read from a cluster has only its type and
+    /// `metadata`.
     pub objects: BTreeMap<ObjectKey, Value>,
 }
 
@@ -196,10 +224,17 @@ pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
         && labels[INSTANCE_LABEL].as_str() == Some(cluster)
 }
 
+/// Why a file of live objects (`plan --live-from FILE`) cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveStateError {
+    /// A document of the file is not valid YAML or JSON.
     #[error("cannot parse the live objects in {path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file, as the user named it.
+        path: String,
+        /// serde_yaml's message.
+        message: String,
+    },
 }
 
 impl LiveState {

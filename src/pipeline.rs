@@ -12,17 +12,22 @@ use crate::plan::{Against, Plan, plan};
 use crate::validate::model::AccessModel;
 use crate::validate::validate;
 
+/// Why the pipeline stopped before a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// Validation found errors: every diagnostic of the run, errors and warnings, resolved to file:line:column.
     #[error("the repository is invalid ({} error(s)); nothing was planned or applied", .0.iter().filter(|d| d.severity == crate::diagnostics::Severity::Error).count())]
     Invalid(Vec<ResolvedDiagnostic>),
+    /// The model cannot be compiled for the cluster asked for.
     #[error(transparent)]
     Compile(#[from] CompileError),
 }
 
 /// A validated repository and the warnings validation printed about it.
 pub struct Checked {
+    /// The model validation built.
     pub model: AccessModel,
+    /// Validation's diagnostics, resolved to file:line:column; only warnings, since a model means no error.
     pub warnings: Vec<ResolvedDiagnostic>,
 }
 

@@ -6,18 +6,22 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cluster::Cluster;
+use crate::credentials::CredentialsError;
 use crate::credentials::reconcile::{
-    ClientChange, ClientFailure, CredentialsError, CredentialsInput, forget_clients,
-    reconcile_credentials,
+    ClientChange, ClientFailure, CredentialsInput, forget_clients, reconcile_credentials,
 };
 use crate::git::{Author, Backoff, GitError, GitRemote, Published, Snapshot};
 use crate::objects::DesiredState;
 use crate::validate::model::AccessModel;
 
+/// Why the publish step failed as a whole; problems of single clients are in [`PublishReport::failures`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// Reading or writing the credentials state in the cluster failed: before the commit, or when forgetting gone
+    /// clients after the push.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// Committing or pushing the client files failed, or the branch kept moving through every retry.
     #[error(transparent)]
     Git(#[from] GitError),
 }
@@ -28,25 +32,42 @@ pub enum PublishError {
 pub struct PublishReport {
     /// The commit that was pushed; `None` when every client file was already current.
     pub commit: Option<String>,
+    /// How many pushes it took (more than 1 when the branch moved meanwhile); 0 when nothing was pushed.
     pub push_attempts: u32,
+    /// Every client file written or removed, and why.
     pub changes: Vec<ClientChange>,
+    /// Clients that could not be served in this run; they do not hold back the others.
     pub failures: Vec<ClientFailure>,
+    /// Tokens the TokenRequest API issued in this run.
     pub tokens_issued: usize,
+    /// Clients whose ServiceAccount was re-created, voiding every token handed out before.
     pub revoked: Vec<String>,
 }
 
+/// What [`publish`] works from: the applied revision's model and objects, and where the client files go.
 pub struct PublishInput<'a> {
+    /// The validated repository that was just applied.
     pub model: &'a AccessModel,
+    /// The objects compiled from it; a revoked client's ServiceAccount is re-created from its manifest.
     pub desired: &'a DesiredState,
+    /// The Settings cluster (tollgate instance) whose client files are published.
     pub cluster_name: &'a str,
+    /// When grants, users and clients are evaluated (`--now` or the clock); tokens always use the real clock.
     pub now: Timestamp,
+    /// The Git remote and branch the commit is pushed to.
     pub remote: &'a GitRemote,
     /// The head the configuration was read from; the commit goes on top of it (or of a newer head, if it moved).
     pub base: Snapshot,
+    /// Author and committer of the client files commit.
     pub author: &'a Author,
+    /// How long to wait between rejected pushes, and how many pushes to try.
     pub backoff: Backoff,
 }
 
+/// Runs the credentials step, commits the client files it changed in one commit on top of `input.base`, pushes it
+/// (on a moved branch: fetch, rebuild, retry with backoff; never force), then forgets the clients that are gone.
+/// Per-client problems land in the report; `Err` only when the state I/O or Git fails. Git blocks in
+/// `block_in_place`, so this needs tokio's multi-threaded runtime.
 pub async fn publish(
     cluster: &Cluster,
     input: PublishInput<'_>,

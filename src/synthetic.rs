@@ -6,10 +6,15 @@ use std::fmt::Write as _;
 /// How big an organisation to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct Size {
+    /// Users, each with its own age recipient.
     pub users: usize,
+    /// Groups of five users; every tenth group nests the next one.
     pub groups: usize,
+    /// Grants, ten to a UserAccess document, each of one role in one namespace.
     pub grants: usize,
+    /// Clients of cluster `bench`, owned in turn by every tenth user (`u00000`, `u00010`, ...).
     pub clients: usize,
+    /// Namespaces the grants are spread across (`ns000`, `ns001`, ...).
     pub namespaces: usize,
 }
 

@@ -118,7 +118,11 @@ impl Replica {
     fn signal(&mut self, signal: i32) {
         let child = self.child.as_ref().expect("running");
         let pid = i32::try_from(child.id()).expect("a pid");
-        unsafe { libc::kill(pid, signal) };
+        #[allow(unsafe_code)]
+        // SAFETY: kill only sends a signal to the child this replica started.
+        unsafe {
+            libc::kill(pid, signal);
+        }
     }
 
     /// Waits for the process to end, at most `limit`.

@@ -108,7 +108,11 @@ fn fetches_and_pushes_over_https_with_a_token_that_stays_out_of_git() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (config, ca) = tls(dir.path());
     // Before any other thread of this test binary starts: how an operator trusts a private CA.
-    unsafe { std::env::set_var("SSL_CERT_FILE", &ca) };
+    #[allow(unsafe_code)]
+    // SAFETY: no other thread of this test reads the environment while it is set.
+    unsafe {
+        std::env::set_var("SSL_CERT_FILE", &ca);
+    }
     let server = GitServer::start(&common::root().join("example-repo"));
     let https = HttpGitServer::start(&server, "robot", TOKEN, Some(config));
     let token_file = dir.path().join("token");

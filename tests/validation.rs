@@ -80,7 +80,7 @@ fn the_example_repo_is_valid_without_warnings() {
 #[test]
 fn every_example_file_points_at_its_schema() {
     for (path, bytes) in
-        tollgate::config::fs::read_config_files(&common::root().join("example-repo")).unwrap()
+        tollgate::files::read_config_files(&common::root().join("example-repo")).unwrap()
     {
         let text = String::from_utf8(bytes).unwrap();
         let first = text.lines().next().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Compile: a validated [`AccessModel`] -> the Kubernetes objects one cluster should hold. Pure and deterministic:
 //! the same model, cluster, time and revision give byte-identical objects.
 
+mod clients;
 mod rbac;
 pub mod sessions;
 pub mod subjects;
@@ -12,14 +13,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::objects::{
-    DesiredState, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey, ObjectKind,
-    REVISION_ANNOTATION, SOURCE_ANNOTATION,
+    DesiredState, ENVIRONMENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey,
+    ObjectKind, REVISION_ANNOTATION, SOURCE_ANNOTATION,
 };
-use crate::validate::model::{AccessModel, Origin};
+use crate::validate::model::{AccessModel, Environment, Origin};
 
 /// What compile needs besides the model; the clock and the revision are passed in, never read.
 #[derive(Debug, Clone, Copy)]
 pub struct CompileContext<'a> {
+    /// The cluster to compile, as Settings' `spec.clusters[].name` names it; it becomes the instance label.
     pub cluster: &'a str,
     /// Grants, users and clients whose expiry or sunset is at or before `now` compile to nothing.
     pub now: Timestamp,
@@ -27,10 +29,17 @@ pub struct CompileContext<'a> {
     pub revision: Option<&'a str>,
 }
 
+/// Why a validated model cannot be compiled for the cluster asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
+    /// Settings define no cluster of that name.
     #[error("unknown cluster `{cluster}`: the repository's Settings define {known}")]
-    UnknownCluster { cluster: String, known: String },
+    UnknownCluster {
+        /// The cluster asked for.
+        cluster: String,
+        /// The clusters Settings define, each in backticks, comma-separated.
+        known: String,
+    },
 }
 
 /// Compiles the objects of one cluster.
@@ -51,9 +60,10 @@ pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState
         ctx: *ctx,
         objects: BTreeMap::new(),
     };
-    sessions::compile_clients(model, &mut out);
+    clients::compile_clients(model, &mut out);
     sessions::compile_environments(model, &mut out);
     rbac::compile_roles(model, &mut out);
+    rbac::compile_session_roles(model, &mut out);
     rbac::compile_bindings(model, &mut out);
     Ok(DesiredState {
         cluster: ctx.cluster.to_owned(),
@@ -117,6 +127,15 @@ impl ObjectSink<'_> {
         };
         self.insert(key, namespace);
     }
+}
+
+/// Adds the label that names the environment an object belongs to (its session objects and its Role).
+fn labelled(mut metadata: ObjectMeta, environment: &Environment) -> ObjectMeta {
+    metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(ENVIRONMENT_LABEL.to_owned(), environment.name.clone());
+    metadata
 }
 
 /// Annotations are limited in size and a fat binding can come from hundreds of files: name the first few.

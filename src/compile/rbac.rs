@@ -9,8 +9,8 @@ use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef,
 };
 
-use super::ObjectSink;
 use super::subjects::{RbacSubject, SubjectResolver};
+use super::{ObjectSink, labelled};
 use crate::objects::{ObjectKey, ObjectKind};
 use crate::validate::model::{
     self, AccessModel, BuiltinRole, GrantTarget, Origin, RoleDefinition, RoleRef as ModelRoleRef,
@@ -151,7 +151,7 @@ pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
             }
             GrantTarget::Environment(environment) => {
                 let environment = &model.environments[environment];
-                let name = super::sessions::session_role_name(&environment.name);
+                let name = session_role_name(&environment.name);
                 add((
                     Some(environment.namespace.clone()),
                     name.clone(),
@@ -196,18 +196,32 @@ pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
     }
 }
 
-/// A namespaced Role, for session environments.
-pub(super) fn role(
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    rules: Vec<PolicyRule>,
-) -> Role {
-    Role {
-        metadata,
-        rules: Some(rules),
+/// The Role of an environment's sessions, in the environment's namespace; its bindings come from grants.
+fn session_role_name(environment: &str) -> String {
+    format!("tollgate:session:{environment}")
+}
+
+/// For each environment of the cluster, the Role that lets the people granted it start and use its sessions.
+pub(super) fn compile_session_roles(model: &AccessModel, out: &mut ObjectSink) {
+    let ctx = out.ctx;
+    for environment in model.environments_in(ctx.cluster) {
+        let namespace = environment.namespace.as_str();
+        let role_name = session_role_name(&environment.name);
+        let role = Role {
+            metadata: labelled(
+                out.metadata(&role_name, Some(namespace), [&environment.origin]),
+                environment,
+            ),
+            rules: Some(session_rules(environment.port_forwarding)),
+        };
+        out.insert(
+            ObjectKey::namespaced(ObjectKind::Role, namespace, &role_name),
+            role,
+        );
     }
 }
 
-pub(super) fn session_rules(port_forwarding: bool) -> Vec<PolicyRule> {
+fn session_rules(port_forwarding: bool) -> Vec<PolicyRule> {
     let mut rules = vec![
         rule(&[""], &["pods"], &["get", "list", "watch"]),
         rule(&[""], &["pods/exec", "pods/attach"], &["create", "get"]),

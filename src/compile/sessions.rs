@@ -1,5 +1,5 @@
-//! The identities and workloads tollgate creates: clients' ServiceAccounts, and for each session environment its
-//! namespace, ServiceAccount, PodTemplate and the Role that lets granted people use its sessions.
+//! Session environments: for each, its namespace, ServiceAccount and the PodTemplate sessions start from. The Role
+//! that lets granted people use its sessions is RBAC, compiled in [`super::rbac`].
 
 use std::collections::BTreeMap;
 
@@ -9,55 +9,18 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::ObjectSink;
-use crate::objects::{ObjectKey, ObjectKind};
+use super::{ObjectSink, labelled};
+use crate::objects::{ENVIRONMENT_LABEL, ObjectKey, ObjectKind};
 use crate::validate::model::{AccessModel, Environment};
 
-/// Label naming the client a ServiceAccount belongs to.
-pub const CLIENT_LABEL: &str = "tollgate.dev/client";
-/// Label naming the environment a session object belongs to.
-pub const ENVIRONMENT_LABEL: &str = "tollgate.dev/environment";
-
-pub(super) fn session_role_name(environment: &str) -> String {
-    format!("tollgate:session:{environment}")
-}
-
+/// The PodTemplate of an environment's sessions, in the environment's namespace.
 pub fn pod_template_name(environment: &str) -> String {
     format!("tollgate-session-{environment}")
 }
 
-pub(super) fn compile_clients(model: &AccessModel, out: &mut ObjectSink) {
-    let ctx = out.ctx;
-    let namespace = model.settings.clients_namespace.as_str();
-    out.namespace(namespace, &[&model.settings.origin]);
-    for client in model.clients.values() {
-        if !client.is_active(ctx.now) || !client.clusters.contains(ctx.cluster) {
-            continue;
-        }
-        let mut metadata = out.metadata(&client.name, Some(namespace), [&client.origin]);
-        metadata
-            .labels
-            .get_or_insert_with(BTreeMap::new)
-            .insert(CLIENT_LABEL.to_owned(), client.name.clone());
-        let service_account = ServiceAccount {
-            metadata,
-            // Client tokens come from the TokenRequest API; no legacy token Secret is ever mounted or created.
-            automount_service_account_token: Some(false),
-            ..ServiceAccount::default()
-        };
-        out.insert(
-            ObjectKey::namespaced(ObjectKind::ServiceAccount, namespace, &client.name),
-            service_account,
-        );
-    }
-}
-
 pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
     let ctx = out.ctx;
-    for environment in model.environments.values() {
-        if !environment.in_cluster(ctx.cluster) {
-            continue;
-        }
+    for environment in model.environments_in(ctx.cluster) {
         let origin = &environment.origin;
         let namespace = environment.namespace.as_str();
         out.namespace(namespace, &[origin]);
@@ -78,19 +41,6 @@ pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
                 service_account,
             );
         }
-        let role_name = session_role_name(&environment.name);
-        let role = super::rbac::role(
-            labelled(
-                out.metadata(&role_name, Some(namespace), [origin]),
-                environment,
-            ),
-            super::rbac::session_rules(environment.port_forwarding),
-        );
-        out.insert(
-            ObjectKey::namespaced(ObjectKind::Role, namespace, &role_name),
-            role,
-        );
-
         let template_name = pod_template_name(&environment.name);
         let mut metadata = labelled(
             out.metadata(&template_name, Some(namespace), [origin]),
@@ -118,14 +68,6 @@ pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
             template,
         );
     }
-}
-
-fn labelled(mut metadata: ObjectMeta, environment: &Environment) -> ObjectMeta {
-    metadata
-        .labels
-        .get_or_insert_with(BTreeMap::new)
-        .insert(ENVIRONMENT_LABEL.to_owned(), environment.name.clone());
-    metadata
 }
 
 /// Session settings that are not part of a pod spec travel as annotations of the template, for the session

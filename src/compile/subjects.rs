@@ -12,12 +12,21 @@ use crate::validate::model::{AccessModel, Grant, Subjects};
 /// An RBAC subject, ordered the way bindings list them: ServiceAccounts, then users, then groups.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RbacSubject {
-    ServiceAccount { namespace: String, name: String },
+    /// A client's ServiceAccount.
+    ServiceAccount {
+        /// The ServiceAccount's namespace: Settings' `spec.clientsNamespace`.
+        namespace: String,
+        /// The ServiceAccount's name: the client's name.
+        name: String,
+    },
+    /// A person in an `accessAs: user` grant: `spec.subjectPrefixes.user` then the User's `username`.
     User(String),
+    /// A group in an `accessAs: user` grant: `spec.subjectPrefixes.group` then the Group's name.
     Group(String),
 }
 
 impl RbacSubject {
+    /// The subject as an RBAC binding lists it; a ServiceAccount without `apiGroup`, as the API server stores it.
     pub fn to_k8s(&self) -> Subject {
         match self {
             // The API server stores ServiceAccount subjects without an apiGroup; writing `""` would read back as
@@ -60,6 +69,8 @@ pub struct SubjectResolver<'m> {
 }
 
 impl<'m> SubjectResolver<'m> {
+    /// Prepares the resolver for `cluster` at `now`: expands every group and indexes the active clients of
+    /// `cluster` by owner.
     pub fn new(model: &'m AccessModel, cluster: &'m str, now: Timestamp) -> Self {
         let mut resolver = SubjectResolver {
             model,
@@ -110,6 +121,7 @@ impl<'m> SubjectResolver<'m> {
         self.group_closure.insert(name, closure);
     }
 
+    /// The ServiceAccount subject of `client`, in the clients namespace; whether the client is active is not checked.
     pub fn client_subject(&self, client: &str) -> RbacSubject {
         RbacSubject::ServiceAccount {
             namespace: self.model.settings.clients_namespace.clone(),

@@ -12,16 +12,24 @@ pub const API_VERSION: &str = "tollgate.dev/v1alpha1";
 /// The kinds of document an access repository holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
+    /// Repository-wide settings; exactly one per repository.
     Settings,
+    /// A person.
     User,
+    /// A set of users and nested groups.
     Group,
+    /// A custom RBAC role.
     Role,
+    /// A credential for one machine or robot.
     Client,
+    /// A session pod template.
     Environment,
+    /// Grants of roles and session environments to subjects.
     UserAccess,
 }
 
 impl Kind {
+    /// Every kind, in the order hints list them.
     pub const ALL: [Kind; 7] = [
         Kind::Settings,
         Kind::User,
@@ -32,6 +40,7 @@ impl Kind {
         Kind::UserAccess,
     ];
 
+    /// The kind as documents write it in `kind`, e.g. `UserAccess`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Settings => "Settings",
@@ -44,6 +53,7 @@ impl Kind {
         }
     }
 
+    /// The kind a document's `kind` names, matched exactly (case-sensitive); `None` for an unknown kind.
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
@@ -88,10 +98,13 @@ pub struct Document<S> {
     pub api_version: String,
     /// The kind of the document.
     pub kind: String,
+    /// The document's name and an optional description.
     pub metadata: Metadata,
+    /// What the document defines; its fields depend on `kind`.
     pub spec: S,
 }
 
+/// The document's name and an optional description.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
@@ -106,6 +119,7 @@ pub struct Metadata {
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
+/// Repository-wide settings: the managed clusters, where clients' ServiceAccounts and files go, and safety limits.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SettingsSpec {
@@ -129,16 +143,20 @@ pub struct SettingsSpec {
     pub subject_prefixes: SubjectPrefixesSpec,
 }
 
+/// Default of `clientsNamespace`: `tollgate-clients`.
 pub fn default_clients_namespace() -> String {
     "tollgate-clients".to_owned()
 }
+/// Default of `tokenLifetime`: `24h`.
 pub fn default_token_lifetime() -> String {
     "24h".to_owned()
 }
+/// Default of `artifactsPath`: `artifacts`.
 pub fn default_artifacts_path() -> String {
     "artifacts".to_owned()
 }
 
+/// A cluster tollgate manages.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterSpec {
@@ -154,6 +172,7 @@ pub struct ClusterSpec {
     pub client_pool: Option<ClientPoolSpec>,
 }
 
+/// The cluster's WireGuard gateway, as clients' WireGuard configurations name it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GatewaySpec {
@@ -167,6 +186,7 @@ pub struct GatewaySpec {
     pub dns: Vec<String>,
 }
 
+/// Addresses for VPN clients: each client with `vpn: true` gets its own range of `perClientPrefix` from `cidr`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClientPoolSpec {
@@ -176,6 +196,7 @@ pub struct ClientPoolSpec {
     pub per_client_prefix: u8,
 }
 
+/// Refuses plans that delete a large share of a cluster's managed objects; `apply --allow-mass-deletion` overrides.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeletionGuardSpec {
@@ -203,6 +224,7 @@ impl Default for DeletionGuardSpec {
     }
 }
 
+/// Prefixes for the RBAC subjects of `accessAs: user` grants; both empty by default.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SubjectPrefixesSpec {
@@ -217,12 +239,14 @@ pub struct SubjectPrefixesSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // User and Group
 
+/// A person: their Kubernetes username, the keys their client files are encrypted to, and when their access ends.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserSpec {
     /// Kubernetes username for `accessAs: user` grants (before the configured prefix). Defaults to the name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Contact address, for people reading the repository; must contain `@`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Public keys the user's client files are encrypted to: age X25519 (`age1...`) or SSH (`ssh-ed25519 ...`,
@@ -237,6 +261,7 @@ pub struct UserSpec {
     pub disabled: bool,
 }
 
+/// A set of users and nested groups that grants name at once.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupSpec {
@@ -251,6 +276,7 @@ pub struct GroupSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Role
 
+/// A custom role: policy rules, or an existing ClusterRole to bind; exactly one of the two.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RoleSpec {
@@ -266,12 +292,16 @@ pub struct RoleSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicyRuleSpec {
+    /// API groups of `resources`, e.g. `""` (the core group) or `apps`; required with `resources`.
     #[serde(default)]
     pub api_groups: Vec<String>,
+    /// Resource types, e.g. `pods`, `deployments` or `pods/log`. Exclusive with `nonResourceURLs`.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Object names the rule is limited to; every object when empty.
     #[serde(default)]
     pub resource_names: Vec<String>,
+    /// Non-resource URL paths, e.g. `/healthz`; honoured only in cluster-wide grants. Exclusive with `resources`.
     #[serde(default, rename = "nonResourceURLs")]
     pub non_resource_urls: Vec<String>,
     /// Must not be empty.
@@ -282,6 +312,7 @@ pub struct PolicyRuleSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Client
 
+/// A credential for one machine or robot in one or more clusters.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClientSpec {
@@ -312,6 +343,7 @@ fn default_true() -> bool {
 // ---------------------------------------------------------------------------------------------------------------
 // Environment
 
+/// A session pod template: the image, namespace and privileges of session pods, and what happens at login.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvironmentSpec {
@@ -331,6 +363,7 @@ pub struct EnvironmentSpec {
     /// Run the session container privileged.
     #[serde(default)]
     pub privileged: bool,
+    /// DNS settings of the session pod; the cluster's defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsSpec>,
     /// Shell started when a user logs in to a session.
@@ -339,10 +372,13 @@ pub struct EnvironmentSpec {
     /// Command that keeps the session pod running between logins.
     #[serde(default = "default_command")]
     pub command: Vec<String>,
+    /// User ID the session container runs as (`runAsUser`); the image's user when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<i64>,
+    /// Group ID the session container runs as (`runAsGroup`); the container runtime's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_group: Option<i64>,
+    /// Working directory of the session container; the image's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
     /// Name of an image pull Secret in the environment's namespace.
@@ -378,15 +414,19 @@ fn default_remove_timeout() -> String {
     "30m".to_owned()
 }
 
+/// Linux capabilities of the session container, written with or without `CAP_`, in any case; `ALL` is allowed.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CapabilitiesSpec {
+    /// Capabilities to add, e.g. `NET_ADMIN`.
     #[serde(default)]
     pub add: Vec<String>,
+    /// Capabilities to drop, e.g. `ALL`.
     #[serde(default)]
     pub drop: Vec<String>,
 }
 
+/// DNS settings of the session pod (its `dnsConfig`), on top of or instead of the cluster's.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DnsSpec {
@@ -401,6 +441,7 @@ pub struct DnsSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // UserAccess
 
+/// Grants of roles or session environments to users, groups and clients.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserAccessSpec {
@@ -413,20 +454,26 @@ pub struct UserAccessSpec {
     /// RFC 3339 time after which every grant of this document is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The grants, at least one; each names a role or an environment, and a cluster.
     pub grants: Vec<GrantSpec>,
 }
 
+/// Who the grants are for: at least one user, group or client.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SubjectsSpec {
+    /// Names of `User` documents.
     #[serde(default)]
     pub users: Vec<String>,
+    /// Names of `Group` documents; members of nested groups are included.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Names of `Client` documents; these get the grants directly, whatever `accessAs` says.
     #[serde(default)]
     pub clients: Vec<String>,
 }
 
+/// How the grants of a `UserAccess` document land in RBAC.
 #[derive(
     Debug,
     Clone,
@@ -475,17 +522,25 @@ pub struct GrantSpec {
 /// The spec of a document, by kind.
 #[derive(Debug, Clone)]
 pub enum DocumentBody {
+    /// The spec of a `Settings` document.
     Settings(SettingsSpec),
+    /// The spec of a `User` document.
     User(UserSpec),
+    /// The spec of a `Group` document.
     Group(GroupSpec),
+    /// The spec of a `Role` document.
     Role(RoleSpec),
+    /// The spec of a `Client` document.
     Client(ClientSpec),
+    /// The spec of an `Environment` document.
     // Boxed: the largest spec by far, and documents are kept by the thousand.
     Environment(Box<EnvironmentSpec>),
+    /// The spec of a `UserAccess` document.
     UserAccess(UserAccessSpec),
 }
 
 impl DocumentBody {
+    /// The kind of document this spec comes from.
     pub fn kind(&self) -> Kind {
         match self {
             DocumentBody::Settings(_) => Kind::Settings,

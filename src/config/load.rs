@@ -1,8 +1,8 @@
 //! Loading: configuration files as (path, bytes) pairs -> typed documents, with a diagnostic for everything that
 //! does not deserialize.
 //!
-//! The loader never touches the filesystem or Git itself, so the same code reads a working tree (`config::fs`) and,
-//! later, a Git tree at a revision.
+//! The loader never touches the filesystem or Git itself, so the same code reads a working tree ([`crate::files`])
+//! and a Git tree at a revision ([`crate::git`]).
 
 use std::collections::HashSet;
 
@@ -16,16 +16,22 @@ use crate::diagnostics::{Diagnostic, Location, did_you_mean};
 /// One document that deserialized into its kind's types.
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// Where the document is: its file and its index in that file.
     pub at: DocRef,
+    /// The document's `metadata.name`, as written (validation checks it).
     pub name: String,
+    /// The document's `spec`, typed by its `kind`.
     pub body: DocumentBody,
 }
 
 /// Everything the loader read: the files, the documents that deserialized, and what was wrong with the rest.
 #[derive(Debug, Default)]
 pub struct LoadedRepository {
+    /// Every file read, including those that failed to load; diagnostics look their positions up here.
     pub sources: Sources,
+    /// The documents that deserialized, in path order and then in order within each file.
     pub documents: Vec<Document>,
+    /// Why the other files and documents did not load; all errors.
     pub diagnostics: Vec<Diagnostic>,
     /// Documents whose header was readable but whose body was not. Validation does not report references to them
     /// as dangling: the real problem is already reported.
@@ -86,11 +92,10 @@ fn load_file(repo: &mut LoadedRepository, file: FileId) {
             Err(error) => {
                 let position = error
                     .location()
-                    .map(|l| Position {
+                    .map_or(Position { line: 1, column: 1 }, |l| Position {
                         line: l.line(),
                         column: l.column(),
-                    })
-                    .unwrap_or(Position { line: 1, column: 1 });
+                    });
                 repo.diagnostics.push(Diagnostic::error(
                     "yaml-syntax",
                     Location::Point { file, position },
@@ -253,7 +258,7 @@ fn typed<S: DeserializeOwned>(value: serde_yaml::Value, at: DocRef) -> Result<S,
 fn path_string(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    for segment in path.iter() {
+    for segment in path {
         match segment {
             Segment::Seq { index } => out.push_str(&format!("[{index}]")),
             Segment::Map { key } => {

@@ -1,7 +1,6 @@
 //! The access repository as written: typed documents, the files they come from, and loading them.
 
 pub mod documents;
-pub mod fs;
 pub mod load;
 pub mod source;
 

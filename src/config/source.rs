@@ -12,7 +12,9 @@ use saphyr_parser::{Event, Parser};
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Position {
+    /// Line, counting from 1.
     pub line: usize,
+    /// Column, counting from 1.
     pub column: usize,
 }
 
@@ -23,14 +25,18 @@ pub struct FileId(pub(crate) u32);
 /// One document of one file: the file and the document's index within it (0-based, counting empty documents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DocRef {
+    /// The file the document is in.
     pub file: FileId,
+    /// Position of the document among the file's `---`-separated documents, from 0.
     pub index: usize,
 }
 
 /// One configuration file: its repository-relative path (always `/`-separated) and text.
 #[derive(Debug)]
 pub struct SourceFile {
+    /// Path relative to the repository root, e.g. `users/alice.yaml`.
     pub path: String,
+    /// The file's text; empty for a file that is not UTF-8.
     pub text: String,
     positions: OnceLock<PositionIndex>,
 }
@@ -42,6 +48,7 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Adds a file and returns its id; ids count up in the order files are added.
     pub fn add(&mut self, path: String, text: String) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
         self.files.push(SourceFile {
@@ -52,18 +59,22 @@ impl Sources {
         id
     }
 
+    /// The file behind `id`, which must come from this `Sources` (panics when out of range).
     pub fn file(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
 
+    /// How many files there are.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether no file was added.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
 
+    /// Every file with its id, in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files
             .iter()
@@ -97,7 +108,9 @@ impl Sources {
 /// Which end of a `key: value` pair a diagnostic points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldPart {
+    /// The key, e.g. for an unknown or missing field; sequence items have none and fall back to the value.
     Key,
+    /// The value, e.g. for a value that does not parse or names nothing.
     Value,
 }
 

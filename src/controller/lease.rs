@@ -12,9 +12,12 @@ use tokio::sync::watch;
 
 use crate::cluster::{describe, status_code};
 
+/// Which Lease to contend for and with what timing, as client-go's `LeaderElectionConfig` in short.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
+    /// The Lease's namespace (the controller's own).
     pub namespace: String,
+    /// The Lease's name (`--lease-name`, `tollgate-leader` by default).
     pub name: String,
     /// This replica's name in `holderIdentity` (the pod name in a cluster).
     pub identity: String,
@@ -31,6 +34,7 @@ pub struct Leadership {
 }
 
 impl Leadership {
+    /// Whether this replica leads now, by the election task's latest round.
     pub fn is_leader(&self) -> bool {
         *self.rx.borrow()
     }
@@ -56,12 +60,15 @@ impl Leadership {
 
 /// The election loop's handle: stop it to release the lease for a quick hand-over.
 pub struct Election {
+    /// What the loop watches: starts as not leading and follows every round.
     pub leadership: Leadership,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Election {
+    /// Spawns the election task: every `config.retry` it acquires or renews the Lease; when renewals fail for 2/3 of
+    /// `config.duration` it stops leading, as client-go's renew deadline (10 s of a 15 s lease) does.
     pub fn start(client: kube::Client, config: LeaseConfig) -> Election {
         let (tx, rx) = watch::channel(false);
         let (stop, mut stopped) = watch::channel(false);
@@ -159,10 +166,9 @@ async fn try_acquire_or_renew(
             spec.renew_time.as_ref().map(|t| t.0),
             spec.lease_transitions
         );
-        let duration = spec
-            .lease_duration_seconds
-            .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)))
-            .unwrap_or(config.duration);
+        let duration = spec.lease_duration_seconds.map_or(config.duration, |s| {
+            Duration::from_secs(u64::try_from(s).unwrap_or(0))
+        });
         match observed {
             Some((seen, since)) if *seen == record => {
                 if since.elapsed() < duration {

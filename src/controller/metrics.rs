@@ -8,33 +8,47 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// The label set of `tollgate_reconciles_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
+    /// `success`, `failed`, `invalid` or `refused`.
     pub result: String,
 }
 
+/// The label set of `tollgate_objects_applied_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabel {
+    /// `created`, `updated`, `replaced`, `deleted` or `failed`.
     pub action: String,
 }
 
+/// The label set of `tollgate_applied_revision_info`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RevisionLabel {
+    /// The full Git commit id.
     pub revision: String,
 }
 
+/// Every metric the controller exports, registered under the `tollgate_` prefix; the loop updates them and
+/// `/metrics` encodes them.
 pub struct Metrics {
     registry: Registry,
     /// Access reconciles by result: `success`, `failed`, `invalid`, `refused`.
     pub reconciles: Family<ResultLabel, Counter>,
+    /// Seconds per reconcile, fetch to publish (`tollgate_reconcile_duration_seconds`, buckets 0.05 s to 102.4 s).
     pub reconcile_duration: Histogram,
     /// Objects written by action (`created`, `updated`, `replaced`, `deleted`, ...).
     pub objects: Family<ActionLabel, Counter>,
     /// 1 for the revision last applied successfully.
     pub applied_revision: Family<RevisionLabel, Gauge>,
+    /// Unix time (seconds) of the last successful reconcile, taken when its poll began
+    /// (`tollgate_last_success_timestamp_seconds`).
     pub last_success: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Failed polls or fetches of the Git remote (`tollgate_git_poll_errors_total`).
     pub git_poll_errors: Counter,
+    /// ServiceAccount tokens issued for clients by the TokenRequest API (`tollgate_tokens_issued_total`).
     pub tokens_issued: Counter,
+    /// Client files written or removed in pushed commits (`tollgate_artifacts_published_total`).
     pub artifacts_published: Counter,
     /// 1 while this replica holds the lease.
     pub leader: Gauge,
@@ -116,6 +130,7 @@ impl Metrics {
         text
     }
 
+    /// Counts one reconcile under its `result` label (`success`, `failed`, `invalid`, `refused`).
     pub fn count_reconcile(&self, result: &str) {
         self.reconciles
             .get_or_create(&ResultLabel {
@@ -124,6 +139,7 @@ impl Metrics {
             .inc();
     }
 
+    /// Makes `revision` the one series of `tollgate_applied_revision_info`, at 1 (Prometheus' info-metric pattern).
     pub fn set_revision(&self, revision: &str) {
         self.applied_revision.clear();
         self.applied_revision

@@ -31,38 +31,58 @@ use lease::{Election, Leadership, LeaseConfig};
 use metrics::Metrics;
 use status::{LastError, Status};
 
+/// Why the controller cannot start; once it runs, failures are reported in the status and retried, not returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
+    /// The HTTP endpoints cannot bind their address (in use, or not permitted).
     #[error("cannot listen on {address} for /healthz, /readyz and /metrics: {source}")]
     Listen {
+        /// The address asked for (`--listen`).
         address: SocketAddr,
+        /// The bind error.
         #[source]
         source: std::io::Error,
     },
+    /// The resync schedule is not a cron expression the `cron` crate parses (seconds first).
     #[error("invalid resync schedule `{schedule}`: {reason}")]
-    Schedule { schedule: String, reason: String },
+    Schedule {
+        /// The expression as given (`--resync`).
+        schedule: String,
+        /// The parser's complaint.
+        reason: String,
+    },
 }
 
+/// How a controller runs, as the flags of `tollgate controller` set it.
 pub struct ControllerConfig {
+    /// The repository and branch the configuration is read from and client files are pushed to.
     pub remote: GitRemote,
+    /// The Settings cluster (tollgate instance) this controller reconciles.
     pub cluster: String,
     /// The controller's own namespace: its Lease, status ConfigMap and Events.
     pub namespace: String,
+    /// This replica's name (the pod name in a cluster), written to the status ConfigMap and its Events.
     pub identity: String,
     /// How often the branch head is asked for.
     pub interval: Duration,
     /// When a full reconcile runs even if Git did not move (6-field cron: seconds first).
     pub resync: String,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; port 0 picks a free one.
     pub listen: SocketAddr,
     /// `None`: no election (a single replica).
     pub lease: Option<LeaseConfig>,
+    /// Author and committer of the client files commits.
     pub author: Author,
+    /// Whether a successful apply is followed by the credentials step and a push of client files.
     pub publish: bool,
+    /// How apply writes (concurrency, adoption, the deletion guard); `tollgate controller` never adopts nor lifts
+    /// the guard.
     pub apply: ApplyOptions,
 }
 
 /// A reconcile holds the desired and the live state (tens of thousands of objects) and drops them at the end;
 /// glibc keeps freed memory in its arenas, so an idle controller would keep the peak. Hand it back to the OS.
+#[allow(unsafe_code)]
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps; it touches no live allocation.
@@ -107,6 +127,8 @@ struct LoopState {
     status: Status,
 }
 
+/// The controller's loop with what it needs: the cluster connection, the configuration, the parsed resync schedule
+/// and the metrics it serves.
 pub struct Controller {
     cluster: Cluster,
     config: ControllerConfig,
@@ -115,6 +137,7 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// Parses the resync schedule ([`ControllerError::Schedule`] when it is not cron); contacts nothing yet.
     pub fn new(cluster: Cluster, config: ControllerConfig) -> Result<Controller, ControllerError> {
         let schedule: cron::Schedule =
             config
@@ -162,8 +185,7 @@ impl Controller {
             .map(|lease| Election::start(self.cluster.kube(), lease));
         let mut leadership = election
             .as_ref()
-            .map(|e| e.leadership.clone())
-            .unwrap_or_else(Leadership::always);
+            .map_or_else(Leadership::always, |e| e.leadership.clone());
         let mut state = LoopState {
             seen_head: None,
             applied: None,

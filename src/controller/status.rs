@@ -14,18 +14,22 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::describe;
 use crate::plan::Summary;
 
+/// The ConfigMap, in the controller's namespace, that holds its [`Status`] as JSON under `status.json`.
 pub const STATUS_CONFIGMAP: &str = "tollgate-status";
 const STATUS_KEY: &str = "status.json";
 
+/// What the controller last did, as it writes it to the status ConfigMap and `tollgate status` reads it back.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// The Settings cluster (tollgate instance) the controller reconciles.
     pub cluster: String,
     /// Which replica wrote this status.
     pub identity: String,
     /// The commit whose configuration is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_revision: Option<String>,
+    /// When the reconcile of that commit finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<Timestamp>,
     /// The summary of the last applied plan.
@@ -39,14 +43,18 @@ pub struct Status {
     pub last_error: Option<LastError>,
 }
 
+/// A failed step of the controller's loop, as the status shows it until the next success.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastError {
+    /// When the step failed.
     pub at: Timestamp,
     /// The pipeline step that failed: `poll`, `fetch`, `validate`, `compile`, `read`, `plan`, `apply`, `publish`.
     pub step: String,
+    /// The commit being reconciled; absent when Git could not be polled or fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// What went wrong, as the log and the Warning Event say it.
     pub message: String,
     /// For an invalid repository: every diagnostic with its file and line, as `tollgate validate` prints them.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -104,16 +112,33 @@ impl Status {
     }
 }
 
+/// Why [`read`] found no status to show.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusReadError {
+    /// The GET of the status ConfigMap failed (RBAC, connectivity).
     #[error("cannot read {namespace}/{STATUS_CONFIGMAP}: {reason}")]
-    Read { namespace: String, reason: String },
+    Read {
+        /// The namespace asked about.
+        namespace: String,
+        /// The API server's answer.
+        reason: String,
+    },
+    /// There is no status ConfigMap: no controller has written one in that namespace.
     #[error(
         "{namespace}/{STATUS_CONFIGMAP} does not exist: is the controller running in that namespace?"
     )]
-    Missing { namespace: String },
+    Missing {
+        /// The namespace asked about.
+        namespace: String,
+    },
+    /// The ConfigMap has no `status.json`, or it is not JSON of a status this tollgate reads.
     #[error("{namespace}/{STATUS_CONFIGMAP} holds no readable status: {reason}")]
-    Unreadable { namespace: String, reason: String },
+    Unreadable {
+        /// The namespace asked about.
+        namespace: String,
+        /// The missing key, or the JSON error.
+        reason: String,
+    },
 }
 
 /// Writes the status (server-side apply of the whole ConfigMap by the field manager `tollgate`).
@@ -145,6 +170,7 @@ pub async fn write(client: &kube::Client, namespace: &str, status: &Status) -> R
         .map_err(|e| describe(&e))
 }
 
+/// Reads the status the controller of `namespace` wrote (one GET), for `tollgate status`.
 pub async fn read(client: &kube::Client, namespace: &str) -> Result<Status, StatusReadError> {
     let configmap = Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .get_opt(STATUS_CONFIGMAP)

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use crate::validate::model::ClientPool;
 
+/// What [`allocate`] decided: a range for every wanted client the pool has room for, and those it has none for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Allocation {
     /// Client name -> its range.

@@ -11,19 +11,24 @@ use serde::{Deserialize, Serialize};
 /// Version of the client file format; readers refuse other versions.
 pub const CLIENT_FILE_FORMAT_VERSION: u32 = 1;
 
+/// What one client needs to reach one cluster (API server, token, WireGuard): the JSON that is sealed with age.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientFile {
+    /// [`CLIENT_FILE_FORMAT_VERSION`] when written; [`ClientFile::parse`] refuses any other.
     pub format_version: u32,
     /// The `Client` document's name.
     pub client: String,
+    /// The Settings cluster (tollgate instance) the file gives access to; with `client`, names the kubeconfig entries.
     pub cluster: String,
+    /// How kubectl reaches the API server as the client's ServiceAccount.
     pub kubernetes: KubernetesAccess,
     /// Absent for a client with `vpn: false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wireguard: Option<WireGuardAccess>,
 }
 
+/// The kubeconfig half of a client file: the API server, the CA to trust and the ServiceAccount token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KubernetesAccess {
@@ -35,10 +40,12 @@ pub struct KubernetesAccess {
     pub token: String,
     /// RFC 3339: when the token stops working; tollgate publishes a new one well before.
     pub token_expires: String,
+    /// The namespace of the kubeconfig context (the client's `defaultNamespace`); absent: kubectl's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_namespace: Option<String>,
 }
 
+/// The wg-quick half of a client file: the client's key and range, and the cluster's gateway as its one peer.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WireGuardAccess {
@@ -46,11 +53,13 @@ pub struct WireGuardAccess {
     pub private_key: String,
     /// The client's range from the cluster's pool, e.g. `10.90.0.4/30`; the first address is the client's.
     pub address: String,
+    /// The gateway's public key, base64, derived from the private key in the instance's shared state Secret.
     pub gateway_public_key: String,
     /// `host:port` of the cluster's WireGuard gateway.
     pub endpoint: String,
     /// What is routed through the tunnel.
     pub allowed_ips: Vec<String>,
+    /// DNS servers wg-quick sets while the tunnel is up (the gateway's `dns`); empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
 }
@@ -74,25 +83,42 @@ impl fmt::Debug for ClientFile {
     }
 }
 
+/// Why a client file cannot be read, or cannot give a wg-quick configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientFileError {
+    /// The bytes are not JSON, or not the shape of a client file (a missing or unknown field).
     #[error("{path} is not a tollgate client file: {source}")]
     Parse {
+        /// The file the bytes came from, for the message.
         path: String,
+        /// serde_json's error, with its line and column.
         #[source]
         source: serde_json::Error,
     },
+    /// The file's `formatVersion` is not [`CLIENT_FILE_FORMAT_VERSION`].
     #[error(
         "{path} is a client file of format version {found}; this tollgate reads version {CLIENT_FILE_FORMAT_VERSION}"
     )]
-    Version { path: String, found: u64 },
+    Version {
+        /// The file the bytes came from, for the message.
+        path: String,
+        /// The `formatVersion` the file carries; 0 when it has none.
+        found: u64,
+    },
+    /// A wg-quick configuration was asked of a client file without a WireGuard section.
     #[error(
         "the client file {path} of `{client}` has no WireGuard section: the client has `vpn: false`"
     )]
-    NoWireGuard { path: String, client: String },
+    NoWireGuard {
+        /// The client file's path, for the message.
+        path: String,
+        /// The `Client` document's name.
+        client: String,
+    },
 }
 
 impl ClientFile {
+    /// The file as pretty-printed JSON with a final newline: the plaintext that is HMAC'd and sealed.
     pub fn to_json(&self) -> String {
         let mut text =
             serde_json::to_string_pretty(self).expect("a client file serializes to JSON");
@@ -100,6 +126,8 @@ impl ClientFile {
         text
     }
 
+    /// Reads a decrypted client file; `path` only names it in errors. The version is checked first, so a file of
+    /// another format fails with [`ClientFileError::Version`] rather than a field error.
     pub fn parse(path: &str, bytes: &[u8]) -> Result<ClientFile, ClientFileError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|source| ClientFileError::Parse {

@@ -4,6 +4,12 @@
 
 pub mod addresses;
 pub mod client_file;
+pub mod index;
 pub mod reconcile;
+mod revocation;
 pub mod seal;
 pub mod state;
+mod store;
+mod tokens;
+
+pub use store::CredentialsError;

@@ -9,22 +9,45 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 
 use crate::validate::model::{Recipient, RecipientKind};
 
+/// Why [`seal`] could not encrypt a client file.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// The recipient list is empty: age needs at least one.
     #[error("a client file needs at least one recipient")]
     NoRecipients,
+    /// The age crate does not accept a recipient key as an X25519 or SSH recipient.
     #[error("`{key}` is not a usable recipient: {reason}")]
-    Recipient { key: String, reason: String },
+    Recipient {
+        /// The public key as written in the repository.
+        key: String,
+        /// The age crate's complaint.
+        reason: String,
+    },
+    /// age failed while encrypting or armoring; the text is its error.
     #[error("cannot encrypt: {0}")]
     Encrypt(String),
 }
 
+/// Why a client file could not be decrypted: a bad identity file ([`read_identities`]) or a failed [`open`].
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The identity file holds no usable identity: not age or SSH, a passphrase-protected or unsupported SSH key,
+    /// or empty.
     #[error("cannot read the identity file {path}: {reason}")]
-    Identity { path: String, reason: String },
+    Identity {
+        /// The identity file's path, for the message.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file is not age, none of the identities is one of its recipients, or it is damaged.
     #[error("cannot decrypt {path}: {reason}")]
-    Decrypt { path: String, reason: String },
+    Decrypt {
+        /// The encrypted file's path, for the message.
+        path: String,
+        /// The age crate's error.
+        reason: String,
+    },
 }
 
 /// Encrypts `plaintext` so that any one of `recipients` can read it. Output is random (a fresh file key), so
@@ -64,7 +87,7 @@ pub fn seal(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, SealEr
         .map_err(|e| SealError::Encrypt(e.to_string()))?;
     writer
         .finish()
-        .and_then(|armored| armored.finish())
+        .and_then(age::armor::ArmoredWriter::finish)
         .map_err(|e| SealError::Encrypt(e.to_string()))?;
     Ok(String::from_utf8(out).expect("ASCII armor is ASCII"))
 }
@@ -120,7 +143,7 @@ pub fn open(
     let decryptor =
         age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| failed(e.to_string()))?;
     let mut reader = decryptor
-        .decrypt(identities.iter().map(|i| i.as_ref()))
+        .decrypt(identities.iter().map(std::convert::AsRef::as_ref))
         .map_err(|e| failed(e.to_string()))?;
     let mut plaintext = Vec::new();
     reader

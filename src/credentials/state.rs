@@ -31,9 +31,12 @@ pub fn client_secret_name(client: &str) -> String {
     format!("tollgate-client-{client}")
 }
 
+/// The instance's own secrets, made once and kept in the [`SHARED_SECRET`] Secret; `Debug` shows only the gateway's
+/// public key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SharedState {
+    /// [`STATE_FORMAT_VERSION`]; [`SharedState::check`] refuses any other.
     pub format_version: u32,
     /// Key of the HMAC over published plaintexts (base64, 32 bytes).
     pub hmac_key: String,
@@ -64,6 +67,8 @@ impl SharedState {
         }
     }
 
+    /// The gateway's WireGuard public key (base64), as clients put it in `[Peer]`; `None` if the stored private key
+    /// is not a key.
     pub fn gateway_public_key(&self) -> Option<String> {
         public_key_of(&self.gateway_private_key)
     }
@@ -84,6 +89,8 @@ impl SharedState {
             .collect()
     }
 
+    /// Checks a state read back from its Secret: the format version, a 32-byte HMAC key and a WireGuard private key.
+    /// `Err` says what is wrong, for [`crate::credentials::CredentialsError::BadState`].
     pub fn check(&self) -> Result<(), String> {
         if self.format_version != STATE_FORMAT_VERSION {
             return Err(format!(
@@ -101,18 +108,26 @@ impl SharedState {
     }
 }
 
+/// What tollgate remembers about one client, in that client's Secret ([`client_secret_name`]); `Debug` masks the
+/// token and the WireGuard key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientState {
+    /// [`STATE_FORMAT_VERSION`]; a state of another version is refused when the Secrets are read.
     pub format_version: u32,
+    /// The `Client` document's name.
     pub client: String,
     /// The ServiceAccount the token belongs to; a re-created ServiceAccount (new uid) voids the token.
     pub service_account_uid: String,
+    /// The ServiceAccount token last handed out, from the TokenRequest API; reused until renewed or revoked.
     pub token: String,
+    /// When the token was requested, by tollgate's clock; with `token_expires`, decides when it is renewed.
     pub token_issued: Timestamp,
+    /// When the token stops working, as the TokenRequest API answered.
     pub token_expires: Timestamp,
     /// The recipients the current token was handed to (sorted keys). Losing one of them revokes the token.
     pub recipients: Vec<String>,
+    /// The client's WireGuard key and range; absent without `vpn`, or when the cluster has no gateway or client pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wireguard: Option<WireGuardState>,
     /// What the repository holds for this client, as last published.
@@ -137,10 +152,13 @@ impl fmt::Debug for ClientState {
     }
 }
 
+/// A client's WireGuard key and range, kept between runs so that its client file changes only when they must.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WireGuardState {
+    /// The client's WireGuard private key (base64, as `wg` prints it); a new one after every revocation.
     pub private_key: String,
+    /// The client's range from the cluster's client pool, e.g. `10.90.0.4/30`; kept while it fits the pool.
     pub address: IpNet,
 }
 
@@ -148,6 +166,7 @@ pub struct WireGuardState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublishedArtifact {
+    /// Where the ciphertext was committed: `<artifactsPath>/<cluster>/<client>.age`.
     pub path: String,
     /// HMAC of the client file's plaintext.
     pub hmac: String,

@@ -15,6 +15,8 @@ use crate::objects::{DesiredState, LiveState, ObjectKey, is_owned_by};
 pub struct SubjectName {
     /// `client`, `user`, `group` or `serviceaccount` (a ServiceAccount outside the clients namespace).
     pub kind: &'static str,
+    /// The name the binding gives the subject (a client's name for a client); `<namespace>/<name>` for a
+    /// ServiceAccount.
     pub name: String,
 }
 
@@ -37,11 +39,15 @@ impl std::fmt::Display for Access {
     }
 }
 
+/// The access one subject gains and loses when the plan is applied.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessChange {
+    /// Who gains or loses access.
     pub subject: SubjectName,
+    /// Roles bound by the desired bindings and by no owned live one, sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gained: Vec<Access>,
+    /// Roles bound by an owned live binding and by no desired one, sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<Access>,
 }

@@ -9,16 +9,21 @@ use serde_json::Value;
 
 use crate::objects::REVISION_ANNOTATION;
 
+/// One field whose live value differs from the desired one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldChange {
     /// Dotted path of the field, e.g. `subjects` or `metadata.labels.app.kubernetes.io/managed-by`.
     pub path: String,
+    /// The live value; `None` when the live object lacks the field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    /// The desired value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
 }
 
+/// The fields of `desired` whose value in `live` differs: only fields tollgate sets (server-side apply's view),
+/// a list as a whole, and never the revision annotation.
 pub fn diff(desired: &Value, live: &Value) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     walk("", desired, live, &mut changes);

@@ -14,26 +14,36 @@ use diff::FieldChange;
 /// Version of the JSON form of a plan; raised on any incompatible change to its shape.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
+/// What a plan does to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// The object does not exist yet.
     Create,
+    /// The object exists with tollgate's labels, and fields tollgate sets differ.
     Update,
     /// Delete and create again, because a field that cannot change did.
     Replace,
+    /// An object with tollgate's labels that the repository no longer compiles to: pruned after every other write.
     Delete,
     /// An object of the same name exists without tollgate's labels; it is left alone.
     Conflict,
+    /// The object exists with tollgate's labels and every field tollgate sets already matches.
     #[serde(rename = "no-op")]
     NoOp,
 }
 
+/// One object's entry in a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
+    /// The object's kind, namespace and name.
     pub object: ObjectKey,
+    /// What apply does to it.
     pub action: Action,
+    /// The fields that differ from the live object (`update` and `replace`; empty otherwise).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
+    /// Why, for `replace` (the fields that cannot change in place) and `conflict`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -45,22 +55,37 @@ pub enum Against {
     /// `--offline`: a cluster with nothing in it.
     Empty,
     /// `--live-from FILE`.
-    File { path: String },
+    File {
+        /// The file as given to `--live-from`.
+        path: String,
+    },
     /// A live cluster, read through the API server at `server`.
-    Cluster { server: String },
+    Cluster {
+        /// The API server URL ([`crate::cluster::Cluster::server`]).
+        server: String,
+    },
 }
 
+/// How many objects of a plan take each [`Action`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// Objects to create.
     pub create: usize,
+    /// Objects to update in place.
     pub update: usize,
+    /// Objects to delete and create again.
     pub replace: usize,
+    /// Objects to prune.
     pub delete: usize,
+    /// Same-named objects without tollgate's labels, left alone.
     pub conflict: usize,
+    /// Objects already as desired (`no-op`).
     pub unchanged: usize,
 }
 
 impl Summary {
+    /// Whether apply would write anything: a create, update, replace or delete (conflicts do not count). What
+    /// `plan --detailed-exitcode` exits 2 on, as Terraform's `-detailed-exitcode`.
     pub fn has_changes(&self) -> bool {
         self.create + self.update + self.replace + self.delete > 0
     }
@@ -70,23 +95,43 @@ impl Summary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionGuardViolation {
+    /// Objects the plan deletes.
     pub deletes: usize,
+    /// Objects in the cluster that carry this instance's labels.
     pub managed: usize,
+    /// Settings' `spec.deletionGuard.maxDeletePercent`: the largest share of `managed` one plan may delete.
     pub max_delete_percent: u8,
+    /// Settings' `spec.deletionGuard.minObjects`: up to this many deletions are allowed whatever the share.
     pub min_objects: u32,
 }
 
+/// What apply would do to one cluster: every object's action in apply order and the access it changes.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`], serialized first as `formatVersion`.
     pub format_version: u32,
+    /// The cluster (tollgate instance) planned, as Settings name it.
     pub cluster: String,
+    /// The live state the plan was compared with.
     pub against: Against,
+    /// `changes` counted by action.
     pub summary: Summary,
+    /// Every desired object and every owned live object no longer desired, in apply order: creates and updates
+    /// kind by kind, deletions last in reverse kind order.
     pub changes: Vec<Change>,
+    /// Roles gained and lost per subject (user, group, client or ServiceAccount), read from the bindings.
     pub access: Vec<AccessChange>,
+    /// Set when the plan deletes more than Settings' `spec.deletionGuard` allows; apply then refuses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_guard: Option<DeletionGuardViolation>,
+}
+
+impl Plan {
+    /// The changes apply would act on: every change but `no-op`, in apply order (conflicts included).
+    pub fn pending_changes(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
 }
 
 /// Fields that cannot change once an object exists, by kind.
@@ -108,6 +153,9 @@ fn apply_order(change: &Change) -> (bool, i32, &ObjectKey) {
     }
 }
 
+/// Compares `desired` with `live` for one instance: missing objects are created; owned ones that differ are updated,
+/// or replaced when an immutable field (a binding's `roleRef`) changed; same-named ones without this instance's
+/// labels are conflicts; owned ones no longer desired are deleted. Pure; `against` is only recorded.
 pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan {
     let cluster = desired.cluster.as_str();
     let mut changes = Vec::new();

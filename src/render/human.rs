@@ -67,11 +67,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         ))
     );
     out.push('\n');
-    let changes: Vec<_> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changes: Vec<_> = plan.pending_changes().collect();
     if changes.is_empty() {
         out.push_str("No changes: the cluster matches the repository.\n");
     }

@@ -3,8 +3,10 @@
 use std::fmt::Write as _;
 
 use super::human::{Plain, field_lines, sigil};
-use crate::plan::{Action, Against, Plan};
+use crate::plan::{Against, Plan};
 
+/// The plan as Markdown for a merge-request comment: the summary, the deletion guard's warning, a table of access
+/// changes, and the object changes (no-ops left out) as a folded `diff` block.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let against = match &plan.against {
@@ -47,11 +49,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<_> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let changes: Vec<_> = plan.pending_changes().collect();
     if !changes.is_empty() {
         out.push_str("<details><summary>Object changes</summary>\n\n```diff\n");
         for change in changes {

@@ -17,6 +17,8 @@ fn word(outcome: Outcome) -> &'static str {
     }
 }
 
+/// The apply report as people read it: a line per object that was not unchanged (with its reason), the totals,
+/// and with `--publish` the client files published.
 pub fn report_human(report: &ApplyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -88,6 +90,7 @@ pub fn report_human(report: &ApplyReport) -> String {
     out
 }
 
+/// The apply report as pretty-printed JSON ending in a newline (`apply --output json`, `apply --report FILE`).
 pub fn report_json(report: &ApplyReport) -> String {
     let mut text = serde_json::to_string_pretty(report).expect("a report serializes to JSON");
     text.push('\n');

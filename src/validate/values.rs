@@ -33,6 +33,8 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
         })
 }
 
+/// Checks a name is a DNS-1123 label, as Kubernetes' `IsDNS1123Label`. The error is a message and, when lower-casing
+/// and turning `_`, `.` and spaces into `-` makes the name valid, a hint naming the result.
 pub fn dns1123_label(name: &str) -> Result<(), (String, Option<String>)> {
     if is_dns1123_label(name) {
         return Ok(());
@@ -55,6 +57,7 @@ pub fn dns1123_label(name: &str) -> Result<(), (String, Option<String>)> {
     ))
 }
 
+/// Checks a name is a DNS-1123 subdomain, as Kubernetes' `IsDNS1123Subdomain`; the error is a message.
 pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
     if is_dns1123_subdomain(name) {
         Ok(())

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use jiff::Timestamp;
-use tollgate::config::fs::read_config_files;
 use tollgate::config::{LoadedRepository, load};
+use tollgate::files::read_config_files;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -352,7 +352,7 @@ fn serve<S: std::io::Read + std::io::Write>(
     for line in cgi_headers.lines() {
         match line.split_once(':') {
             Some((name, value)) if name.eq_ignore_ascii_case("status") => {
-                status = value.trim().to_owned()
+                status = value.trim().to_owned();
             }
             Some(_) => response.push_str(&format!("{line}\r\n")),
             None => {}
@@ -412,7 +412,10 @@ impl SshServer {
         )
         .expect("sshd config");
         // As root, sshd wants its privilege separation directory.
-        if unsafe { libc::geteuid() } == 0 {
+        #[allow(unsafe_code)]
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
             std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         }
         let mut command = Command::new("/usr/sbin/sshd");

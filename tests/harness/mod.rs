@@ -41,7 +41,7 @@ pub struct Options {
     pub audit_log: bool,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
@@ -61,11 +61,10 @@ fn binaries() -> PathBuf {
         .find_map(|l| l.trim().strip_prefix("k8s.io/kubernetes "))
         .expect("go.mod pins k8s.io/kubernetes")
         .trim();
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/tollgate")
-        });
+    let cache = std::env::var_os("TOLLGATE_CACHE").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/tollgate"),
+        PathBuf::from,
+    );
     let bin = cache.join(format!("k8s-{version}/bin"));
     for name in [
         "etcd",
@@ -82,13 +81,32 @@ fn binaries() -> PathBuf {
     bin
 }
 
-fn spawn(name: &'static str, mut command: Command, log: &Path) -> (&'static str, Child) {
+/// The `tollgate` binary: Cargo's for tests and benches, else `TOLLGATE_BIN`, else the one next to the running
+/// program's folder (`target/debug/examples/demo` -> `target/debug/tollgate`).
+pub fn tollgate_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_tollgate") {
+        return PathBuf::from(path);
+    }
+    if let Some(path) = std::env::var_os("TOLLGATE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the running program's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("tollgate"))
+        .filter(|path| path.is_file())
+        .expect("the tollgate binary next to this program: build it with `cargo build`, or set TOLLGATE_BIN")
+}
+
+pub fn spawn(name: &'static str, mut command: Command, log: &Path) -> (&'static str, Child) {
     let log = std::fs::File::create(log).expect("log file");
     command
         .stdout(log.try_clone().expect("log file"))
         .stderr(log)
         .stdin(Stdio::null());
     // If the test process dies without unwinding, the kernel stops the control plane with it.
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is async-signal-safe.
     unsafe {
         command.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -318,7 +336,7 @@ impl ControlPlane {
 
     /// Runs the `tollgate` binary under test with `--kubeconfig` appended.
     pub fn tollgate(&self, kubeconfig: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        Command::new(tollgate_bin())
             .args(args)
             .arg("--kubeconfig")
             .arg(kubeconfig)

@@ -1,0 +1,257 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'tollgate'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'tollgate' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the repository and print every problem with its file, line and field')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the objects one cluster should hold, as YAML that `kubectl apply -f -` accepts')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what would change in one cluster, per object and per person')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
+            [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
+            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tollgate;validate' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print diagnostics as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;render' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;plan' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--live-from', '--live-from', [CompletionResultType]::ParameterName, 'Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of the live cluster')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Save the plan for `tollgate apply FILE` (live plans only)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'color')
+            [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'revision')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Plan against an empty cluster instead of the live one')
+            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;apply' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, '`human` prints the plan and the outcome of each object; `json` prints only the apply report')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the apply report as JSON to this file')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'color')
+            [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations (default with --git: the fetched commit)')
+            [CompletionResult]::new('--git', '--git', [CompletionResultType]::ParameterName, 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs')
+            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'branch')
+            [CompletionResult]::new('--git-cache', '--git-cache', [CompletionResultType]::ParameterName, 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git')
+            [CompletionResult]::new('--git-token-file', '--git-token-file', [CompletionResultType]::ParameterName, 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)')
+            [CompletionResult]::new('--git-username', '--git-username', [CompletionResultType]::ParameterName, 'HTTP(S): the username sent with --git-token-file')
+            [CompletionResult]::new('--git-ssh-key', '--git-ssh-key', [CompletionResultType]::ParameterName, 'SSH: the private key file to authenticate with')
+            [CompletionResult]::new('--git-known-hosts', '--git-known-hosts', [CompletionResultType]::ParameterName, 'SSH: the server''s host keys (`known_hosts` format), checked strictly. Default: ssh''s own known hosts')
+            [CompletionResult]::new('--author', '--author', [CompletionResultType]::ParameterName, 'The author and committer of published client files, as `Name <email>`')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Apply without asking; required when standard input is not a terminal')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking; required when standard input is not a terminal')
+            [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over same-named objects that exist without tollgate''s labels instead of refusing')
+            [CompletionResult]::new('--allow-mass-deletion', '--allow-mass-deletion', [CompletionResultType]::ParameterName, 'Apply even when the plan deletes more than the deletion guard allows')
+            [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'After a successful apply, issue the clients'' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;controller' {
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--git', '--git', [CompletionResultType]::ParameterName, 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs')
+            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'branch')
+            [CompletionResult]::new('--git-cache', '--git-cache', [CompletionResultType]::ParameterName, 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git')
+            [CompletionResult]::new('--git-token-file', '--git-token-file', [CompletionResultType]::ParameterName, 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)')
+            [CompletionResult]::new('--git-username', '--git-username', [CompletionResultType]::ParameterName, 'HTTP(S): the username sent with --git-token-file')
+            [CompletionResult]::new('--git-ssh-key', '--git-ssh-key', [CompletionResultType]::ParameterName, 'SSH: the private key file to authenticate with')
+            [CompletionResult]::new('--git-known-hosts', '--git-known-hosts', [CompletionResultType]::ParameterName, 'SSH: the server''s host keys (`known_hosts` format), checked strictly. Default: ssh''s own known hosts')
+            [CompletionResult]::new('--author', '--author', [CompletionResultType]::ParameterName, 'The author and committer of published client files, as `Name <email>`')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often to ask Git for the branch head (advertised refs only; nothing is fetched unless it moved)')
+            [CompletionResult]::new('--resync', '--resync', [CompletionResultType]::ParameterName, 'When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The controller''s namespace: its Lease, its status ConfigMap and its Events')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'This replica''s name in the Lease')
+            [CompletionResult]::new('--lease-name', '--lease-name', [CompletionResultType]::ParameterName, 'lease-name')
+            [CompletionResult]::new('--lease-duration', '--lease-duration', [CompletionResultType]::ParameterName, 'How long the lease holds without renewal; a standby takes over after this long')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where /healthz, /readyz and /metrics are served')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once during an apply')
+            [CompletionResult]::new('--no-leader-election', '--no-leader-election', [CompletionResultType]::ParameterName, 'Run without leader election (exactly one replica)')
+            [CompletionResult]::new('--no-publish', '--no-publish', [CompletionResultType]::ParameterName, 'Apply only; do not issue credentials or publish client files')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;status' {
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The controller''s namespace')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the status as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;client' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tollgate;client;kubeconfig' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;client;wg-config' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;client;help' {
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tollgate;client;help;kubeconfig' {
+            break
+        }
+        'tollgate;client;help;wg-config' {
+            break
+        }
+        'tollgate;client;help;help' {
+            break
+        }
+        'tollgate;schema' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'out')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;completions' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write every shell''s completion script to DIR/completions and the manual pages to DIR/man')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;help' {
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check the repository and print every problem with its file, line and field')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the objects one cluster should hold, as YAML that `kubectl apply -f -` accepts')
+            [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what would change in one cluster, per object and per person')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
+            [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
+            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tollgate;help;validate' {
+            break
+        }
+        'tollgate;help;render' {
+            break
+        }
+        'tollgate;help;plan' {
+            break
+        }
+        'tollgate;help;apply' {
+            break
+        }
+        'tollgate;help;controller' {
+            break
+        }
+        'tollgate;help;status' {
+            break
+        }
+        'tollgate;help;client' {
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            break
+        }
+        'tollgate;help;client;kubeconfig' {
+            break
+        }
+        'tollgate;help;client;wg-config' {
+            break
+        }
+        'tollgate;help;schema' {
+            break
+        }
+        'tollgate;help;completions' {
+            break
+        }
+        'tollgate;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,158 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_tollgate_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_tollgate_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_tollgate_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_tollgate_using_subcommand
+    set -l cmd (__fish_tollgate_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c tollgate -n "__fish_tollgate_needs_command" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_needs_command" -s V -l version -d 'Print version'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "validate" -d 'Check the repository and print every problem with its file, line and field'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "render" -d 'Print the objects one cluster should hold, as YAML that `kubectl apply -f -` accepts'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "plan" -d 'Show what would change in one cluster, per object and per person'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "apply" -d 'Plan against the live cluster and apply the plan: server-side apply, then prune'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "controller" -d 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "status" -d 'Print what the controller reports: the applied revision, when, the last plan and the last error'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "client" -d 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "schema" -d 'Write the JSON Schema of every document kind'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "completions" -d 'Print a shell completion script, or write every script and the manual pages'
+complete -c tollgate -n "__fish_tollgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -l repo -d 'The access repository\'s config root' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -l json -d 'Print diagnostics as JSON'
+complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l repo -d 'The access repository\'s config root' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l revision -d 'Git revision to record in the objects\' annotations' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l repo -d 'The access repository\'s config root' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l live-from -d 'Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of the live cluster' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l context -d 'The kubeconfig context. Default: its current context' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l qps -d 'Client-side rate limit: API requests per second' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l out -d 'Save the plan for `tollgate apply FILE` (live plans only)' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l output -r -f -a "human\t''
+json\t''
+markdown\t''"
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l color -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l revision -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l offline -d 'Plan against an empty cluster instead of the live one'
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform\'s flag)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l repo -d 'The access repository\'s config root' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l context -d 'The kubeconfig context. Default: its current context' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l qps -d 'Client-side rate limit: API requests per second' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l concurrency -d 'API requests in flight at once' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l output -d '`human` prints the plan and the outcome of each object; `json` prints only the apply report' -r -f -a "human\t''
+json\t''"
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l report -d 'Also write the apply report as JSON to this file' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l color -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l revision -d 'Git revision to record in the objects\' annotations (default with --git: the fetched commit)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git -d 'Read the configuration from this remote\'s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l branch -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-cache -d 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-token-file -d 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-username -d 'HTTP(S): the username sent with --git-token-file' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-ssh-key -d 'SSH: the private key file to authenticate with' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-known-hosts -d 'SSH: the server\'s host keys (`known_hosts` format), checked strictly. Default: ssh\'s own known hosts' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l author -d 'The author and committer of published client files, as `Name <email>`' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s y -l yes -d 'Apply without asking; required when standard input is not a terminal'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l adopt -d 'Take over same-named objects that exist without tollgate\'s labels instead of refusing'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-mass-deletion -d 'Apply even when the plan deletes more than the deletion guard allows'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l publish -d 'After a successful apply, issue the clients\' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git -d 'Read the configuration from this remote\'s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l branch -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-cache -d 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-token-file -d 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-username -d 'HTTP(S): the username sent with --git-token-file' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-ssh-key -d 'SSH: the private key file to authenticate with' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-known-hosts -d 'SSH: the server\'s host keys (`known_hosts` format), checked strictly. Default: ssh\'s own known hosts' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l author -d 'The author and committer of published client files, as `Name <email>`' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l context -d 'The kubeconfig context. Default: its current context' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l qps -d 'Client-side rate limit: API requests per second' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l interval -d 'How often to ask Git for the branch head (advertised refs only; nothing is fetched unless it moved)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l resync -d 'When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l namespace -d 'The controller\'s namespace: its Lease, its status ConfigMap and its Events' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l identity -d 'This replica\'s name in the Lease' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-name -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-duration -d 'How long the lease holds without renewal; a standby takes over after this long' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l listen -d 'Where /healthz, /readyz and /metrics are served' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l concurrency -d 'API requests in flight at once during an apply' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l no-leader-election -d 'Run without leader election (exactly one replica)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l no-publish -d 'Apply only; do not issue credentials or publish client files'
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l namespace -d 'The controller\'s namespace' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l context -d 'The kubeconfig context. Default: its current context' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l qps -d 'Client-side rate limit: API requests per second' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -l json -d 'Print the status as JSON'
+complete -c tollgate -n "__fish_tollgate_using_subcommand status" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and not __fish_seen_subcommand_from kubeconfig wg-config help" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and not __fish_seen_subcommand_from kubeconfig wg-config help" -f -a "kubeconfig" -d 'Write a kubeconfig that stock kubectl uses as is'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and not __fish_seen_subcommand_from kubeconfig wg-config help" -f -a "wg-config" -d 'Write a wg-quick configuration for the client\'s WireGuard tunnel'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and not __fish_seen_subcommand_from kubeconfig wg-config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from kubeconfig" -s i -l identity -d 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from kubeconfig" -s o -l output -d 'Write here (created with mode 0600) instead of standard output' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from kubeconfig" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from wg-config" -s i -l identity -d 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from wg-config" -s o -l output -d 'Write here (created with mode 0600) instead of standard output' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from wg-config" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "kubeconfig" -d 'Write a kubeconfig that stock kubectl uses as is'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "wg-config" -d 'Write a wg-quick configuration for the client\'s WireGuard tunnel'
+complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -l out -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand completions" -l out -d 'Write every shell\'s completion script to DIR/completions and the manual pages to DIR/man' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "validate" -d 'Check the repository and print every problem with its file, line and field'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "render" -d 'Print the objects one cluster should hold, as YAML that `kubectl apply -f -` accepts'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "plan" -d 'Show what would change in one cluster, per object and per person'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "apply" -d 'Plan against the live cluster and apply the plan: server-side apply, then prune'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "controller" -d 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "status" -d 'Print what the controller reports: the applied revision, when, the last plan and the last error'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "client" -d 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "schema" -d 'Write the JSON Schema of every document kind'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "completions" -d 'Print a shell completion script, or write every script and the manual pages'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and not __fish_seen_subcommand_from validate render plan apply controller status client schema completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "kubeconfig" -d 'Write a kubeconfig that stock kubectl uses as is'
+complete -c tollgate -n "__fish_tollgate_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "wg-config" -d 'Write a wg-quick configuration for the client\'s WireGuard tunnel'

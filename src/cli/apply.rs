@@ -1,0 +1,206 @@
+//! `tollgate apply`: plan against the live cluster and apply the plan (server-side apply, then prune), from the
+//! repository, a Git remote, or a saved plan; with `--publish`, then issue credentials and publish client files.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+
+use tollgate::apply::{ApplyOptions, apply, preflight};
+use tollgate::cluster::fingerprint;
+use tollgate::compile::{CompileContext, compile};
+use tollgate::files::read_saved_plan;
+use tollgate::git::Backoff;
+use tollgate::pipeline::plan_live;
+use tollgate::plan::Plan;
+use tollgate::publish::{PublishInput, publish};
+use tollgate::render;
+
+use super::args::{ColorChoice, GitArgs, KubeArgs, RepoArgs};
+use super::{runtime, validated};
+
+/// `tollgate apply`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  tollgate apply --repo . --cluster prod
+  tollgate apply plan.json --yes
+  tollgate apply --git https://git.example.com/org/access.git --cluster prod --publish \\
+      --git-token-file /run/secrets/git-token --yes")]
+pub struct Args {
+    /// A plan saved with `tollgate plan --out FILE`; applied only if the cluster has not changed since.
+    /// Without it, the plan is computed from `--repo`.
+    #[arg(value_name = "PLAN_FILE", conflicts_with_all = ["cluster", "git"])]
+    plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    repo: RepoArgs,
+    #[arg(long, required_unless_present = "plan_file")]
+    cluster: Option<String>,
+    #[command(flatten)]
+    kube: KubeArgs,
+    /// Apply without asking; required when standard input is not a terminal.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Take over same-named objects that exist without tollgate's labels instead of refusing.
+    #[arg(long)]
+    adopt: bool,
+    /// Apply even when the plan deletes more than the deletion guard allows.
+    #[arg(long)]
+    allow_mass_deletion: bool,
+    /// API requests in flight at once.
+    #[arg(long, default_value = "16")]
+    concurrency: NonZeroUsize,
+    /// `human` prints the plan and the outcome of each object; `json` prints only the apply report.
+    #[arg(long, value_enum, default_value_t = ReportOutput::Human)]
+    output: ReportOutput,
+    /// Also write the apply report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Git revision to record in the objects' annotations (default with --git: the fetched commit).
+    #[arg(long)]
+    revision: Option<String>,
+    #[command(flatten)]
+    git: Box<GitArgs>,
+    /// After a successful apply, issue the clients' credentials and publish their files (encrypted to their
+    /// recipients) to the --git repository, in one commit that touches only the artifacts path.
+    #[arg(long, requires = "git")]
+    publish: bool,
+}
+
+/// The views of an apply report.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportOutput {
+    Human,
+    Json,
+}
+
+/// Applies; exit 1 names every object (and client) that failed.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let remote = args.git.remote();
+    // With --git, the configuration is the fetched branch head's; the client files go on top of it.
+    let snapshot = match &remote {
+        Some(remote) => Some(remote.fetch()?),
+        None => None,
+    };
+    let revision = args
+        .revision
+        .clone()
+        .or_else(|| snapshot.as_ref().map(|s| s.commit.to_string()));
+    // Nothing is written unless the whole repository validates: load, validate and compile come first.
+    let compiled = match &args.cluster {
+        Some(cluster) => {
+            let (checked, now) = validated(&args.repo, remote.as_ref().zip(snapshot.as_ref()))?;
+            let desired = compile(
+                &checked.model,
+                &CompileContext {
+                    cluster,
+                    now,
+                    revision: revision.as_deref(),
+                },
+            )?;
+            Some((checked.model, desired, now))
+        }
+        None => None,
+    };
+    let options = ApplyOptions {
+        concurrency: args.concurrency,
+        adopt: args.adopt,
+        allow_mass_deletion: args.allow_mass_deletion,
+    };
+    runtime()?.block_on(async {
+        let cluster = args.kube.connect().await?;
+        let (desired, live, plan, model) = match (compiled, &args.plan_file) {
+            (Some((model, desired, now)), _) => {
+                let (live, plan) = plan_live(&cluster, &desired).await?;
+                (desired, live, plan, Some((model, now)))
+            }
+            (None, Some(path)) => {
+                let saved = read_saved_plan(path)?;
+                let desired = saved.desired(path)?;
+                let (live, plan) = plan_live(&cluster, &desired).await?;
+                saved.check_current(path, &cluster.server, &fingerprint(&live))?;
+                (desired, live, plan, None)
+            }
+            (None, None) => unreachable!("clap requires --cluster or a plan file"),
+        };
+        if args.output == ReportOutput::Human {
+            print!("{}", render::human(&plan, args.color.enabled()));
+        }
+        preflight(&plan, &options)?;
+        if plan.summary.has_changes() || (args.adopt && plan.summary.conflict > 0) {
+            confirm(&plan, args.yes)?;
+        }
+        let mut outcome = apply(&cluster, &plan, &desired, &live, &options).await?;
+        // Credentials need every ServiceAccount in place: publish only after a complete apply.
+        if let (true, true, Some(remote), Some(snapshot), Some((model, now))) =
+            (args.publish, outcome.succeeded(), &remote, snapshot, &model)
+        {
+            let published = publish(
+                &cluster,
+                PublishInput {
+                    model,
+                    desired: &desired,
+                    cluster_name: &plan.cluster,
+                    now: *now,
+                    remote,
+                    base: snapshot,
+                    author: &args.git.author(),
+                    backoff: Backoff::default(),
+                },
+            )
+            .await?;
+            outcome.publish = Some(published);
+        }
+        match args.output {
+            ReportOutput::Human => print!("{}", render::report_human(&outcome)),
+            ReportOutput::Json => print!("{}", render::report_json(&outcome)),
+        }
+        if let Some(path) = &args.report {
+            std::fs::write(path, render::report_json(&outcome))
+                .with_context(|| format!("cannot write the apply report to {}", path.display()))?;
+        }
+        if !outcome.succeeded() {
+            anyhow::bail!(
+                "the apply failed for {} object(s) ({} not attempted){}:\n  {}",
+                outcome.summary.failed,
+                outcome.summary.skipped,
+                match &outcome.publish {
+                    Some(p) if !p.failures.is_empty() =>
+                        format!(", {} client(s) not published", p.failures.len()),
+                    _ => String::new(),
+                },
+                outcome.failures().join("\n  ")
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Asks before writing, as Terraform does; without a terminal to ask on, only `--yes` proceeds.
+fn confirm(plan: &Plan, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to apply without --yes: standard input is not a terminal to confirm on; nothing was written"
+        );
+    }
+    eprint!(
+        "Apply these changes to cluster `{}`? Only `yes` is accepted: ",
+        plan.cluster
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if answer.trim() != "yes" {
+        anyhow::bail!("apply cancelled; nothing was written");
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The command line: one module per command (its arguments and its `run`), the arguments several commands share
+//! in [`args`], and the few helpers every command uses. This is the binary's edge: errors become `anyhow` here.
+
+mod apply;
+mod args;
+mod client;
+mod completions;
+mod controller;
+mod plan;
+mod render;
+mod schema;
+mod status;
+mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+use tollgate::config::{LoadedRepository, load};
+use tollgate::diagnostics::render_text;
+use tollgate::files::read_config_files;
+use tollgate::git::{GitRemote, Snapshot};
+use tollgate::pipeline::{Checked, check};
+
+use args::RepoArgs;
+
+/// `tollgate`: the parsed command line.
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "Kubernetes access as code")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the repository and print every problem with its file, line and field.
+    Validate(validate::Args),
+    /// Print the objects one cluster should hold, as YAML that `kubectl apply -f -` accepts.
+    Render(render::Args),
+    /// Show what would change in one cluster, per object and per person.
+    Plan(plan::Args),
+    /// Plan against the live cluster and apply the plan: server-side apply, then prune.
+    Apply(apply::Args),
+    /// Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync
+    /// schedule), publish client files; one replica at a time, elected with a Lease.
+    Controller(controller::Args),
+    /// Print what the controller reports: the applied revision, when, the last plan and the last error.
+    Status(status::Args),
+    /// Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads.
+    Client {
+        #[command(subcommand)]
+        command: client::Command,
+    },
+    /// Write the JSON Schema of every document kind.
+    Schema(schema::Args),
+    /// Print a shell completion script, or write every script and the manual pages.
+    Completions(completions::Args),
+}
+
+impl Cli {
+    /// The log level when `TOLLGATE_LOG` does not set one: the controller tells what it does, commands only warn.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Controller(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Runs the parsed command; its exit code, or the error to print.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Controller(args) => controller::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Client { command } => client::run(command),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::run(args),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
+    let files = read_config_files(repo)?;
+    Ok(load(files))
+}
+
+/// Loads and validates the repository (from Git when a fetched snapshot is given, else `--repo`), printing
+/// warnings; fails with every diagnostic when it is invalid.
+fn validated(
+    repo: &RepoArgs,
+    git: Option<(&GitRemote, &Snapshot)>,
+) -> anyhow::Result<(Checked, Timestamp)> {
+    let loaded = match git {
+        Some((remote, snapshot)) => load(remote.read_config(snapshot)?),
+        None => load_repo(&repo.repo)?,
+    };
+    let now = repo.now();
+    let checked = check(&loaded, now)?;
+    eprint!("{}", render_text(&checked.warnings));
+    Ok((checked, now))
+}

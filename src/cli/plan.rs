@@ -1,0 +1,114 @@
+//! `tollgate plan`: what would change in one cluster, per object and per person, against an empty cluster, a file
+//! of objects, or the live cluster.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+
+use tollgate::cluster::fingerprint;
+use tollgate::compile::{CompileContext, compile};
+use tollgate::objects::LiveState;
+use tollgate::pipeline::plan_live;
+use tollgate::plan::saved::SavedPlan;
+use tollgate::plan::{Against, plan};
+use tollgate::render;
+
+use super::args::{ColorChoice, KubeArgs, RepoArgs};
+use super::{runtime, validated};
+
+/// `tollgate plan`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  tollgate plan --repo . --cluster prod --offline
+  tollgate plan --repo . --cluster prod --output markdown > plan.md
+  tollgate plan --repo . --cluster prod --out plan.json && tollgate apply plan.json")]
+pub struct Args {
+    #[command(flatten)]
+    repo: RepoArgs,
+    #[arg(long)]
+    cluster: String,
+    /// Plan against an empty cluster instead of the live one.
+    #[arg(long, conflicts_with = "live_from")]
+    offline: bool,
+    /// Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of
+    /// the live cluster.
+    #[arg(long, value_name = "FILE")]
+    live_from: Option<PathBuf>,
+    #[command(flatten)]
+    kube: KubeArgs,
+    /// Save the plan for `tollgate apply FILE` (live plans only).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["offline", "live_from"])]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    output: Output,
+    /// Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform's flag).
+    #[arg(long)]
+    detailed_exitcode: bool,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[arg(long)]
+    revision: Option<String>,
+}
+
+/// The views of one plan.
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// Prints the plan; with `--detailed-exitcode`, exit 2 says it has changes.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // An invalid repository never gets as far as a plan: this fails with every diagnostic.
+    let (checked, now) = validated(&args.repo, None)?;
+    let desired = compile(
+        &checked.model,
+        &CompileContext {
+            cluster: &args.cluster,
+            now,
+            revision: args.revision.as_deref(),
+        },
+    )?;
+    let plan = match (&args.live_from, args.offline) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the live objects in {}", path.display()))?;
+            let shown = path.display().to_string();
+            let live = LiveState::from_yaml(&shown, &text)?;
+            plan(&desired, &live, Against::File { path: shown })
+        }
+        (None, true) => plan(&desired, &LiveState::default(), Against::Empty),
+        (None, false) => runtime()?.block_on(async {
+            let cluster = args.kube.connect().await?;
+            let (live, plan) = plan_live(&cluster, &desired).await?;
+            if let Some(out) = &args.out {
+                let saved = SavedPlan::new(&desired, &plan, &cluster.server, fingerprint(&live));
+                std::fs::write(out, saved.to_json())
+                    .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+            }
+            anyhow::Ok(plan)
+        })?,
+    };
+    let text = match args.output {
+        Output::Human => render::human(&plan, args.color.enabled()),
+        Output::Json => render::json(&plan),
+        Output::Markdown => render::markdown(&plan),
+    };
+    print!("{text}");
+    if let Some(out) = &args.out {
+        eprintln!(
+            "Saved the plan to {}; apply it with `tollgate apply {}`.",
+            out.display(),
+            out.display()
+        );
+    }
+    let changed = plan.summary.has_changes();
+    Ok(ExitCode::from(if args.detailed_exitcode && changed {
+        2
+    } else {
+        0
+    }))
+}

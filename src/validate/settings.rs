@@ -1,0 +1,228 @@
+//! Validation of the `Settings` document: clusters (API servers, gateways, client pools), the clients namespace,
+//! the token lifetime, the artifacts path and the deletion guard.
+
+use std::collections::BTreeMap;
+
+use crate::config::Kind;
+use crate::diagnostics::Location;
+
+use super::model::*;
+use super::{Documents, Validator, field, key, values};
+
+impl<'a> Validator<'a> {
+    pub(super) fn settings(&mut self, docs: &Documents<'a>) -> Option<Settings> {
+        let Some(&(doc, _, spec)) = docs.settings.first() else {
+            let settings_broken = self
+                .repo
+                .broken
+                .iter()
+                .any(|(kind, _)| *kind == Kind::Settings);
+            if !settings_broken {
+                self.error(
+                    "missing-settings",
+                    Location::Repository,
+                    "the repository has no `Settings` document",
+                )
+                .hint =
+                    Some("add one document of kind `Settings` that lists the clusters".to_owned());
+            }
+            return None;
+        };
+        for &(extra, _, _) in &docs.settings[1..] {
+            let message = format!(
+                "a second `Settings` document; a repository has exactly one (the first is at {})",
+                self.describe(doc)
+            );
+            self.error("duplicate-settings", key(extra, "kind"), message);
+        }
+
+        let mut clusters = BTreeMap::new();
+        let mut pools: Vec<(String, ipnet::IpNet, String)> = Vec::new();
+        if spec.clusters.is_empty() {
+            self.error(
+                "no-clusters",
+                key(doc, "spec.clusters"),
+                "Settings must define at least one cluster",
+            );
+        }
+        for (i, cluster) in spec.clusters.iter().enumerate() {
+            let path = format!("spec.clusters[{i}]");
+            if let Err((message, hint)) = values::dns1123_label(&cluster.name) {
+                self.error("invalid-name", field(doc, format!("{path}.name")), message)
+                    .hint = hint;
+            }
+            if clusters.contains_key(&cluster.name) {
+                self.error(
+                    "duplicate-name",
+                    field(doc, format!("{path}.name")),
+                    format!("duplicate cluster `{}`", cluster.name),
+                );
+                continue;
+            }
+            if !(cluster.api_server.starts_with("https://")
+                || cluster.api_server.starts_with("http://"))
+                || cluster.api_server.len() <= "https://".len()
+            {
+                self.error(
+                    "invalid-url",
+                    field(doc, format!("{path}.apiServer")),
+                    format!("`{}` is not an http(s) URL", cluster.api_server),
+                );
+            }
+            let gateway = cluster.gateway.as_ref().map(|gateway| {
+                if !is_host_port(&gateway.endpoint) {
+                    self.error(
+                        "invalid-endpoint",
+                        field(doc, format!("{path}.gateway.endpoint")),
+                        format!("`{}` is not a `host:port` endpoint", gateway.endpoint),
+                    );
+                }
+                let mut allowed_ips = Vec::new();
+                for (j, text) in gateway.allowed_ips.iter().enumerate() {
+                    match text.parse::<ipnet::IpNet>() {
+                        Ok(net) => allowed_ips.push(net),
+                        Err(_) => {
+                            self.error(
+                                "invalid-cidr",
+                                field(doc, format!("{path}.gateway.allowedIps[{j}]")),
+                                format!("`{text}` is not a CIDR network such as `10.96.0.0/12`"),
+                            );
+                        }
+                    }
+                }
+                let mut dns = Vec::new();
+                for (j, text) in gateway.dns.iter().enumerate() {
+                    match text.parse() {
+                        Ok(ip) => dns.push(ip),
+                        Err(_) => {
+                            self.error(
+                                "invalid-ip",
+                                field(doc, format!("{path}.gateway.dns[{j}]")),
+                                format!("`{text}` is not an IP address"),
+                            );
+                        }
+                    }
+                }
+                Gateway {
+                    endpoint: gateway.endpoint.clone(),
+                    allowed_ips,
+                    dns,
+                }
+            });
+            let client_pool = cluster.client_pool.as_ref().and_then(|pool| {
+                let Ok(cidr) = pool.cidr.parse::<ipnet::IpNet>() else {
+                    self.error(
+                        "invalid-cidr",
+                        field(doc, format!("{path}.clientPool.cidr")),
+                        format!("`{}` is not a CIDR network such as `10.90.0.0/16`", pool.cidr),
+                    );
+                    return None;
+                };
+                if cidr != cidr.trunc() {
+                    self.error(
+                        "invalid-cidr",
+                        field(doc, format!("{path}.clientPool.cidr")),
+                        format!("`{}` has host bits set", pool.cidr),
+                    )
+                    .hint = Some(format!("did you mean `{}`?", cidr.trunc()));
+                    return None;
+                }
+                if pool.per_client_prefix < cidr.prefix_len() || pool.per_client_prefix > cidr.max_prefix_len() {
+                    self.error(
+                        "prefix-outside-pool",
+                        field(doc, format!("{path}.clientPool.perClientPrefix")),
+                        format!(
+                            "a /{} range does not fit in the pool {cidr}: the prefix must be between {} and {}",
+                            pool.per_client_prefix,
+                            cidr.prefix_len(),
+                            cidr.max_prefix_len()
+                        ),
+                    );
+                    return None;
+                }
+                for (other, other_cidr, _) in &pools {
+                    if other_cidr.contains(&cidr.network()) || cidr.contains(&other_cidr.network()) {
+                        let message = format!("pool {cidr} overlaps the pool {other_cidr} of cluster `{other}`");
+                        self.error("overlapping-pools", field(doc, format!("{path}.clientPool.cidr")), message);
+                    }
+                }
+                pools.push((cluster.name.clone(), cidr, path.clone()));
+                Some(ClientPool {
+                    cidr,
+                    per_client_prefix: pool.per_client_prefix,
+                })
+            });
+            clusters.insert(
+                cluster.name.clone(),
+                Cluster {
+                    name: cluster.name.clone(),
+                    api_server: cluster.api_server.clone(),
+                    gateway,
+                    client_pool,
+                },
+            );
+        }
+        if let Err((message, hint)) = values::dns1123_label(&spec.clients_namespace) {
+            self.error("invalid-name", field(doc, "spec.clientsNamespace"), message)
+                .hint = hint;
+        }
+        let token_lifetime = match values::duration(&spec.token_lifetime) {
+            Ok(duration) => Some(duration),
+            Err(message) => {
+                self.error(
+                    "invalid-duration",
+                    field(doc, "spec.tokenLifetime"),
+                    message,
+                );
+                None
+            }
+        };
+        let artifacts_path = spec.artifacts_path.trim_matches('/');
+        if artifacts_path.is_empty()
+            || artifacts_path
+                .split('/')
+                .any(|part| part == ".." || part == "." || part.is_empty())
+        {
+            self.error(
+                "invalid-path",
+                field(doc, "spec.artifactsPath"),
+                format!(
+                    "`{}` must be a relative folder inside the repository",
+                    spec.artifacts_path
+                ),
+            );
+        }
+        if spec.deletion_guard.max_delete_percent > 100 {
+            self.error(
+                "invalid-value",
+                field(doc, "spec.deletionGuard.maxDeletePercent"),
+                "a percentage must be between 0 and 100",
+            );
+        }
+        Some(Settings {
+            clusters,
+            clients_namespace: spec.clients_namespace.clone(),
+            token_lifetime: token_lifetime?,
+            artifacts_path: artifacts_path.to_owned(),
+            deletion_guard: DeletionGuard {
+                max_delete_percent: spec.deletion_guard.max_delete_percent,
+                min_objects: spec.deletion_guard.min_objects,
+            },
+            subject_prefixes: SubjectPrefixes {
+                user: spec.subject_prefixes.user.clone(),
+                group: spec.subject_prefixes.group.clone(),
+            },
+            origin: self.origin(doc),
+        })
+    }
+}
+
+fn is_host_port(endpoint: &str) -> bool {
+    match endpoint.rsplit_once(':') {
+        Some((host, port)) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+        None => false,
+    }
+}
