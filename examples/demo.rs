@@ -12,7 +12,6 @@ mod harness;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::git::{GitServer, git};
@@ -23,42 +22,73 @@ const CLUSTER: &str = "prod";
 const CLIENT: &str = "bob-laptop";
 const CONTROLLER_NAMESPACE: &str = "tollgate-system";
 
+const USAGE: &str = "usage: scripts/demo [--non-interactive]
+
+Runs tollgate's whole loop on this machine: a real kube-apiserver and Git server on loopback, a copy of
+example-repo, `tollgate controller` following it. Pauses between steps on a terminal; --non-interactive runs
+through. Everything it starts stops when it ends, also on Ctrl-C.";
+
 fn main() {
-    let interactive =
-        !std::env::args().any(|a| a == "--non-interactive") && std::io::stdin().is_terminal();
-    let folders = Arc::new(Mutex::new(Vec::new()));
-    cleanup_on_interrupt(folders.clone());
-    let mut demo = Demo::start(interactive, &folders);
+    let mut interactive = std::io::stdin().is_terminal();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--non-interactive" => interactive = false,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => {
+                eprintln!("scripts/demo: unknown argument `{other}`\n\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+    // Every temporary folder of the demo (the control plane's, the Git server's, the caches) goes under one root,
+    // so that an interrupted run removes them all, however early it is interrupted.
+    let root = tempfile::Builder::new()
+        .prefix("tollgate-demo-")
+        .tempdir()
+        .expect("a temporary folder");
+    #[allow(unsafe_code)]
+    // SAFETY: no other thread exists yet, so none reads the environment while it changes.
+    unsafe {
+        std::env::set_var("TMPDIR", root.path());
+    }
+    cleanup_on_interrupt(root.path().to_owned());
+    let mut demo = Demo::start(interactive);
     demo.run();
     drop(demo);
+    drop(root);
     println!("\nEverything the demo started has stopped; its temporary files are removed.");
 }
 
 /// On Ctrl-C the terminal sends SIGINT to the whole foreground process group, so the demo's children (etcd,
-/// kube-apiserver, git daemon, the controller) stop by themselves. The demo waits a moment for them, removes its
-/// temporary folders and exits 130, as shells expect of an interrupted program.
-fn cleanup_on_interrupt(folders: Arc<Mutex<Vec<PathBuf>>>) {
+/// kube-apiserver, git daemon, the controller) stop by themselves; on SIGTERM they stop with the demo (the harness
+/// starts them with a parent-death signal). The demo waits a moment for them, removes its temporary root and
+/// exits 130 (143 for SIGTERM), as shells expect of an interrupted program.
+fn cleanup_on_interrupt(root: PathBuf) {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime for the signal");
-        runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
+        let code = runtime.block_on(async {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = terminate.recv() => 143,
+            }
         });
         eprintln!("\ninterrupted: stopping the control plane, the Git server and the controller");
-        let folders = folders.lock().map(|f| f.clone()).unwrap_or_default();
-        for _ in 0..20 {
+        for _ in 0..40 {
             std::thread::sleep(Duration::from_millis(250));
-            let left = folders
-                .iter()
-                .filter(|dir| std::fs::remove_dir_all(dir).is_err() && dir.exists())
-                .count();
-            if left == 0 {
+            if std::fs::remove_dir_all(&root).is_ok() || !root.exists() {
                 break;
             }
         }
-        std::process::exit(130);
+        std::process::exit(code);
     });
 }
 
@@ -82,7 +112,7 @@ impl Drop for Demo {
 }
 
 impl Demo {
-    fn start(interactive: bool, folders: &Mutex<Vec<PathBuf>>) -> Demo {
+    fn start(interactive: bool) -> Demo {
         heading("tollgate demo: Kubernetes access as code, end to end on this machine");
         say(
             "Starting a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) on loopback ...",
@@ -93,9 +123,6 @@ impl Demo {
             controller_manager: true,
             audit_log: false,
         });
-        if let Ok(mut folders) = folders.lock() {
-            folders.push(plane.dir.path().to_owned());
-        }
         say(&format!(
             "kube-apiserver is ready at {} ({:.1} s); its files are in {}.",
             plane.server,
@@ -107,8 +134,9 @@ impl Demo {
             ok(&plane.kubectl(&["create", "namespace", namespace]));
         }
         say(
-            "Created the team namespaces `payments` and `search` (tollgate binds in them, it never owns them).",
+            "Created the team namespaces `payments` and `search` (tollgate binds in them, it never owns them) and",
         );
+        say("`tollgate-system`, where the controller keeps its status.");
 
         // The access repository: example-repo, with the prod cluster's API server pointed at this control plane,
         // so that the client files tollgate publishes connect here.
@@ -119,18 +147,16 @@ impl Demo {
         let text = text.replace("https://prod.k8s.example.com:6443", &plane.server);
         std::fs::write(&settings, text).expect("settings.yaml");
         let server = GitServer::start(content.path());
-        if let Ok(mut folders) = folders.lock() {
-            folders.push(server.dir.path().to_owned());
-        }
         say(&format!(
             "Serving a copy of example-repo at {} (git daemon); prod's apiServer now points here.",
             server.url
         ));
-        let clone = plane.dir.path().join("developer");
+        let clone = plane.dir.path().join("access");
         git(
             plane.dir.path(),
-            &["clone", "--quiet", &server.url, "developer"],
+            &["clone", "--quiet", &server.url, "access"],
         );
+        say("$ git clone <url> access && cd access");
         Demo {
             interactive,
             plane,
@@ -260,10 +286,7 @@ impl Demo {
         );
         let d = &*self;
         git(&d.clone, &["pull", "--quiet", "--rebase"]);
-        let log = git(
-            &d.clone,
-            &["log", "-1", "--stat", "--format=commit %h by %an%n%n%B"],
-        );
+        let log = git(&d.clone, &["log", "-1", "--stat"]);
         show("$ git pull && git log -1 --stat", &stdout(&log));
         let head =
             std::fs::read_to_string(d.clone.join(format!("artifacts/{CLUSTER}/{CLIENT}.age")))
@@ -309,7 +332,7 @@ impl Demo {
         );
         ok(&whoami);
         say(&format!(
-            "$ kubectl auth whoami\n    {}",
+            "$ kubectl --kubeconfig bob.kubeconfig auth whoami\n    {}",
             stdout(&whoami).trim()
         ));
         for (verb, resource, namespace) in [
@@ -320,7 +343,7 @@ impl Demo {
             ("create", "deployments", "search"),
         ] {
             say(&format!(
-                "$ kubectl auth can-i {verb} {resource} -n {namespace}: {}",
+                "$ kubectl --kubeconfig bob.kubeconfig auth can-i {verb} {resource} -n {namespace}: {}",
                 can_i(&d.plane, &kubeconfig, verb, resource, namespace)
             ));
         }
@@ -339,13 +362,16 @@ impl Demo {
         std::fs::write(d.clone.join("access/bob-search.yaml"), grant).expect("write the grant");
         show("$ cat access/bob-search.yaml", grant);
         commit_and_push(&d.clone, "bob may edit search in prod");
-        say("$ git commit -am 'bob may edit search in prod' && git push");
+        say(
+            "$ git add access/bob-search.yaml && git commit -m 'bob may edit search in prod' && git push",
+        );
         let kubeconfig = d.plane.dir.path().join("bob.kubeconfig");
         let took = self.wait("the grant is applied", Duration::from_secs(30), || {
             can_i(&d.plane, &kubeconfig, "create", "deployments", "search") == "yes"
         });
         say(&format!(
-            "$ kubectl auth can-i create deployments -n search: yes (applied {:.1} s after the push)",
+            "$ kubectl --kubeconfig bob.kubeconfig auth can-i create deployments -n search: yes (applied {:.1} s after \
+             the push)",
             took.as_secs_f64()
         ));
     }
@@ -378,7 +404,8 @@ impl Demo {
             },
         );
         say(&format!(
-            "$ kubectl auth whoami\n    {refusal}\n(the token was refused {:.1} s after the push)",
+            "$ kubectl --kubeconfig bob.kubeconfig auth whoami\n    {refusal}\n(the token was refused {:.1} s after the \
+             push)",
             took.as_secs_f64()
         ));
         let gone = self.wait(

@@ -26,16 +26,30 @@ pub struct ApplyOptions {
     pub adopt: bool,
     /// Apply a plan the deletion guard refuses.
     pub allow_mass_deletion: bool,
+    /// What to do with Namespaces the plan deletes (with everything in them).
+    pub namespace_deletion: NamespaceDeletion,
+}
+
+/// Deleting a Namespace deletes every object in it, so it is never routine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceDeletion {
+    /// Refuse the whole plan before any write (`tollgate apply` without `--allow-namespace-deletion`).
+    Refuse,
+    /// Apply everything else and leave the Namespaces, reported as held back on every run until a person
+    /// deletes them with `tollgate apply --allow-namespace-deletion` (the controller).
+    HoldBack,
+    /// Delete them (`--allow-namespace-deletion`).
+    Allow,
 }
 
 /// Why apply wrote nothing at all.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error(
-        "the deletion guard refuses this plan: it deletes {} of the {} objects tollgate manages in this cluster \
-         (limit: {}% when more than {} objects); nothing was written. If this is intended, pass \
-         --allow-mass-deletion or raise spec.deletionGuard in Settings",
-        .0.deletes, .0.managed, .0.max_delete_percent, .0.min_objects
+        "the deletion guard refuses this plan: {} (limits: more than {}% and more than {} of the bindings or of the \
+         subjects with access{}); nothing was written. If this is intended, pass --allow-mass-deletion",
+        .0.reason, .0.max_delete_percent, .0.min_objects,
+        if .0.limits_from_last_applied { ", the last applied revision's: this plan's Settings lower them" } else { "" }
     )]
     /// The plan deletes more than Settings' `spec.deletionGuard` allows, and `--allow-mass-deletion` is not set.
     DeletionGuard(DeletionGuardViolation),
@@ -46,6 +60,13 @@ pub enum Refusal {
     )]
     /// Same-named objects lack this instance's labels, and `--adopt` is not set: all of them, in plan order.
     Conflicts(Vec<ObjectKey>),
+    #[error(
+        "the plan deletes {} Namespace(s) tollgate created: {}; deleting a Namespace deletes every object in it, \
+         so nothing was written. If this is intended, pass --allow-namespace-deletion",
+        .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    /// The plan deletes Namespaces and [`NamespaceDeletion::Refuse`] is in force.
+    NamespaceDeletion(Vec<ObjectKey>),
 }
 
 /// What apply did to one object.
@@ -68,6 +89,8 @@ pub enum Outcome {
     Failed,
     /// Not attempted, because an earlier write failed.
     Skipped,
+    /// A Namespace deletion left for a person to confirm ([`NamespaceDeletion::HoldBack`]).
+    HeldBack,
 }
 
 /// What apply did to one object of the plan.
@@ -101,6 +124,8 @@ pub struct ReportSummary {
     pub failed: usize,
     /// Deletions not attempted because an earlier write failed.
     pub skipped: usize,
+    /// Namespace deletions left for a person to confirm.
+    pub held_back: usize,
 }
 
 /// The outcome of one apply: every object of the plan, the totals and, with `--publish`, the publish.
@@ -161,7 +186,18 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
     if !conflicts.is_empty() && !options.adopt {
         return Err(Refusal::Conflicts(conflicts));
     }
+    let namespaces: Vec<ObjectKey> = namespace_deletions(plan).cloned().collect();
+    if !namespaces.is_empty() && options.namespace_deletion == NamespaceDeletion::Refuse {
+        return Err(Refusal::NamespaceDeletion(namespaces));
+    }
     Ok(())
+}
+
+fn namespace_deletions(plan: &Plan) -> impl Iterator<Item = &ObjectKey> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.object.kind == ObjectKind::Namespace)
+        .map(|c| &c.object)
 }
 
 /// The waves apply runs, each one after the other: upserts by kind in apply order, then deletions by kind in
@@ -215,12 +251,34 @@ pub async fn apply(
                     object: change.object.clone(),
                     outcome: Outcome::Skipped,
                     reason: Some(format!(
-                        "not deleted: {failed} earlier write(s) failed, and prune waits for a complete apply"
+                        "held back: {failed} earlier write(s) failed, and prune waits for a complete apply (so \
+                         that no access is removed before the new access is in place)"
                     )),
                 });
             }
             continue;
         }
+        let wave: Vec<(usize, &Change)> = if is_prune
+            && options.namespace_deletion == NamespaceDeletion::HoldBack
+        {
+            let (held, rest): (Vec<_>, Vec<_>) = wave
+                .into_iter()
+                .partition(|(_, c)| c.object.kind == ObjectKind::Namespace);
+            for (index, change) in held {
+                outcomes[index] = Some(ObjectOutcome {
+                    object: change.object.clone(),
+                    outcome: Outcome::HeldBack,
+                    reason: Some(
+                        "held back: deleting a Namespace deletes every object in it; run `tollgate apply \
+                         --allow-namespace-deletion` to delete it"
+                            .to_owned(),
+                    ),
+                });
+            }
+            rest
+        } else {
+            wave
+        };
         let results: Vec<(usize, ObjectOutcome)> =
             futures::stream::iter(wave)
                 .map(|(index, change)| async move {
@@ -248,6 +306,7 @@ pub async fn apply(
             Outcome::Unchanged => &mut summary.unchanged,
             Outcome::Failed => &mut summary.failed,
             Outcome::Skipped => &mut summary.skipped,
+            Outcome::HeldBack => &mut summary.held_back,
         } += 1;
     }
     Ok(ApplyReport {
@@ -280,7 +339,7 @@ async fn write(
             .and_then(|m| m["metadata"]["uid"].as_str())
     };
     let result = match change.action {
-        Action::NoOp => Ok(Outcome::Unchanged),
+        Action::NoOp | Action::Unowned => Ok(Outcome::Unchanged),
         Action::Create => applied(cluster, key, manifest(), Outcome::Created).await,
         Action::Update => applied(cluster, key, manifest(), Outcome::Updated).await,
         Action::Conflict => match cluster.apply(key, manifest()).await {
@@ -380,6 +439,7 @@ mod tests {
         concurrency: NonZeroUsize::MIN,
         adopt: false,
         allow_mass_deletion: false,
+        namespace_deletion: NamespaceDeletion::Refuse,
     };
 
     #[test]
@@ -425,13 +485,18 @@ mod tests {
         let violation = DeletionGuardViolation {
             deletes: 20,
             managed: 21,
+            subjects_losing_all: 3,
+            subjects_with_access: 4,
             max_delete_percent: 50,
             min_objects: 10,
+            limits_from_last_applied: true,
+            reason: "it deletes 20 of the 21 bindings tollgate manages".into(),
         };
         let mass = plan_of(Vec::new(), Some(violation));
         let message = preflight(&mass, &OPTIONS).unwrap_err().to_string();
         assert!(
-            message.contains("deletes 20 of the 21 objects"),
+            message.contains("deletes 20 of the 21 bindings")
+                && message.contains("the last applied revision's"),
             "{message}"
         );
         let allow = ApplyOptions {
@@ -439,5 +504,26 @@ mod tests {
             ..OPTIONS
         };
         assert!(preflight(&mass, &allow).is_ok());
+    }
+
+    #[test]
+    fn a_namespace_deletion_needs_its_own_flag() {
+        let plan = plan_of(
+            vec![change(
+                ObjectKind::Namespace,
+                "sessions-old",
+                Action::Delete,
+            )],
+            None,
+        );
+        let message = preflight(&plan, &OPTIONS).unwrap_err().to_string();
+        assert!(message.contains("--allow-namespace-deletion"), "{message}");
+        for namespace_deletion in [NamespaceDeletion::Allow, NamespaceDeletion::HoldBack] {
+            let options = ApplyOptions {
+                namespace_deletion,
+                ..OPTIONS
+            };
+            assert!(preflight(&plan, &options).is_ok());
+        }
     }
 }

@@ -23,7 +23,7 @@ use crate::objects::{
 };
 
 /// The field manager of every server-side apply tollgate makes; `kubectl get --show-managed-fields` names it.
-pub const FIELD_MANAGER: &str = "tollgate";
+pub use crate::objects::FIELD_MANAGER;
 
 /// Client-side pacing of API requests (kube-rs has none of its own): a token bucket refilled at `qps` per second
 /// that holds at most `burst` tokens.
@@ -163,6 +163,43 @@ fn innermost_cause(error: &dyn std::error::Error) -> String {
     cause.to_string()
 }
 
+/// What a namespace holds, as [`Cluster::count_namespace_objects`] counted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceContents {
+    /// Every object counted.
+    pub total: u64,
+    /// Objects per resource (plural), most first.
+    pub by_resource: Vec<(String, u64)>,
+    /// Resources that could not be listed (e.g. forbidden), so not counted.
+    pub unreadable: Vec<String>,
+}
+
+impl std::fmt::Display for NamespaceContents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Vec<String> = self
+            .by_resource
+            .iter()
+            .take(4)
+            .map(|(resource, count)| format!("{count} {resource}"))
+            .collect();
+        write!(f, "it holds {} object(s)", self.total)?;
+        if !shown.is_empty() {
+            write!(f, ": {}", shown.join(", "))?;
+            if self.by_resource.len() > shown.len() {
+                write!(f, ", ...")?;
+            }
+        }
+        if !self.unreadable.is_empty() {
+            write!(
+                f,
+                " (and {} resource type(s) not counted: not allowed to list them)",
+                self.unreadable.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The HTTP status of an API error, if the API server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
     match error {
@@ -171,14 +208,21 @@ pub fn status_code(error: &kube::Error) -> Option<u16> {
     }
 }
 
-/// A live object as plan compares it: with its type (list items lack it) and without `managedFields`, which
-/// plans never read and which would double the memory of a large read.
+/// A live object as plan compares it: with its type (list items lack it), and with `managedFields` cut down to
+/// who wrote it (manager and operation): ownership needs the names, while the field sets would double the memory
+/// of a large read.
 fn live_manifest(kind: ObjectKind, mut value: Value) -> Value {
     if let Value::Object(map) = &mut value {
         map.insert("apiVersion".into(), kind.api_version().into());
         map.insert("kind".into(), kind.kind().into());
-        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-            metadata.remove("managedFields");
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata")
+            && let Some(Value::Array(entries)) = metadata.get_mut("managedFields")
+        {
+            for entry in entries.iter_mut() {
+                if let Value::Object(fields) = entry {
+                    fields.retain(|k, _| k == "manager" || k == "operation");
+                }
+            }
         }
     }
     value
@@ -240,6 +284,54 @@ impl Cluster {
     /// [`Cluster::paced`] first where volume matters.
     pub fn kube(&self) -> kube::Client {
         self.client.clone()
+    }
+
+    /// How many objects live in `namespace`, by resource (`pods`, `configmaps`, ...), for a plan that would delete
+    /// it: API discovery, then one `limit=1` LIST per namespaced resource type (the count is the item plus
+    /// `remainingItemCount`). Resources the caller may not list are left out of the count, and named.
+    pub async fn count_namespace_objects(
+        &self,
+        namespace: &str,
+    ) -> Result<NamespaceContents, kube::Error> {
+        use kube::api::{Api, DynamicObject};
+        use kube::discovery::{Discovery, Scope, verbs};
+        self.paced().await;
+        let discovery = Discovery::new(self.client.clone()).run().await?;
+        let mut contents = NamespaceContents::default();
+        for group in discovery.groups() {
+            for (resource, capabilities) in group.recommended_resources() {
+                if capabilities.scope != Scope::Namespaced
+                    || !capabilities.supports_operation(verbs::LIST)
+                {
+                    continue;
+                }
+                // Events come and go by themselves; they are not what a person would lose.
+                if resource.plural == "events" {
+                    continue;
+                }
+                self.paced().await;
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), namespace, &resource);
+                match api.list(&ListParams::default().limit(1)).await {
+                    Ok(list) => {
+                        let count = list.items.len() as u64
+                            + list
+                                .metadata
+                                .remaining_item_count
+                                .map_or(0, |n| n.max(0) as u64);
+                        if count > 0 {
+                            contents.total += count;
+                            contents.by_resource.push((resource.plural.clone(), count));
+                        }
+                    }
+                    Err(_) => contents.unreadable.push(resource.plural.clone()),
+                }
+            }
+        }
+        contents
+            .by_resource
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(contents)
     }
 
     /// Waits for the rate limiter; every request calls it first.

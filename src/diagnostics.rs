@@ -154,9 +154,18 @@ pub fn resolve_all(diagnostics: &[Diagnostic], sources: &Sources) -> Vec<Resolve
         .iter()
         .map(|d| ResolvedDiagnostic::resolve(d, sources))
         .collect();
+    // Summaries of what was not checked or not shown follow from the rest: they go last.
+    let last =
+        |d: &ResolvedDiagnostic| matches!(d.code, "unchecked-references" | "too-many-problems");
     resolved.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.severity, &a.message)
-            .cmp(&(&b.file, b.line, b.column, b.severity, &b.message))
+        (last(a), &a.file, a.line, a.column, a.severity, &a.message).cmp(&(
+            last(b),
+            &b.file,
+            b.line,
+            b.column,
+            b.severity,
+            &b.message,
+        ))
     });
     resolved
 }

@@ -10,6 +10,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use gix::ObjectId;
+
+use crate::config::load::{FileProblem, RepoFile, is_config_folder, is_config_path};
 use gix::bstr::ByteSlice;
 
 /// Why fetching, reading, committing to or pushing the access repository failed.
@@ -144,6 +146,8 @@ pub struct Snapshot {
     pub tree: ObjectId,
     /// Every regular file of the tree by its `/`-separated path, with its blob id (no symlinks or submodules).
     pub files: BTreeMap<String, ObjectId>,
+    /// Every symbolic link of the tree by its path, with the blob that holds its target.
+    pub links: BTreeMap<String, ObjectId>,
 }
 
 impl Snapshot {
@@ -154,6 +158,10 @@ impl Snapshot {
         let mut hasher = sha2::Sha256::new();
         for path in self.config_paths() {
             hasher.update(format!("{path}\t{}\n", self.files[path]));
+        }
+        // A link can bring configuration in (or name a problem validation reports): it counts too.
+        for (path, id) in &self.links {
+            hasher.update(format!("link {path}\t{id}\n"));
         }
         hasher
             .finalize()
@@ -169,6 +177,53 @@ impl Snapshot {
             .map(String::as_str)
             .filter(|path| crate::config::load::is_config_path(path))
     }
+}
+
+/// Where a symbolic link of a commit leads.
+enum LinkTarget {
+    /// A regular file of the commit, by path.
+    File(String),
+    /// A folder of the commit.
+    Folder,
+    /// Out of the repository (an absolute path, or `..` past the root).
+    Outside,
+    /// Nothing: no such path, or a chain of links that loops.
+    Nowhere(String),
+}
+
+/// Where the link at `path`, with target `target`, leads inside the commit. A link to another link is not
+/// followed further (say so, rather than resolving chains and loops).
+fn resolve_link(snapshot: &Snapshot, path: &str, target: &str) -> LinkTarget {
+    if target.starts_with('/') {
+        return LinkTarget::Outside;
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return LinkTarget::Outside;
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let resolved = parts.join("/");
+    if snapshot.files.contains_key(&resolved) {
+        return LinkTarget::File(resolved);
+    }
+    let folder = format!("{resolved}/");
+    if snapshot.files.keys().any(|f| f.starts_with(&folder)) {
+        return LinkTarget::Folder;
+    }
+    if snapshot.links.contains_key(&resolved) {
+        return LinkTarget::Nowhere(format!(
+            "it points to another link, `{resolved}`; link to the file itself"
+        ));
+    }
+    LinkTarget::Nowhere(format!("`{resolved}` does not exist in the commit"))
 }
 
 /// A change to one artifact: its new content, or `None` to remove it.
@@ -374,17 +429,47 @@ impl GitRemote {
     }
 
     /// The configuration files of a fetched snapshot as (path, bytes), ready for [`crate::config::load`].
-    pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+    pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<RepoFile>, GitError> {
         let repo = self.open()?;
+        let read = |path: &str, id: ObjectId| {
+            repo.find_blob(id)
+                .map(|blob| blob.data.clone())
+                .map_err(|e| GitError::Read {
+                    commit: snapshot.commit,
+                    what: path.to_owned(),
+                    reason: e.to_string(),
+                })
+        };
         let mut files = Vec::new();
         for path in snapshot.config_paths() {
-            let id = snapshot.files[path];
-            let blob = repo.find_blob(id).map_err(|e| GitError::Read {
-                commit: snapshot.commit,
-                what: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-            files.push((path.to_owned(), blob.data.clone()));
+            files.push(RepoFile {
+                path: path.to_owned(),
+                content: Ok(read(path, snapshot.files[path])?),
+            });
+        }
+        // Symbolic links, as the file-system edge treats them: a link to a configuration file of the commit is
+        // read as that file; any other link that could hold configuration is a problem validation names.
+        for (path, id) in &snapshot.links {
+            let target = String::from_utf8_lossy(&read(path, *id)?).into_owned();
+            let content = match resolve_link(snapshot, path, &target) {
+                LinkTarget::File(file) if is_config_path(path) => {
+                    Ok(read(&file, snapshot.files[&file])?)
+                }
+                LinkTarget::Folder if is_config_folder(path) => {
+                    Err(FileProblem::LinkedFolder { target })
+                }
+                LinkTarget::Outside if is_config_path(path) => {
+                    Err(FileProblem::LinkOutside { target })
+                }
+                LinkTarget::Nowhere(reason) if is_config_path(path) => {
+                    Err(FileProblem::BrokenLink { target, reason })
+                }
+                _ => continue,
+            };
+            files.push(RepoFile {
+                path: path.clone(),
+                content,
+            });
         }
         Ok(files)
     }
@@ -516,6 +601,7 @@ fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitErr
         .and_then(|c| c.tree())
         .map_err(|e| read_error("the tree", e))?;
     let mut files = BTreeMap::new();
+    let mut links = BTreeMap::new();
     for entry in tree
         .traverse()
         .breadthfirst
@@ -524,12 +610,15 @@ fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitErr
     {
         if entry.mode.is_blob() {
             files.insert(entry.filepath.to_str_lossy().into_owned(), entry.oid);
+        } else if entry.mode.is_link() {
+            links.insert(entry.filepath.to_str_lossy().into_owned(), entry.oid);
         }
     }
     Ok(Snapshot {
         commit,
         tree: tree.id,
         files,
+        links,
     })
 }
 

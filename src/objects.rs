@@ -217,11 +217,55 @@ pub struct LiveState {
     pub objects: BTreeMap<ObjectKey, Value>,
 }
 
-/// Whether a live object carries tollgate's ownership labels for `cluster`.
-pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
+/// The field manager of every write tollgate makes (server-side apply); `managedFields` names it on every object
+/// tollgate wrote.
+pub const FIELD_MANAGER: &str = "tollgate";
+
+/// Annotation of the clients Namespace that records the deletion guard of the last applied revision, so that a
+/// commit cannot lower the guard and delete access in one step.
+pub const DELETION_GUARD_ANNOTATION: &str = "tollgate.dev/deletion-guard";
+
+/// Whose a live object is, for plan and prune.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// It carries tollgate's labels for the cluster and tollgate wrote it (or its `managedFields` were not
+    /// exported, as `kubectl get -o yaml` omits them: then the labels are all there is to go on).
+    Owned,
+    /// It carries tollgate's labels, but tollgate never wrote it: no `tollgate` field manager. Copied YAML, or
+    /// another tool. Never pruned, never updated without `--adopt`.
+    LabelledOnly {
+        /// The field managers that did write it, e.g. `kubectl-client-side-apply`.
+        managers: Vec<String>,
+    },
+    /// Not labelled for this cluster.
+    Foreign,
+}
+
+/// Decides ownership from evidence tollgate itself wrote: its labels and its field manager.
+pub fn ownership(manifest: &Value, cluster: &str) -> Ownership {
     let labels = &manifest["metadata"]["labels"];
-    labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE)
-        && labels[INSTANCE_LABEL].as_str() == Some(cluster)
+    let labelled = labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE)
+        && labels[INSTANCE_LABEL].as_str() == Some(cluster);
+    if !labelled {
+        return Ownership::Foreign;
+    }
+    let Some(entries) = manifest["metadata"]["managedFields"].as_array() else {
+        return Ownership::Owned;
+    };
+    let managers: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e["manager"].as_str().map(str::to_owned))
+        .collect();
+    if managers.iter().any(|m| m == FIELD_MANAGER) {
+        Ownership::Owned
+    } else {
+        Ownership::LabelledOnly { managers }
+    }
+}
+
+/// Whether a live object is tollgate's in `cluster` (see [`ownership`]).
+pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
+    ownership(manifest, cluster) == Ownership::Owned
 }
 
 /// Why a file of live objects (`plan --live-from FILE`) cannot be read.

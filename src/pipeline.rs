@@ -7,8 +7,9 @@ use crate::cluster::{Cluster, ReadError};
 use crate::compile::{CompileContext, CompileError, compile};
 use crate::config::LoadedRepository;
 use crate::diagnostics::{ResolvedDiagnostic, resolve_all};
+use crate::objects::ObjectKind;
 use crate::objects::{DesiredState, LiveState};
-use crate::plan::{Against, Plan, plan};
+use crate::plan::{Action, Against, Plan, plan};
 use crate::validate::model::AccessModel;
 use crate::validate::validate;
 
@@ -62,12 +63,26 @@ pub async fn plan_live(
     desired: &DesiredState,
 ) -> Result<(LiveState, Plan), ReadError> {
     let live = cluster.read_live(desired).await?;
-    let plan = plan(
+    let mut plan = plan(
         desired,
         &live,
         Against::Cluster {
             server: cluster.server.clone(),
         },
     );
+    // A Namespace deletion takes everything in it: say how much, since the cluster can be asked.
+    for change in &mut plan.changes {
+        if change.action == Action::Delete && change.object.kind == ObjectKind::Namespace {
+            let counted = match cluster.count_namespace_objects(&change.object.name).await {
+                Ok(contents) => contents.to_string(),
+                Err(error) => format!(
+                    "its objects could not be counted: {}",
+                    crate::cluster::describe(&error)
+                ),
+            };
+            let reason = change.reason.take().unwrap_or_default();
+            change.reason = Some(format!("{counted}; {reason}"));
+        }
+    }
     Ok((live, plan))
 }

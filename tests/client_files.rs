@@ -154,8 +154,16 @@ async fn recipients_decrypt_with_stock_age_and_connect_with_stock_kubectl() {
         identity("bob.agekey").to_str().expect("utf-8"),
     ]);
     assert_eq!(out.status.code(), Some(1));
+    // It says which key was tried and what the file is for: frank's and heidi's SSH keys by their age tags (the
+    // first 4 bytes of the key's SHA-256, as `ssh-keygen -l` prints them) and alice's X25519 key, unnamed.
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot decrypt"),
+        stderr.contains("none of the identities given can decrypt")
+            && stderr
+                .contains("tried age1ukrjvuwlgtvpec5nlmzk9vtuykt2adslxnfnq7chrunng968k46qt7m9e0")
+            && stderr.contains("an ssh-ed25519 key with age tag M++4zQ")
+            && stderr.contains("1 age X25519 key(s)")
+            && !stderr.contains("grease"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -662,6 +662,72 @@ async fn deploy_installs_a_controller_that_works_with_least_privilege() {
             "{verb} {resource} in {namespace:?}"
         );
     }
+    // What a bug or a bad repository might make the controller do, tried with its own token: each is refused
+    // (RBAC, or the admission policy where RBAC cannot say it), and nothing changed.
+    let as_controller = |args: &[&str]| plane.kubectl_as(&kubeconfig, args);
+    let refused = |output: std::process::Output, what: &str| {
+        assert!(!output.status.success(), "{what} was allowed");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // RBAC allows these verbs in general; the admission policy is what refuses them here.
+        assert!(
+            stderr.contains("tollgate-controller-scope")
+                && stderr.contains("only in namespaces it owns"),
+            "{what}: {stderr}"
+        );
+    };
+    assert_success(&plane.kubectl(&["create", "serviceaccount", "victim", "-n", "kube-system"]));
+    refused(
+        as_controller(&["delete", "serviceaccount", "victim", "-n", "kube-system"]),
+        "deleting a ServiceAccount in kube-system",
+    );
+    assert!(exists(
+        &plane,
+        &["serviceaccount", "victim", "-n", "kube-system"]
+    ));
+    // kubectl patch reads the object first (RBAC does not let the controller `get` Namespaces); a bare PATCH,
+    // as tollgate sends it, is what RBAC allows and the admission policy refuses.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+        Api::all(plane.client_for_token(&token).await);
+    let patched = namespaces
+        .patch(
+            "kube-system",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                serde_json::json!({"metadata": {"labels": {"tollgate.dev/touched": "yes"}}}),
+            ),
+        )
+        .await;
+    match patched {
+        Err(kube::Error::Api(status)) => assert!(
+            status.code == 403 && status.message.contains("only in namespaces it owns"),
+            "{status:?}"
+        ),
+        other => panic!("patching namespace kube-system: {other:?}"),
+    }
+    let template = plane.dir.path().join("team-template.yaml");
+    std::fs::write(
+        &template,
+        "apiVersion: v1\nkind: PodTemplate\nmetadata:\n  name: sneaky\n  namespace: payments\ntemplate:\n  spec:\n    containers: [{name: c, image: alpine}]\n",
+    )
+    .expect("write");
+    refused(
+        as_controller(&["create", "-f", template.to_str().expect("UTF-8")]),
+        "writing a PodTemplate in a team namespace",
+    );
+    assert!(!exists(
+        &plane,
+        &["podtemplate", "sneaky", "-n", "payments"]
+    ));
+    // While the namespaces it owns are its to write.
+    assert!(exists(
+        &plane,
+        &[
+            "podtemplate",
+            "tollgate-session-toolbox",
+            "-n",
+            "sessions-toolbox"
+        ]
+    ));
 }
 
 /// Waits until the replica's log has `needle` at least `count` times.
@@ -1030,4 +1096,130 @@ fn a_replica_that_loses_the_lease_stops_writing_until_it_holds_it_again() {
         &plane,
         &["rolebinding", "tollgate:edit", "-n", "search-indexer"]
     ));
+}
+
+/// A commit that removes every grant is not applied by the controller: the deletion guard refuses it (it counts
+/// bindings and people, so the example organisation's 7 bindings are guarded too), and the refusal stands in
+/// `tollgate status`, as a Warning Event and in the metrics until a commit restores access. A Namespace the
+/// repository no longer has is held back, not deleted, and the status says so on every run.
+#[test]
+fn the_controller_refuses_a_commit_that_empties_access_and_holds_namespace_deletions_back() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let first = server.head();
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "prod",
+        &["--no-leader-election", "--no-publish"],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the first commit is applied",
+        &replica,
+        || applied_cleanly(&plane, &first),
+    );
+    let bindings_before = managed_bindings(&plane);
+    assert!(!bindings_before.is_empty());
+
+    for file in [
+        "access/ci.yaml",
+        "access/incident.yaml",
+        "access/platform.yaml",
+        "access/teams.yaml",
+    ] {
+        std::fs::remove_file(server.work.join(file)).expect("rm");
+    }
+    server.commit_and_push("Remove every grant");
+    let emptied = server.head();
+    wait_until(
+        Duration::from_secs(30),
+        "the guard's refusal is reported",
+        &replica,
+        || {
+            status(&plane)
+                .is_some_and(|s| s["lastError"]["revision"].as_str() == Some(emptied.as_str()))
+        },
+    );
+    let reported = status(&plane).expect("status");
+    assert_eq!(reported["lastError"]["step"], "guard", "{reported:#}");
+    let message = reported["lastError"]["message"]
+        .as_str()
+        .expect("a message");
+    assert!(message.contains("every one of the"), "{message}");
+    assert_eq!(
+        managed_bindings(&plane),
+        bindings_before,
+        "nothing was applied"
+    );
+    assert_eq!(reported["appliedRevision"].as_str(), Some(first.as_str()));
+    assert_eq!(
+        replica.metric("tollgate_reconciles_total{result=\"refused\"}"),
+        1.0
+    );
+    let events = stdout(&plane.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]));
+    assert!(events.contains("guard failed"), "{events}");
+    let human = plane.tollgate(
+        &plane.kubeconfig,
+        &["status", "--namespace", SYSTEM_NAMESPACE],
+    );
+    assert_eq!(human.status.code(), Some(1), "the refusal stands");
+
+    // Restoring the grants and retiring the toolbox environment: applied, except its Namespace, held back.
+    harness::git::git(&server.work, &["checkout", &first, "--", "access"]);
+    std::fs::remove_file(server.work.join("environments/toolbox.yaml")).expect("rm");
+    let access = std::fs::read_to_string(server.work.join("access/platform.yaml")).expect("read");
+    std::fs::write(
+        server.work.join("access/platform.yaml"),
+        access.replace("    - environment: toolbox\n      cluster: prod\n", ""),
+    )
+    .expect("write");
+    server.commit_and_push("Retire the toolbox");
+    let retired = server.head();
+    wait_until(
+        Duration::from_secs(30),
+        "the retirement is applied",
+        &replica,
+        || applied_cleanly(&plane, &retired),
+    );
+    let reported = status(&plane).expect("status");
+    let held = reported["heldBack"]
+        .as_array()
+        .expect("held back deletions");
+    assert_eq!(held.len(), 1, "{reported:#}");
+    assert_eq!(held[0]["object"], "Namespace sessions-toolbox");
+    assert!(
+        exists(&plane, &["namespace", "sessions-toolbox"]),
+        "not deleted"
+    );
+    assert!(!exists(
+        &plane,
+        &[
+            "podtemplate",
+            "tollgate-session-toolbox",
+            "-n",
+            "sessions-toolbox"
+        ]
+    ));
+    let human = stdout(&plane.tollgate(
+        &plane.kubeconfig,
+        &["status", "--namespace", SYSTEM_NAMESPACE],
+    ));
+    assert!(
+        human.contains("held back: 1 deletion(s)") && human.contains("--allow-namespace-deletion"),
+        "{human}"
+    );
 }

@@ -50,18 +50,18 @@ fn the_demo_runs_the_whole_loop() {
     expect("Applied and published in");
     expect("$ tollgate status");
     // The client files were published in one commit by tollgate.
-    expect("by tollgate");
+    expect("Author: tollgate <tollgate@localhost>");
     expect("artifacts/prod/bob-laptop.age");
     expect("-----BEGIN AGE ENCRYPTED FILE-----");
     // bob connects with his client file, and RBAC answers as the repository says.
     expect("system:serviceaccount:tollgate-clients:bob-laptop");
-    expect("$ kubectl auth can-i get pods -n payments: yes");
-    expect("$ kubectl auth can-i get pods/log -n payments: yes");
-    expect("$ kubectl auth can-i delete deployments -n payments: no");
-    expect("$ kubectl auth can-i get secrets -n kube-system: no");
-    expect("$ kubectl auth can-i create deployments -n search: no");
+    expect("$ kubectl --kubeconfig bob.kubeconfig auth can-i get pods -n payments: yes");
+    expect("$ kubectl --kubeconfig bob.kubeconfig auth can-i get pods/log -n payments: yes");
+    expect("$ kubectl --kubeconfig bob.kubeconfig auth can-i delete deployments -n payments: no");
+    expect("$ kubectl --kubeconfig bob.kubeconfig auth can-i get secrets -n kube-system: no");
+    expect("$ kubectl --kubeconfig bob.kubeconfig auth can-i create deployments -n search: no");
     // A grant added by a commit is applied; a removed client's token is refused and its file removed.
-    expect("$ kubectl auth can-i create deployments -n search: yes (applied");
+    expect("auth can-i create deployments -n search: yes (applied");
     expect("Unauthorized");
     expect("artifacts/prod/bob-laptop.age is gone from the branch");
     expect("Everything the demo started has stopped");

@@ -642,7 +642,8 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     assert_eq!(writes(&plane), before);
     std::fs::remove_file(repo_dir.path().join("access/broken.yaml")).expect("rm");
 
-    // An empty repository (Settings only) would delete nearly everything: the guard refuses, the flag proceeds.
+    // An empty repository (Settings only) would delete nearly everything: the guard refuses (every binding gone),
+    // the flags proceed (one for mass deletion, one for the environment's Namespace).
     let empty = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
         repo_dir.path().join("settings.yaml"),
@@ -651,11 +652,27 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     .expect("copy");
     let empty = empty.path().to_str().expect("utf-8").to_owned();
     let out = plane.tollgate(&applier, &plan_args(&empty, "prod", &["--output", "json"]));
+    let guard = &json(&out)["deletionGuard"];
     assert!(
-        json(&out)["deletionGuard"]["deletes"].as_u64() > Some(10),
+        guard["deletes"].as_u64() > Some(3)
+            && guard["deletes"] == guard["managed"]
+            && guard["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("every one of the")),
         "{}",
         stdout(&out)
     );
+    let out = plane.tollgate(
+        &applier,
+        &apply_args(&empty, "prod", &["--allow-mass-deletion"]),
+    );
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("--allow-namespace-deletion"),
+        "the environment's Namespace needs its own flag: {}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), before, "refused before any write");
     let out = plane.tollgate(&applier, &apply_args(&empty, "prod", &[]));
     assert_exit(&out, 1);
     assert!(
@@ -669,7 +686,12 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
         &apply_args(
             &empty,
             "prod",
-            &["--allow-mass-deletion", "--output", "json"],
+            &[
+                "--allow-mass-deletion",
+                "--allow-namespace-deletion",
+                "--output",
+                "json",
+            ],
         ),
     );
     assert_exit(&out, 0);
@@ -723,14 +745,106 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
         "{report:#}"
     );
     assert!(report["summary"]["failed"].as_u64() > Some(0), "{report:#}");
-    let outcome_of = |kind: &str| {
+    // (The session namespace deleted above is still terminating without a controller manager: writes into it
+    // fail too, so look at the clients' ServiceAccounts.)
+    let outcome_of = |kind: &str, namespace: &str| {
         report["objects"]
             .as_array()
             .expect("objects")
             .iter()
-            .find(|o| o["object"]["kind"] == kind)
+            .find(|o| o["object"]["kind"] == kind && o["object"]["namespace"] == namespace)
             .map(|o| o["outcome"].clone())
     };
-    assert_eq!(outcome_of("ServiceAccount"), Some("created".into()));
-    assert_eq!(outcome_of("RoleBinding"), Some("failed".into()));
+    assert_eq!(
+        outcome_of("ServiceAccount", "tollgate-clients"),
+        Some("created".into())
+    );
+    assert_eq!(outcome_of("RoleBinding", "payments"), Some("failed".into()));
+}
+
+/// Ownership from evidence tollgate wrote, against a real API server: a Namespace made from a copy of a
+/// tollgate-made YAML (labels and all, written by kubectl) is shown as unowned and never pruned; a Namespace
+/// tollgate did create is deleted only with its own flag, and the plan says how many objects live in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_only_what_tollgate_wrote_and_never_a_namespace_by_routine() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: true,
+    });
+    setup(&plane);
+    let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let repo_dir = repo_copy();
+    let repo = repo_dir.path().to_str().expect("utf-8");
+    assert_exit(&plane.tollgate(&applier, &apply_args(repo, "prod", &[])), 0);
+
+    // A team namespace created from a copy of tollgate's YAML: labels, but only kubectl's field manager.
+    let copied = repo_dir.path().join("../copied.yaml");
+    std::fs::write(
+        &copied,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments-sandbox\n  labels:\n    \
+         app.kubernetes.io/managed-by: tollgate\n    tollgate.dev/instance: prod\n",
+    )
+    .expect("write");
+    let out = plane.kubectl(&["apply", "-f", copied.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["a", "b"] {
+        let out = plane.kubectl(&["create", "configmap", name, "-n", "sessions-toolbox"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    // The toolbox environment is retired: its Namespace (with the two ConfigMaps) would go.
+    std::fs::remove_file(repo_dir.path().join("environments/toolbox.yaml")).expect("rm");
+    let platform = repo_dir.path().join("access/platform.yaml");
+    let text = std::fs::read_to_string(&platform).expect("read");
+    std::fs::write(
+        &platform,
+        text.replace("    - environment: toolbox\n      cluster: prod\n", ""),
+    )
+    .expect("write");
+    let out = plane.tollgate(&applier, &plan_args(repo, "prod", &[]));
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("? Namespace payments-sandbox")
+            && plan.contains("`kubectl-client-side-apply`")
+            && !plan.contains("- Namespace payments-sandbox"),
+        "{plan}"
+    );
+    assert!(
+        // The two ConfigMaps, and tollgate's own ServiceAccount, PodTemplate, Role and RoleBinding.
+        plan.contains(
+            "- Namespace sessions-toolbox (it holds 6 object(s): 2 configmaps, 1 podtemplates"
+        ),
+        "{plan}"
+    );
+    let before = writes(&plane);
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &[]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("--allow-namespace-deletion"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&plane), before, "refused before any write");
+    let out = plane.tollgate(
+        &applier,
+        &apply_args(
+            repo,
+            "prod",
+            &["--allow-namespace-deletion", "--output", "json"],
+        ),
+    );
+    assert_exit(&out, 0);
+    let report = json(&out);
+    let outcome = |name: &str| {
+        report["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["object"]["kind"] == "Namespace" && o["object"]["name"] == name)
+            .map(|o| o["outcome"].clone())
+    };
+    assert_eq!(outcome("sessions-toolbox"), Some(Value::from("deleted")));
+    assert_eq!(outcome("payments-sandbox"), Some(Value::from("unchanged")));
+    let out = plane.kubectl(&["get", "namespace", "payments-sandbox"]);
+    assert!(out.status.success(), "the copied namespace stays");
 }

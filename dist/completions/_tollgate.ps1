@@ -48,7 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
         'tollgate;render' {
             [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
             [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
-            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster to render, as the repository''s Settings name it')
             [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -57,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
         'tollgate;plan' {
             [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
             [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
-            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster to plan, as the repository''s Settings name it')
             [CompletionResult]::new('--live-from', '--live-from', [CompletionResultType]::ParameterName, 'Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of the live cluster')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
@@ -65,9 +65,9 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
             [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Save the plan for `tollgate apply FILE` (live plans only)')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'color')
-            [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'revision')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, '`human`: Terraform-like text; `json`: the plan as data (`formatVersion: 1`); `markdown`: a merge-request comment')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set')
+            [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Plan against an empty cluster instead of the live one')
             [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -77,7 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
         'tollgate;apply' {
             [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
             [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
-            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster to apply to, as the repository''s Settings name it')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
             [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
@@ -86,10 +86,10 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, '`human` prints the plan and the outcome of each object; `json` prints only the apply report')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Also write the apply report as JSON to this file')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'color')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set')
             [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations (default with --git: the fetched commit)')
             [CompletionResult]::new('--git', '--git', [CompletionResultType]::ParameterName, 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs')
-            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'branch')
+            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'The branch to read (and to push client files to)')
             [CompletionResult]::new('--git-cache', '--git-cache', [CompletionResultType]::ParameterName, 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git')
             [CompletionResult]::new('--git-token-file', '--git-token-file', [CompletionResultType]::ParameterName, 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)')
             [CompletionResult]::new('--git-username', '--git-username', [CompletionResultType]::ParameterName, 'HTTP(S): the username sent with --git-token-file')
@@ -100,15 +100,16 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Apply without asking; required when standard input is not a terminal')
             [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over same-named objects that exist without tollgate''s labels instead of refusing')
             [CompletionResult]::new('--allow-mass-deletion', '--allow-mass-deletion', [CompletionResultType]::ParameterName, 'Apply even when the plan deletes more than the deletion guard allows')
+            [CompletionResult]::new('--allow-namespace-deletion', '--allow-namespace-deletion', [CompletionResultType]::ParameterName, 'Delete Namespaces tollgate created that the repository no longer has (with every object in them)')
             [CompletionResult]::new('--publish', '--publish', [CompletionResultType]::ParameterName, 'After a successful apply, issue the clients'' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'tollgate;controller' {
-            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'cluster')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster this controller reconciles, as the repository''s Settings name it')
             [CompletionResult]::new('--git', '--git', [CompletionResultType]::ParameterName, 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs')
-            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'branch')
+            [CompletionResult]::new('--branch', '--branch', [CompletionResultType]::ParameterName, 'The branch to read (and to push client files to)')
             [CompletionResult]::new('--git-cache', '--git-cache', [CompletionResultType]::ParameterName, 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git')
             [CompletionResult]::new('--git-token-file', '--git-token-file', [CompletionResultType]::ParameterName, 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)')
             [CompletionResult]::new('--git-username', '--git-username', [CompletionResultType]::ParameterName, 'HTTP(S): the username sent with --git-token-file')
@@ -124,7 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--resync', '--resync', [CompletionResultType]::ParameterName, 'When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The controller''s namespace: its Lease, its status ConfigMap and its Events')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'This replica''s name in the Lease')
-            [CompletionResult]::new('--lease-name', '--lease-name', [CompletionResultType]::ParameterName, 'lease-name')
+            [CompletionResult]::new('--lease-name', '--lease-name', [CompletionResultType]::ParameterName, 'The Lease replicas elect a leader with, in `--namespace`')
             [CompletionResult]::new('--lease-duration', '--lease-duration', [CompletionResultType]::ParameterName, 'How long the lease holds without renewal; a standby takes over after this long')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where /healthz, /readyz and /metrics are served')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once during an apply')
@@ -188,7 +189,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;schema' {
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'out')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The folder to write `<kind>.json` files to')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -121,7 +121,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__apply)
-            opts="-y -h --repo --now --cluster --kubeconfig --context --qps --burst --list-page-size --yes --adopt --allow-mass-deletion --concurrency --output --report --color --revision --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --publish --help"
+            opts="-y -h --repo --now --cluster --kubeconfig --context --qps --burst --list-page-size --yes --adopt --allow-mass-deletion --allow-namespace-deletion --concurrency --output --report --color --revision --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --publish --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

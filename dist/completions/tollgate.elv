@@ -43,7 +43,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;render'= {
             cand --repo 'The access repository''s config root'
             cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
-            cand --cluster 'cluster'
+            cand --cluster 'The cluster to render, as the repository''s Settings name it'
             cand --revision 'Git revision to record in the objects'' annotations'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -51,7 +51,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;plan'= {
             cand --repo 'The access repository''s config root'
             cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
-            cand --cluster 'cluster'
+            cand --cluster 'The cluster to plan, as the repository''s Settings name it'
             cand --live-from 'Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of the live cluster'
             cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
             cand --context 'The kubeconfig context. Default: its current context'
@@ -59,9 +59,9 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
             cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
             cand --out 'Save the plan for `tollgate apply FILE` (live plans only)'
-            cand --output 'output'
-            cand --color 'color'
-            cand --revision 'revision'
+            cand --output '`human`: Terraform-like text; `json`: the plan as data (`formatVersion: 1`); `markdown`: a merge-request comment'
+            cand --color 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set'
+            cand --revision 'Git revision to record in the objects'' annotations'
             cand --offline 'Plan against an empty cluster instead of the live one'
             cand --detailed-exitcode 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag)'
             cand -h 'Print help'
@@ -70,7 +70,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;apply'= {
             cand --repo 'The access repository''s config root'
             cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
-            cand --cluster 'cluster'
+            cand --cluster 'The cluster to apply to, as the repository''s Settings name it'
             cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
             cand --context 'The kubeconfig context. Default: its current context'
             cand --qps 'Client-side rate limit: API requests per second'
@@ -79,10 +79,10 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --concurrency 'API requests in flight at once'
             cand --output '`human` prints the plan and the outcome of each object; `json` prints only the apply report'
             cand --report 'Also write the apply report as JSON to this file'
-            cand --color 'color'
+            cand --color 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set'
             cand --revision 'Git revision to record in the objects'' annotations (default with --git: the fetched commit)'
             cand --git 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs'
-            cand --branch 'branch'
+            cand --branch 'The branch to read (and to push client files to)'
             cand --git-cache 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git'
             cand --git-token-file 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)'
             cand --git-username 'HTTP(S): the username sent with --git-token-file'
@@ -93,14 +93,15 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --yes 'Apply without asking; required when standard input is not a terminal'
             cand --adopt 'Take over same-named objects that exist without tollgate''s labels instead of refusing'
             cand --allow-mass-deletion 'Apply even when the plan deletes more than the deletion guard allows'
+            cand --allow-namespace-deletion 'Delete Namespaces tollgate created that the repository no longer has (with every object in them)'
             cand --publish 'After a successful apply, issue the clients'' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'tollgate;controller'= {
-            cand --cluster 'cluster'
+            cand --cluster 'The cluster this controller reconciles, as the repository''s Settings name it'
             cand --git 'Read the configuration from this remote''s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs'
-            cand --branch 'branch'
+            cand --branch 'The branch to read (and to push client files to)'
             cand --git-cache 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git'
             cand --git-token-file 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)'
             cand --git-username 'HTTP(S): the username sent with --git-token-file'
@@ -116,7 +117,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --resync 'When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`'
             cand --namespace 'The controller''s namespace: its Lease, its status ConfigMap and its Events'
             cand --identity 'This replica''s name in the Lease'
-            cand --lease-name 'lease-name'
+            cand --lease-name 'The Lease replicas elect a leader with, in `--namespace`'
             cand --lease-duration 'How long the lease holds without renewal; a standby takes over after this long'
             cand --listen 'Where /healthz, /readyz and /metrics are served'
             cand --concurrency 'API requests in flight at once during an apply'
@@ -171,7 +172,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;client;help;help'= {
         }
         &'tollgate;schema'= {
-            cand --out 'out'
+            cand --out 'The folder to write `<kind>.json` files to'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -42,12 +42,12 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -l json -d '
 complete -c tollgate -n "__fish_tollgate_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l repo -d 'The access repository\'s config root' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l cluster -d 'The cluster to render, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand render" -l revision -d 'Git revision to record in the objects\' annotations' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand render" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l repo -d 'The access repository\'s config root' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l cluster -d 'The cluster to plan, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l live-from -d 'Plan against the objects in this file (`kubectl get -o yaml` output, or multi-document YAML) instead of the live cluster' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l context -d 'The kubeconfig context. Default: its current context' -r
@@ -55,19 +55,19 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l qps -d 'Clien
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l out -d 'Save the plan for `tollgate apply FILE` (live plans only)' -r -F
-complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l output -r -f -a "human\t''
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l output -d '`human`: Terraform-like text; `json`: the plan as data (`formatVersion: 1`); `markdown`: a merge-request comment' -r -f -a "human\t''
 json\t''
 markdown\t''"
-complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l color -r -f -a "auto\t''
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l color -d 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l revision -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l revision -d 'Git revision to record in the objects\' annotations' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l offline -d 'Plan against an empty cluster instead of the live one'
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform\'s flag)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l repo -d 'The access repository\'s config root' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l cluster -d 'The cluster to apply to, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l context -d 'The kubeconfig context. Default: its current context' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l qps -d 'Client-side rate limit: API requests per second' -r
@@ -77,12 +77,12 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l concurrency 
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l output -d '`human` prints the plan and the outcome of each object; `json` prints only the apply report' -r -f -a "human\t''
 json\t''"
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l report -d 'Also write the apply report as JSON to this file' -r -F
-complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l color -r -f -a "auto\t''
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l color -d 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l revision -d 'Git revision to record in the objects\' annotations (default with --git: the fetched commit)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git -d 'Read the configuration from this remote\'s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l branch -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l branch -d 'The branch to read (and to push client files to)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-cache -d 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-token-file -d 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-username -d 'HTTP(S): the username sent with --git-token-file' -r
@@ -92,11 +92,12 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l author -d 'T
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s y -l yes -d 'Apply without asking; required when standard input is not a terminal'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l adopt -d 'Take over same-named objects that exist without tollgate\'s labels instead of refusing'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-mass-deletion -d 'Apply even when the plan deletes more than the deletion guard allows'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-namespace-deletion -d 'Delete Namespaces tollgate created that the repository no longer has (with every object in them)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l publish -d 'After a successful apply, issue the clients\' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s h -l help -d 'Print help'
-complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l cluster -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l cluster -d 'The cluster this controller reconciles, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git -d 'Read the configuration from this remote\'s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l branch -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l branch -d 'The branch to read (and to push client files to)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-cache -d 'The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-token-file -d 'HTTP(S): a file holding the token to authenticate with (read when Git asks, never logged)' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git-username -d 'HTTP(S): the username sent with --git-token-file' -r
@@ -112,7 +113,7 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l interva
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l resync -d 'When to reconcile even if Git did not move: repairs drift, renews tokens, enforces expiries and sunsets on time. A cron expression with seconds: `sec min hour day-of-month month day-of-week`' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l namespace -d 'The controller\'s namespace: its Lease, its status ConfigMap and its Events' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l identity -d 'This replica\'s name in the Lease' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-name -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-name -d 'The Lease replicas elect a leader with, in `--namespace`' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-duration -d 'How long the lease holds without renewal; a standby takes over after this long' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l listen -d 'Where /healthz, /readyz and /metrics are served' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l concurrency -d 'API requests in flight at once during an apply' -r
@@ -140,7 +141,7 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_see
 complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "kubeconfig" -d 'Write a kubeconfig that stock kubectl uses as is'
 complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "wg-config" -d 'Write a wg-quick configuration for the client\'s WireGuard tunnel'
 complete -c tollgate -n "__fish_tollgate_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -l out -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -l out -d 'The folder to write `<kind>.json` files to' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand completions" -l out -d 'Write every shell\'s completion script to DIR/completions and the manual pages to DIR/man' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand completions" -s h -l help -d 'Print help'

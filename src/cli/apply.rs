@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::ValueEnum;
 
-use tollgate::apply::{ApplyOptions, apply, preflight};
+use tollgate::apply::{ApplyOptions, NamespaceDeletion, apply, preflight};
 use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::files::read_saved_plan;
@@ -36,6 +36,7 @@ pub struct Args {
     plan_file: Option<PathBuf>,
     #[command(flatten)]
     repo: RepoArgs,
+    /// The cluster to apply to, as the repository's Settings name it.
     #[arg(long, required_unless_present = "plan_file")]
     cluster: Option<String>,
     #[command(flatten)]
@@ -49,6 +50,9 @@ pub struct Args {
     /// Apply even when the plan deletes more than the deletion guard allows.
     #[arg(long)]
     allow_mass_deletion: bool,
+    /// Delete Namespaces tollgate created that the repository no longer has (with every object in them).
+    #[arg(long)]
+    allow_namespace_deletion: bool,
     /// API requests in flight at once.
     #[arg(long, default_value = "16")]
     concurrency: NonZeroUsize,
@@ -58,6 +62,7 @@ pub struct Args {
     /// Also write the apply report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Colour the human output: `auto` on a terminal unless `NO_COLOR` is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
     /// Git revision to record in the objects' annotations (default with --git: the fetched commit).
@@ -110,6 +115,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         adopt: args.adopt,
         allow_mass_deletion: args.allow_mass_deletion,
+        namespace_deletion: if args.allow_namespace_deletion {
+            NamespaceDeletion::Allow
+        } else {
+            NamespaceDeletion::Refuse
+        },
     };
     runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;

@@ -72,6 +72,7 @@ pub struct GitArgs {
     /// bare cache; no working tree). HTTP(S), SSH, git:// and file URLs.
     #[arg(long = "git", value_name = "URL")]
     pub git: Option<String>,
+    /// The branch to read (and to push client files to).
     #[arg(long, default_value = "main", requires = "git")]
     pub branch: String,
     /// The bare cache repository. Default: a folder per URL and branch under ~/.cache/tollgate/git.

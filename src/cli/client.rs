@@ -1,13 +1,13 @@
 //! `tollgate client`: turn a client file (as published, age-encrypted, or decrypted) into what kubectl or
 //! wg-quick reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
 use tollgate::credentials::client_file::ClientFile;
-use tollgate::credentials::seal;
+use tollgate::credentials::seal::{self, OpenError, PublicKey, Stanza};
 
 /// `tollgate client`.
 #[derive(clap::Subcommand)]
@@ -68,31 +68,149 @@ impl FileArgs {
                 let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
                 identities.extend(seal::read_identities(&shown, &bytes)?);
             }
-            seal::open(&shown, &bytes, &identities)?
-        } else {
+            match seal::open(&shown, &bytes, &identities) {
+                Ok(plaintext) => plaintext,
+                Err(OpenError::NotARecipient {
+                    path,
+                    tried,
+                    recipients,
+                }) => {
+                    // The repository the file was published to knows whose keys these are.
+                    let named = repository_recipients(&self.file, &seal::stanzas(&bytes));
+                    return Err(OpenError::NotARecipient {
+                        path,
+                        tried,
+                        recipients: named.unwrap_or(recipients),
+                    }
+                    .into());
+                }
+                Err(other) => return Err(other.into()),
+            }
+        } else if looks_like_json(&bytes) {
             bytes
+        } else {
+            // Say what was expected without showing any of the file: it could be anything, a key included.
+            anyhow::bail!(
+                "{shown} is neither a client file as published (an age file, `-----BEGIN AGE ENCRYPTED \
+                 FILE-----`) nor a decrypted one (JSON)"
+            );
         };
         Ok(ClientFile::parse(&shown, &plaintext)?)
     }
 
-    /// Writes secrets: to standard output, or to a new file only its owner can read.
+    /// Writes secrets: to standard output, or to a file only its owner can read. The file is always new: written
+    /// beside the target with mode 0600 and renamed over it, so an existing file's wider mode never carries over
+    /// and a reader never sees half a file.
     fn write(&self, text: &str) -> anyhow::Result<()> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
-        match &self.output {
-            None => print!("{text}"),
-            Some(path) => {
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                file.write_all(text.as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
+        let Some(path) = &self.output else {
+            print!("{text}");
+            return Ok(());
+        };
+        let shown = path.display();
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let temporary = folder.join(format!(".{name}.tollgate-{}", std::process::id()));
+        let written = (|| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, path)
+        })();
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error).with_context(|| format!("cannot write {shown}"));
         }
         Ok(())
     }
+}
+
+/// Whether `bytes` start (after white space or a byte-order mark) like a JSON object.
+fn looks_like_json(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+        .starts_with('{')
+}
+
+/// Who a published client file is for, by name, when it sits in an access repository as
+/// `<repository>/<artifactsPath>/<cluster>/<client>.age`: each owner's keys and the extra recipients, with the
+/// SSH keys the file's header names marked. `None` when no repository or no such client is found.
+fn repository_recipients(file: &Path, stanzas: &[Stanza]) -> Option<Vec<String>> {
+    use tollgate::config::documents::DocumentBody;
+    let file = std::path::absolute(file).ok()?;
+    let client = file.file_stem()?.to_str()?.to_owned();
+    // The repository is a few folders up: artifacts path (one or more folders), then the cluster's folder.
+    for root in file.ancestors().skip(2).take(6) {
+        let Ok(files) = tollgate::files::read_config_files(root) else {
+            continue;
+        };
+        let loaded = tollgate::config::load(files);
+        let Some(settings) = loaded.documents.iter().find_map(|d| match &d.body {
+            DocumentBody::Settings(spec) => Some(spec.artifacts_path.trim_matches('/').to_owned()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let relative = file.strip_prefix(root).ok()?;
+        if !relative.starts_with(&settings) {
+            continue;
+        }
+        let spec = loaded.documents.iter().find_map(|d| match &d.body {
+            DocumentBody::Client(spec) if d.name == client => Some(spec.clone()),
+            _ => None,
+        })?;
+        let tags: Vec<&str> = stanzas
+            .iter()
+            .filter_map(|s| match s {
+                Stanza::Ssh { tag, .. } => Some(tag.as_str()),
+                _ => None,
+            })
+            .collect();
+        let describe = |key: &str| -> String {
+            match seal::ssh_public_key(key) {
+                Some(PublicKey::Ssh {
+                    fingerprint, tag, ..
+                }) => {
+                    let kind = key.split(' ').next().unwrap_or("ssh");
+                    let mark = if tags.contains(&tag.as_str()) {
+                        ""
+                    } else {
+                        " (not in this copy of the file)"
+                    };
+                    format!("{kind} {fingerprint}{mark}")
+                }
+                _ => key.to_owned(),
+            }
+        };
+        let mut named = Vec::new();
+        for owner in &spec.owners {
+            let keys = loaded.documents.iter().find_map(|d| match &d.body {
+                DocumentBody::User(user) if d.name == *owner => Some(user.recipients.clone()),
+                _ => None,
+            });
+            for key in keys.unwrap_or_default() {
+                named.push(format!("{owner}'s {}", describe(&key)));
+            }
+        }
+        for key in &spec.recipients {
+            named.push(format!("extra recipient {}", describe(key)));
+        }
+        let last = named.pop()?;
+        named.push(format!(
+            "{last} (client `{client}` of the repository at {})",
+            root.display()
+        ));
+        return Some(named);
+    }
+    None
 }

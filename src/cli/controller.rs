@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use tollgate::apply::ApplyOptions;
+use tollgate::apply::{ApplyOptions, NamespaceDeletion};
 use tollgate::controller::lease::LeaseConfig;
 use tollgate::controller::{Controller, ControllerConfig};
 
@@ -20,6 +20,7 @@ use super::runtime;
       --git-token-file /var/run/tollgate/git/token
   tollgate controller --git git://127.0.0.1/access.git --cluster dev --no-leader-election --interval 1s")]
 pub struct Args {
+    /// The cluster this controller reconciles, as the repository's Settings name it.
     #[arg(long, env = "TOLLGATE_CLUSTER")]
     cluster: String,
     #[command(flatten)]
@@ -42,6 +43,7 @@ pub struct Args {
     /// Run without leader election (exactly one replica).
     #[arg(long)]
     no_leader_election: bool,
+    /// The Lease replicas elect a leader with, in `--namespace`.
     #[arg(long, default_value = "tollgate-leader")]
     lease_name: String,
     /// How long the lease holds without renewal; a standby takes over after this long.
@@ -88,11 +90,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         author: args.git.author(),
         publish: !args.no_publish,
-        // The controller never adopts and never lifts the deletion guard: both need a person.
+        // The controller never adopts, never lifts the deletion guard and never deletes a Namespace: each needs a
+        // person (it holds Namespace deletions back and says so in its status).
         apply: ApplyOptions {
             concurrency: args.concurrency,
             adopt: false,
             allow_mass_deletion: false,
+            namespace_deletion: NamespaceDeletion::HoldBack,
         },
     };
     runtime()?.block_on(async {

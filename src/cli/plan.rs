@@ -27,6 +27,7 @@ use super::{runtime, validated};
 pub struct Args {
     #[command(flatten)]
     repo: RepoArgs,
+    /// The cluster to plan, as the repository's Settings name it.
     #[arg(long)]
     cluster: String,
     /// Plan against an empty cluster instead of the live one.
@@ -41,13 +42,17 @@ pub struct Args {
     /// Save the plan for `tollgate apply FILE` (live plans only).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["offline", "live_from"])]
     out: Option<PathBuf>,
+    /// `human`: Terraform-like text; `json`: the plan as data (`formatVersion: 1`); `markdown`: a merge-request
+    /// comment.
     #[arg(long, value_enum, default_value_t = Output::Human)]
     output: Output,
     /// Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform's flag).
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Colour the human output: `auto` on a terminal unless `NO_COLOR` is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// Git revision to record in the objects' annotations.
     #[arg(long)]
     revision: Option<String>,
 }

@@ -16,6 +16,7 @@ use super::validated;
 pub struct Args {
     #[command(flatten)]
     repo: RepoArgs,
+    /// The cluster to render, as the repository's Settings name it.
     #[arg(long)]
     cluster: String,
     /// Git revision to record in the objects' annotations.

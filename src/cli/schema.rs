@@ -11,6 +11,7 @@ use anyhow::Context as _;
   tollgate schema --out schemas
   # then, in an editor: # yaml-language-server: $schema=schemas/user.json")]
 pub struct Args {
+    /// The folder to write `<kind>.json` files to.
     #[arg(long, default_value = "schemas")]
     out: PathBuf,
 }

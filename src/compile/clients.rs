@@ -6,15 +6,22 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ServiceAccount;
 
 use super::ObjectSink;
-use crate::objects::{CLIENT_LABEL, ObjectKey, ObjectKind};
+use crate::objects::{CLIENT_LABEL, DELETION_GUARD_ANNOTATION, ObjectKey, ObjectKind};
 use crate::validate::model::AccessModel;
 
 pub(super) fn compile_clients(model: &AccessModel, out: &mut ObjectSink) {
     let ctx = out.ctx;
     let namespace = model.settings.clients_namespace.as_str();
     out.namespace(namespace, &[&model.settings.origin]);
+    // The deletion guard of this revision, so that the next plan can hold a commit that lowers it to these limits.
+    let guard = serde_json::to_string(&model.settings.deletion_guard).expect("a guard serializes");
+    out.annotate(
+        &ObjectKey::cluster_scoped(ObjectKind::Namespace, namespace),
+        DELETION_GUARD_ANNOTATION,
+        guard,
+    );
     for client in model.clients.values() {
-        if !client.is_active(ctx.now) || !client.clusters.contains(ctx.cluster) {
+        if !model.client_is_live(client, ctx.cluster, ctx.now) {
             continue;
         }
         let mut metadata = out.metadata(&client.name, Some(namespace), [&client.origin]);

@@ -116,6 +116,13 @@ impl ObjectSink<'_> {
         self.objects.insert(key, manifest);
     }
 
+    /// Sets an annotation on an object already compiled.
+    fn annotate(&mut self, key: &ObjectKey, name: &str, value: String) {
+        if let Some(manifest) = self.objects.get_mut(key) {
+            manifest["metadata"]["annotations"][name] = Value::String(value);
+        }
+    }
+
     fn namespace(&mut self, name: &str, origins: &[&Origin]) {
         let key = ObjectKey::cluster_scoped(ObjectKind::Namespace, name);
         if self.objects.contains_key(&key) {

@@ -85,7 +85,7 @@ impl<'m> SubjectResolver<'m> {
             resolver.expand_group(name);
         }
         for client in model.clients.values() {
-            if client.is_active(now) && client.clusters.contains(cluster) {
+            if model.client_is_live(client, cluster, now) {
                 for owner in &client.owners {
                     resolver
                         .clients_by_owner
@@ -133,7 +133,7 @@ impl<'m> SubjectResolver<'m> {
         self.model
             .clients
             .get(name)
-            .is_some_and(|c| c.is_active(self.now) && c.clusters.contains(self.cluster))
+            .is_some_and(|c| self.model.client_is_live(c, self.cluster, self.now))
     }
 
     fn user_is_active(&self, name: &str) -> bool {
@@ -179,17 +179,16 @@ impl<'m> SubjectResolver<'m> {
                     if let Some(user) = self.model.users.get(user)
                         && user.is_active(self.now)
                     {
-                        resolved.insert(RbacSubject::User(format!(
-                            "{}{}",
-                            prefixes.user, user.username
-                        )));
+                        resolved.insert(RbacSubject::User(prefixes.user_subject(user)));
                     }
                 }
                 // An identity provider reports only a person's direct groups, so a grant to a group must also
                 // name every group nested in it.
                 for group in &subjects.groups {
                     for nested in self.group_closure.get(group.as_str()).into_iter().flatten() {
-                        resolved.insert(RbacSubject::Group(format!("{}{nested}", prefixes.group)));
+                        if let Some(nested) = self.model.groups.get(*nested) {
+                            resolved.insert(RbacSubject::Group(prefixes.group_subject(nested)));
+                        }
                     }
                 }
             }

@@ -125,9 +125,13 @@ pub struct Metadata {
 pub struct SettingsSpec {
     /// The clusters this repository manages. Grants, clients and environments name them.
     pub clusters: Vec<ClusterSpec>,
-    /// Namespace that holds the clients' ServiceAccounts (and, later, their credential Secrets).
+    /// Namespace that holds the clients' ServiceAccounts and their credential Secrets.
     #[serde(default = "default_clients_namespace")]
     pub clients_namespace: String,
+    /// Namespace the controller runs in (its Lease, status and Events). tollgate never places its objects there,
+    /// and no environment may claim it.
+    #[serde(default = "default_controller_namespace")]
+    pub controller_namespace: String,
     /// Lifetime of client tokens, e.g. `24h` or `7d`.
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime: String,
@@ -146,6 +150,10 @@ pub struct SettingsSpec {
 /// Default of `clientsNamespace`: `tollgate-clients`.
 pub fn default_clients_namespace() -> String {
     "tollgate-clients".to_owned()
+}
+/// Default of `controllerNamespace`: `tollgate-system`, as `deploy/` installs it.
+pub fn default_controller_namespace() -> String {
+    "tollgate-system".to_owned()
 }
 /// Default of `tokenLifetime`: `24h`.
 pub fn default_token_lifetime() -> String {
@@ -265,6 +273,10 @@ pub struct UserSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupSpec {
+    /// The group's name as the cluster's authenticator sends it (OIDC `groups` claim, e.g. `infra/platform-admins`
+    /// or `Platform Admins`), for `accessAs: user` grants; the document's name when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
     /// Users in the group.
     #[serde(default)]
     pub members: Vec<String>,
@@ -347,14 +359,15 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvironmentSpec {
-    /// Clusters the environment exists in; all clusters when empty.
+    /// Clusters the environment exists in; every cluster when left out (an empty list is an error).
     #[serde(default)]
     pub clusters: Vec<String>,
     /// Container image of the session pod.
     pub image: String,
     /// Namespace session pods run in (created by tollgate).
     pub namespace: String,
-    /// ServiceAccount the session pod runs as; tollgate creates it unless it is `default`.
+    /// ServiceAccount the session pod runs as, created by tollgate in the environment's namespace; `session` when
+    /// left out. The namespace's `default` ServiceAccount is not allowed: tollgate did not create it.
     #[serde(default = "default_service_account")]
     pub service_account: String,
     /// Linux capabilities to add to and drop from the session container, e.g. `NET_ADMIN`.
@@ -399,7 +412,7 @@ pub struct EnvironmentSpec {
 }
 
 fn default_service_account() -> String {
-    "default".to_owned()
+    "session".to_owned()
 }
 fn default_shell() -> Vec<String> {
     vec!["/bin/sh".to_owned()]

@@ -36,46 +36,135 @@ pub struct LoadedRepository {
     /// Documents whose header was readable but whose body was not. Validation does not report references to them
     /// as dangling: the real problem is already reported.
     pub broken: HashSet<(Kind, String)>,
+    /// Files that could not be read or parsed at all (their documents, and so their names, are unknown).
+    /// Validation then reports no reference as dangling and no document as unused: the cause is already
+    /// reported, and what would follow from it is not.
+    pub unreadable_files: usize,
+    /// Errors beyond [`MAX_DIAGNOSTICS`], counted but not kept.
+    pub omitted: usize,
 }
 
+/// The largest configuration file tollgate reads, in bytes (1 MiB). An access repository's files are small (the
+/// 55,000-object benchmark organisation's largest is 40 KiB); a larger file is refused before it is parsed, so
+/// that no file can make validation hold hundreds of megabytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// At most this many YAML values (list items and lines) in one file, and at most this deep a nesting of flow
+/// collections (`[[[...]]]`): both keep a pathological file from costing the parser hundreds of megabytes or
+/// minutes (libyaml's work grows with the square of the nesting). A real access file has a few thousand values.
+pub const MAX_FILE_VALUES: usize = 100_000;
+/// See [`MAX_FILE_VALUES`]; serde_yaml refuses more than 128 levels anyway, after parsing them all.
+pub const MAX_NESTING: usize = 128;
+
+/// At most this many diagnostics are kept; the rest are counted. A broken file of a million list items must not
+/// turn into a million messages (and their memory).
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
 /// Whether a repository-relative path is a configuration file: `*.yaml` / `*.yml`, not under `artifacts/` and not
-/// in a folder whose name starts with a dot.
+/// in a folder whose name starts with a dot (files whose name starts with a dot are skipped too).
 pub fn is_config_path(path: &str) -> bool {
+    is_config_folder(path) && (path.ends_with(".yaml") || path.ends_with(".yml"))
+}
+
+/// Whether configuration may live at or below `path`: not under `artifacts/`, no component starting with a dot.
+pub fn is_config_folder(path: &str) -> bool {
     let mut components = path.split('/').peekable();
     if components.peek() == Some(&"artifacts") {
         return false;
     }
-    let mut last = "";
-    for component in components {
-        if component.starts_with('.') {
-            return false;
+    components.all(|component| !component.starts_with('.'))
+}
+
+/// One file of the repository as the edge that read it found it: its bytes, or why there are none.
+#[derive(Debug, Clone)]
+pub struct RepoFile {
+    /// Path relative to the repository root, `/`-separated.
+    pub path: String,
+    /// The file's bytes, or what kept the edge from reading them.
+    pub content: Result<Vec<u8>, FileProblem>,
+}
+
+impl From<(String, Vec<u8>)> for RepoFile {
+    fn from((path, bytes): (String, Vec<u8>)) -> Self {
+        RepoFile {
+            path,
+            content: Ok(bytes),
         }
-        last = component;
     }
-    last.ends_with(".yaml") || last.ends_with(".yml")
+}
+
+/// Why a file of the repository was not read. Each becomes a diagnostic naming the file: nothing is skipped
+/// silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProblem {
+    /// Larger than [`MAX_FILE_BYTES`]; not read.
+    TooLarge {
+        /// The file's size in bytes.
+        size: u64,
+    },
+    /// A symbolic link whose target is outside the repository: never followed.
+    LinkOutside {
+        /// The link's target as written.
+        target: String,
+    },
+    /// A symbolic link that leads nowhere: a missing target, or a loop of links.
+    BrokenLink {
+        /// The link's target as written.
+        target: String,
+        /// Why it cannot be followed, e.g. "too many levels of symbolic links".
+        reason: String,
+    },
+    /// A symbolic link to a folder: not followed, so that nothing is read twice and no walk can loop.
+    LinkedFolder {
+        /// The link's target as written.
+        target: String,
+    },
+    /// The file could not be read, e.g. for lack of permission.
+    Unreadable {
+        /// The operating system's reason.
+        reason: String,
+    },
 }
 
 /// Loads the given files (paths relative to the config root, `/`-separated); files are read in path order so that
-/// everything downstream is deterministic.
-pub fn load(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> LoadedRepository {
-    let mut files: Vec<_> = files.into_iter().collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+/// everything downstream is deterministic. Accepts `(path, bytes)` pairs or [`RepoFile`]s.
+pub fn load<F: Into<RepoFile>>(files: impl IntoIterator<Item = F>) -> LoadedRepository {
+    let mut files: Vec<RepoFile> = files.into_iter().map(Into::into).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = LoadedRepository::default();
-    for (path, bytes) in files {
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                let file = repo.sources.add(path, text);
-                load_file(&mut repo, file);
-            }
-            Err(_) => {
+    for RepoFile { path, content } in files {
+        let bytes = match content {
+            Ok(bytes) => bytes,
+            Err(problem) => {
                 let file = repo.sources.add(path, String::new());
-                repo.diagnostics.push(Diagnostic::error(
-                    "not-utf8",
-                    Location::Point {
-                        file,
-                        position: Position { line: 1, column: 1 },
-                    },
-                    "the file is not UTF-8 text",
+                repo.file_problem(file, &problem);
+                continue;
+            }
+        };
+        match text_of(bytes) {
+            Ok(text) => {
+                let shape = shape_problem(&text);
+                let file = repo.sources.add(path, text);
+                match shape {
+                    None => load_file(&mut repo, file),
+                    Some((code, message, position)) => {
+                        repo.unreadable_files += 1;
+                        repo.push(
+                            Diagnostic::error(code, Location::Point { file, position }, message)
+                                .with_hint(
+                                    "split it into several files, or write the values out plainly",
+                                ),
+                        );
+                    }
+                }
+            }
+            Err((problem, position)) => {
+                let file = repo.sources.add(path, String::new());
+                repo.unreadable_files += 1;
+                repo.push(Diagnostic::error(
+                    problem.0,
+                    Location::Point { file, position },
+                    problem.1,
                 ));
             }
         }
@@ -83,35 +172,297 @@ pub fn load(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> LoadedReposit
     repo
 }
 
+/// A file's bytes as text: UTF-8 (a byte-order mark is dropped, as YAML allows one), not binary, not too large.
+/// Otherwise the diagnostic's code and message, and where the problem starts.
+fn text_of(bytes: Vec<u8>) -> Result<String, ((&'static str, String), Position)> {
+    let start = Position { line: 1, column: 1 };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err((too_large(bytes.len() as u64), start));
+    }
+    if let Some(at) = bytes.iter().position(|b| *b == 0) {
+        return Err((
+            (
+                "binary-file",
+                format!("this is a binary file (a NUL byte at offset {at}), not YAML text"),
+            ),
+            start,
+        ));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let valid = error.utf8_error().valid_up_to();
+            let bytes = error.as_bytes();
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            return Err((
+                (
+                    "not-utf8",
+                    format!(
+                        "the file is not UTF-8 text: byte 0x{:02X} is not valid UTF-8 (save the file as UTF-8)",
+                        bytes[valid]
+                    ),
+                ),
+                Position { line, column },
+            ));
+        }
+    };
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
+}
+
+/// A file whose shape would make the YAML parser's work explode: nesting deeper than [`MAX_NESTING`], or more
+/// than [`MAX_FILE_VALUES`] values (flow items and lines). One pass over the text, ignoring quoted strings and
+/// comments; an estimate from above, so a real file never comes near it.
+fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
+    let (mut line, mut column) = (1usize, 0usize);
+    let (mut depth, mut values) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            values += 1;
+            comment = false;
+            // A quoted scalar may run over lines; a comment ends here.
+        } else if comment {
+        } else if let Some(open) = quote {
+            if c == open && previous != '\\' {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if !previous.is_alphanumeric() => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some((
+                            "nesting-limit",
+                            format!(
+                                "the YAML is nested more than {MAX_NESTING} levels deep here; no tollgate document is"
+                            ),
+                            Position { line, column },
+                        ));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                ',' if depth > 0 => values += 1,
+                _ => {}
+            }
+        }
+        if values > MAX_FILE_VALUES {
+            return Some((
+                "too-many-values",
+                format!(
+                    "the file holds more than {MAX_FILE_VALUES} values (list items and lines); tollgate reads at \
+                     most that many from one file"
+                ),
+                Position {
+                    line,
+                    column: column.max(1),
+                },
+            ));
+        }
+        previous = c;
+    }
+    None
+}
+
+fn too_large(size: u64) -> (&'static str, String) {
+    (
+        "file-too-large",
+        format!(
+            "the file is {} bytes; tollgate reads configuration files of at most {MAX_FILE_BYTES} bytes (1 MiB)",
+            size
+        ),
+    )
+}
+
+impl LoadedRepository {
+    /// Keeps a diagnostic, or counts it once [`MAX_DIAGNOSTICS`] are kept.
+    fn push(&mut self, diagnostic: Diagnostic) {
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push(diagnostic);
+        } else {
+            self.omitted += usize::from(diagnostic.is_error());
+        }
+    }
+
+    fn file_problem(&mut self, file: FileId, problem: &FileProblem) {
+        let at = Location::Point {
+            file,
+            position: Position { line: 1, column: 1 },
+        };
+        let diagnostic = match problem {
+            FileProblem::TooLarge { size } => {
+                let (code, message) = too_large(*size);
+                Diagnostic::error(code, at, message)
+                    .with_hint("split it into several files (any number of files and folders is read)")
+            }
+            FileProblem::LinkOutside { target } => Diagnostic::error(
+                "link-outside-repository",
+                at,
+                format!(
+                    "a symbolic link to `{target}`, outside the repository: tollgate does not follow it, so what it \
+                     points to is not read"
+                ),
+            )
+            .with_hint("copy the file into the repository, or remove the link"),
+            FileProblem::BrokenLink { target, reason } => Diagnostic::error(
+                "broken-link",
+                at,
+                format!("a symbolic link to `{target}` that cannot be followed: {reason}"),
+            ),
+            FileProblem::LinkedFolder { target } => Diagnostic::warning(
+                "linked-folder",
+                at,
+                format!(
+                    "a symbolic link to the folder `{target}`: folders behind links are not read (nothing is read \
+                     twice and no walk can loop)"
+                ),
+            )
+            .with_hint("move the folder into the repository, or remove the link"),
+            FileProblem::Unreadable { reason } => {
+                Diagnostic::error("unreadable-file", at, format!("cannot read the file: {reason}"))
+            }
+        };
+        if diagnostic.is_error() {
+            self.unreadable_files += 1;
+        }
+        self.push(diagnostic);
+    }
+}
+
 fn load_file(repo: &mut LoadedRepository, file: FileId) {
     let text = &repo.sources.file(file).text;
     let mut documents = Vec::new();
+    let mut failed = None;
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         match serde_yaml::Value::deserialize(document) {
             Ok(value) => documents.push((index, value)),
             Err(error) => {
-                let position = error
-                    .location()
-                    .map_or(Position { line: 1, column: 1 }, |l| Position {
-                        line: l.line(),
-                        column: l.column(),
-                    });
-                repo.diagnostics.push(Diagnostic::error(
-                    "yaml-syntax",
-                    Location::Point { file, position },
-                    strip_location(&error.to_string()),
-                ));
-                // The parser cannot resynchronise after a syntax error; the rest of the file is unread.
+                // The parser cannot resynchronise after an error; the rest of the file is unread.
+                failed = Some((index, error));
                 break;
             }
         }
     }
-    for (index, value) in documents {
+    if let Some((index, error)) = failed {
+        repo.unreadable_files += 1;
+        let diagnostics = yaml_diagnostics(&repo.sources, file, index, &error);
+        for diagnostic in diagnostics {
+            repo.push(diagnostic);
+        }
+    }
+    for (index, mut value) in documents {
         let at = DocRef { file, index };
+        // Merge keys (`<<: *defaults`, https://yaml.org/type/merge.html) are applied as YAML 1.1 defines them:
+        // the mapping's own keys win over merged ones.
+        if let Err(error) = value.apply_merge() {
+            let path = repo.sources.key_path(at, "<<").unwrap_or_default();
+            repo.push(
+                Diagnostic::error(
+                    "invalid-merge-key",
+                    Location::Field {
+                        doc: at,
+                        path,
+                        part: FieldPart::Value,
+                    },
+                    "a YAML merge key (`<<`) must name a mapping (`<<: *defaults`) or a list of mappings",
+                )
+                .with_hint(format!("YAML says: {}", strip_location(&error.to_string()))),
+            );
+            repo.unreadable_files += 1;
+            continue;
+        }
         if let Some(document) = load_document(repo, at, value) {
             repo.documents.push(document);
         }
     }
+}
+
+/// What a YAML error means for the person who wrote the file, at the place they need to look.
+fn yaml_diagnostics(
+    sources: &Sources,
+    file: FileId,
+    document: usize,
+    error: &serde_yaml::Error,
+) -> Vec<Diagnostic> {
+    let text = &sources.file(file).text;
+    let position = error
+        .location()
+        .map_or(Position { line: 1, column: 1 }, |l| Position {
+            line: l.line(),
+            column: l.column(),
+        });
+    let message = strip_location(&error.to_string());
+    let point = |position| Location::Point { file, position };
+    if message.contains("duplicate entry") {
+        let duplicates = sources.duplicate_keys(file, document);
+        if !duplicates.is_empty() {
+            return duplicates
+                .into_iter()
+                .map(|duplicate| {
+                    Diagnostic::error(
+                        "duplicate-key",
+                        point(duplicate.second),
+                        format!(
+                            "`{}` is set twice in this mapping: first at line {}, column {}",
+                            duplicate.key, duplicate.first.line, duplicate.first.column
+                        ),
+                    )
+                    .with_hint("a YAML mapping holds each key once; remove one of the two")
+                })
+                .collect();
+        }
+    }
+    if message == "repetition limit exceeded" {
+        return vec![Diagnostic::error(
+            "alias-limit",
+            point(position),
+            "YAML aliases (`*name`) here expand to more than 100 times the document's own size; a document \
+             built to explode when expanded (a \"billion laughs\" file) is not read",
+        )];
+    }
+    if message == "recursion limit exceeded" {
+        return vec![Diagnostic::error(
+            "nesting-limit",
+            point(position),
+            "the YAML is nested more than 128 levels deep; no tollgate document is",
+        )];
+    }
+    if let Some(tab) = indentation_tab(text, position.line) {
+        return vec![
+            Diagnostic::error(
+                "tab-indentation",
+                point(tab),
+                "a tab character in the indentation: YAML indents with spaces only",
+            )
+            .with_hint("replace the tab with spaces"),
+        ];
+    }
+    vec![Diagnostic::error("yaml-syntax", point(position), message)]
+}
+
+/// The first tab in the leading whitespace of the lines up to `line` (1-based), if any.
+fn indentation_tab(text: &str, line: usize) -> Option<Position> {
+    text.lines()
+        .take(line)
+        .enumerate()
+        .find_map(|(index, content)| {
+            let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
+            content[..indent].find('\t').map(|column| Position {
+                line: index + 1,
+                column: column + 1,
+            })
+        })
 }
 
 /// serde_yaml appends " at line L column C" to its messages; the position is shown in front instead.
@@ -136,10 +487,21 @@ fn load_document(
         part,
     };
     let Some(mapping) = value.as_mapping() else {
-        repo.diagnostics.push(Diagnostic::error(
+        let found = match &value {
+            serde_yaml::Value::Sequence(_) => "a list",
+            serde_yaml::Value::String(_) => "a string",
+            serde_yaml::Value::Number(_) => "a number",
+            serde_yaml::Value::Bool(_) => "a boolean",
+            serde_yaml::Value::Tagged(_) => "a tagged value",
+            serde_yaml::Value::Null | serde_yaml::Value::Mapping(_) => "something else",
+        };
+        repo.push(Diagnostic::error(
             "not-a-document",
             field("", FieldPart::Value),
-            "a document must be a mapping with `apiVersion`, `kind`, `metadata` and `spec`",
+            format!(
+                "this document is {found}; a document must be a mapping with `apiVersion`, `kind`, `metadata` and \
+                 `spec`"
+            ),
         ));
         return None;
     };
@@ -147,7 +509,7 @@ fn load_document(
     match mapping.get("apiVersion").map(|v| v.as_str()) {
         None => {
             header_ok = false;
-            repo.diagnostics.push(
+            repo.push(
                 Diagnostic::error(
                     "missing-field",
                     field("", FieldPart::Value),
@@ -159,7 +521,7 @@ fn load_document(
         Some(Some(API_VERSION)) => {}
         Some(other) => {
             header_ok = false;
-            repo.diagnostics.push(
+            repo.push(
                 Diagnostic::error(
                     "unknown-api-version",
                     field("apiVersion", FieldPart::Value),
@@ -172,7 +534,7 @@ fn load_document(
     let kind = match mapping.get("kind").map(|v| v.as_str()) {
         None => {
             header_ok = false;
-            repo.diagnostics.push(Diagnostic::error(
+            repo.push(Diagnostic::error(
                 "missing-field",
                 field("", FieldPart::Value),
                 "missing field `kind`",
@@ -189,7 +551,7 @@ fn load_document(
                         let kinds: Vec<_> = Kind::ALL.iter().map(|k| format!("`{k}`")).collect();
                         format!("the kinds are {}", kinds.join(", "))
                     });
-                repo.diagnostics.push(
+                repo.push(
                     Diagnostic::error(
                         "unknown-kind",
                         field("kind", FieldPart::Value),
@@ -213,7 +575,7 @@ fn load_document(
         } else {
             ""
         };
-        repo.diagnostics.push(Diagnostic::error(
+        repo.push(Diagnostic::error(
             "missing-field",
             field(path, FieldPart::Key),
             "missing field `metadata.name` (a string)",
@@ -222,6 +584,28 @@ fn load_document(
     let (Some(kind), Some(name), true) = (kind, name, header_ok) else {
         return None;
     };
+    // A key without a value must not read as the key left out: `namespaces:` with every item commented out would
+    // otherwise mean the whole cluster, `expires:` with its date commented out would mean never.
+    let mut empty = Vec::new();
+    null_values(&value, String::new(), &mut empty);
+    if !empty.is_empty() {
+        for path in empty {
+            let meaning = absent_meaning(&path);
+            repo.push(
+                Diagnostic::error(
+                    "empty-value",
+                    field(&path, FieldPart::Key),
+                    format!("`{}` has no value", path.rsplit('.').next().unwrap_or(&path)),
+                )
+                .with_hint(format!(
+                    "give it a value, or remove the key{meaning}; a key with nothing after it (every item commented \
+                     out?) is not read as a key left out"
+                )),
+            );
+        }
+        repo.broken.insert((kind, name));
+        return None;
+    }
     let body = match kind {
         Kind::Settings => typed(value, at).map(DocumentBody::Settings),
         Kind::User => typed(value, at).map(DocumentBody::User),
@@ -234,10 +618,58 @@ fn load_document(
     match body {
         Ok(body) => Some(Document { at, name, body }),
         Err(diagnostic) => {
-            repo.diagnostics.push(*diagnostic);
+            repo.push(*diagnostic);
             repo.broken.insert((kind, name));
             None
         }
+    }
+}
+
+/// The paths of every mapping entry whose value is null (`key:` or `key: ~`), in document order.
+fn null_values(value: &serde_yaml::Value, path: String, out: &mut Vec<String>) {
+    match value {
+        serde_yaml::Value::Mapping(mapping) => {
+            for (key, item) in mapping {
+                let name = match key {
+                    serde_yaml::Value::String(name) => name.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                };
+                let child = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
+                if item.is_null() {
+                    out.push(child);
+                } else {
+                    null_values(item, child, out);
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                null_values(item, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What leaving a key out means, where that differs in privilege from any value it could have.
+fn absent_meaning(path: &str) -> &'static str {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    match key {
+        "namespaces" => " (left out, the grant covers the whole cluster)",
+        "clusters" if path.starts_with("spec.") => {
+            " (left out, an environment exists in every cluster)"
+        }
+        "expires" => " (left out, it never expires)",
+        "sunset" => " (left out, the client never ends)",
+        "resourceNames" => " (left out, the rule covers every object)",
+        _ => "",
     }
 }
 
@@ -277,6 +709,30 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
+}
+
+/// serde names Rust types in what it expected (`expected u8`, `expected any YAML value`); users read YAML, so say
+/// it in their terms, with the accepted range.
+fn plain_expected(message: &str) -> String {
+    const TYPES: [(&str, &str); 9] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of at least 0"),
+        ("expected u128", "expected a whole number of at least 0"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected any YAML value", "expected a value"),
+        ("expected a borrowed string", "expected a string"),
+    ];
+    let mut text = message.to_owned();
+    for (rust, plain) in TYPES {
+        text = text.replace(rust, plain);
+    }
+    text.replace("invalid type: unit value", "invalid type: no value")
 }
 
 /// Names inside backticks, in order: serde lists the expected fields and variants that way.
@@ -333,6 +789,7 @@ fn serde_diagnostic(doc: DocRef, path: String, message: &str) -> Diagnostic {
         )
         .with_hint(hint);
     }
+    let message = plain_expected(&message);
     if message.starts_with("invalid type") || message.starts_with("invalid length") {
         return Diagnostic::error("wrong-type", at(path, FieldPart::Value), message);
     }

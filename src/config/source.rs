@@ -105,6 +105,39 @@ impl Sources {
     }
 }
 
+impl Sources {
+    /// The path of the first field of a document whose key is `key` (e.g. `spec.grants[0].<<` for `<<`).
+    pub fn key_path(&self, doc: DocRef, key: &str) -> Option<String> {
+        let index = self.file(doc.file).position_index();
+        let fields = &index.documents.get(doc.index)?.fields;
+        let suffix = format!(".{key}");
+        fields
+            .iter()
+            .filter(|(path, _)| path.ends_with(&suffix) || path.as_str() == key)
+            .min_by_key(|(_, field)| field.key.unwrap_or(field.value))
+            .map(|(path, _)| path.clone())
+    }
+
+    /// Whether the document writes the field at `path` itself (a key present in the text, whatever its value).
+    pub fn has_field(&self, doc: DocRef, path: &str) -> bool {
+        self.file(doc.file)
+            .position_index()
+            .documents
+            .get(doc.index)
+            .is_some_and(|d| d.fields.contains_key(path))
+    }
+
+    /// The keys that a document of `file` sets twice in one mapping (indexes the file's positions).
+    pub fn duplicate_keys(&self, file: FileId, document: usize) -> Vec<DuplicateKey> {
+        self.file(file)
+            .position_index()
+            .documents
+            .get(document)
+            .map(|d| d.duplicates.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// Which end of a `key: value` pair a diagnostic points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldPart {
@@ -137,6 +170,19 @@ struct PositionIndex {
 struct DocumentPositions {
     start: Position,
     fields: HashMap<String, FieldPosition>,
+    /// Keys set twice in one mapping, in the order they appear.
+    duplicates: Vec<DuplicateKey>,
+}
+
+/// A key that a mapping holds twice (serde_yaml refuses the document; this says where both are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The key as written.
+    pub key: String,
+    /// Where the key is first set.
+    pub first: Position,
+    /// Where it is set again.
+    pub second: Position,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +221,7 @@ impl PositionIndex {
                     index.documents.push(DocumentPositions {
                         start: at,
                         fields: HashMap::new(),
+                        duplicates: Vec::new(),
                     });
                     stack.clear();
                 }
@@ -226,28 +273,40 @@ impl PositionIndex {
 
     /// Records a value node at the place the stack says it is, and returns its path.
     fn record_node(&mut self, stack: &mut [Frame], at: Position) -> String {
-        let (path, key) = match stack.last_mut() {
-            None => (String::new(), None),
+        let (path, key, name) = match stack.last_mut() {
+            None => (String::new(), None, None),
             Some(Frame::Mapping { path, key }) => {
                 let (name, key_at) = key.take().expect("a value in a mapping follows its key");
                 let full = if path.is_empty() {
-                    name
+                    name.clone()
                 } else {
                     format!("{path}.{name}")
                 };
-                (full, Some(key_at))
+                (full, Some(key_at), Some(name))
             }
             Some(Frame::Sequence { path, next }) => {
                 let full = format!("{path}[{next}]");
                 *next += 1;
-                (full, None)
+                (full, None, None)
             }
         };
         if let Some(document) = self.documents.last_mut() {
-            document
-                .fields
-                .entry(path.clone())
-                .or_insert(FieldPosition { key, value: at });
+            match document.fields.entry(path.clone()) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    if let (Some(name), Some(first), Some(second)) = (name, first.get().key, key)
+                        && !name.starts_with('<')
+                    {
+                        document.duplicates.push(DuplicateKey {
+                            key: name,
+                            first,
+                            second,
+                        });
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(FieldPosition { key, value: at });
+                }
+            }
         }
         path
     }

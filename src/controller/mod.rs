@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use gix::ObjectId;
 use jiff::Timestamp;
 
-use crate::apply::{ApplyOptions, apply, preflight};
+use crate::apply::{ApplyOptions, Outcome, Refusal, apply, preflight};
 use crate::cluster::Cluster;
 use crate::compile::{CompileContext, compile};
 use crate::config::load;
@@ -29,13 +29,13 @@ use crate::plan::Summary;
 use crate::publish::{PublishInput, publish};
 use lease::{Election, Leadership, LeaseConfig};
 use metrics::Metrics;
-use status::{LastError, Status};
+use status::{HeldBack, LastError, Status};
 
 /// Why the controller cannot start; once it runs, failures are reported in the status and retried, not returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     /// The HTTP endpoints cannot bind their address (in use, or not permitted).
-    #[error("cannot listen on {address} for /healthz, /readyz and /metrics: {source}")]
+    #[error("cannot listen on {address} for /healthz, /readyz and /metrics")]
     Listen {
         /// The address asked for (`--listen`).
         address: SocketAddr,
@@ -99,6 +99,8 @@ struct Failure {
     diagnostics: String,
     /// Retrying the same input cannot help (an invalid repository, a refused plan): wait for a new commit.
     permanent: bool,
+    /// For a failed apply: the deletions it held back (`None`: the step came before apply, nothing changed).
+    held_back: Option<Vec<HeldBack>>,
 }
 
 impl Failure {
@@ -108,8 +110,16 @@ impl Failure {
             message: message.to_string(),
             diagnostics: String::new(),
             permanent: false,
+            held_back: None,
         }
     }
+}
+
+/// What a successful reconcile did.
+struct Reconciled {
+    summary: Summary,
+    published_commit: Option<String>,
+    held_back: Vec<HeldBack>,
 }
 
 struct Applied {
@@ -301,7 +311,11 @@ impl Controller {
             .reconcile_duration
             .observe(started.elapsed().as_secs_f64());
         match result {
-            Ok((summary, published_commit)) => {
+            Ok(Reconciled {
+                summary,
+                published_commit,
+                held_back,
+            }) => {
                 self.metrics.count_reconcile("success");
                 self.metrics.set_revision(&revision.to_string());
                 self.metrics
@@ -314,6 +328,7 @@ impl Controller {
                 state.status.applied_revision = Some(revision.to_string());
                 state.status.applied_at = Some(Timestamp::now());
                 state.status.summary = Some(summary);
+                state.status.held_back = held_back;
                 if published_commit.is_some() {
                     state.status.published_commit = published_commit;
                 }
@@ -334,7 +349,7 @@ impl Controller {
     async fn fail(&self, state: &mut LoopState, revision: Option<ObjectId>, failure: Failure) {
         let result = match failure.step {
             "validate" | "compile" => "invalid",
-            "plan" => "refused",
+            "plan" | "guard" => "refused",
             _ => "failed",
         };
         self.metrics.count_reconcile(result);
@@ -348,6 +363,9 @@ impl Controller {
         }
         tracing::error!(step = failure.step, revision = %revision.map(|r| r.to_string()).unwrap_or_default(), message = %failure.message, "reconcile failed");
         let message = format!("{} failed: {}", failure.step, failure.message);
+        if let Some(held_back) = failure.held_back {
+            state.status.held_back = held_back;
+        }
         state.status.last_error = Some(LastError {
             at: Timestamp::now(),
             step: failure.step.to_owned(),
@@ -375,7 +393,7 @@ impl Controller {
     }
 
     /// The pipeline, one step after the other; the first failure ends it with the step's name.
-    async fn reconcile(&self, snapshot: Snapshot) -> Result<(Summary, Option<String>), Failure> {
+    async fn reconcile(&self, snapshot: Snapshot) -> Result<Reconciled, Failure> {
         let config = &self.config;
         let revision = snapshot.commit.to_string();
         // load: the configuration files of the fetched tree, never a working tree.
@@ -398,6 +416,7 @@ impl Controller {
                     ),
                     diagnostics: render_text(&diagnostics),
                     permanent: true,
+                    held_back: None,
                 });
             }
             Err(other) => return Err(Failure::at("validate", other)),
@@ -420,9 +439,15 @@ impl Controller {
             .await
             .map_err(|e| Failure::at("read", e))?;
         // The controller never adopts and never lifts the deletion guard: those need a person (`tollgate apply`).
-        preflight(&plan, &config.apply).map_err(|e| Failure {
-            permanent: true,
-            ..Failure::at("plan", e)
+        preflight(&plan, &config.apply).map_err(|e| {
+            let step = match e {
+                Refusal::DeletionGuard(_) => "guard",
+                _ => "plan",
+            };
+            Failure {
+                permanent: true,
+                ..Failure::at(step, e)
+            }
         })?;
         // apply.
         tracing::info!(%revision, create = plan.summary.create, update = plan.summary.update, replace = plan.summary.replace, delete = plan.summary.delete, "applying");
@@ -443,16 +468,28 @@ impl Controller {
                 })
                 .inc_by(count as u64);
         }
+        let held_back: Vec<HeldBack> = report
+            .objects
+            .iter()
+            .filter(|o| matches!(o.outcome, Outcome::HeldBack | Outcome::Skipped))
+            .map(|o| HeldBack {
+                object: o.object.to_string(),
+                reason: o.reason.clone().unwrap_or_default(),
+            })
+            .collect();
         if !report.succeeded() {
-            return Err(Failure::at(
-                "apply",
-                format!(
-                    "{} object(s) failed, {} not attempted: {}",
-                    report.summary.failed,
-                    report.summary.skipped,
-                    report.failures().join("; ")
-                ),
-            ));
+            return Err(Failure {
+                held_back: Some(held_back),
+                ..Failure::at(
+                    "apply",
+                    format!(
+                        "{} object(s) failed; {} deletion(s) held back until every write succeeds: {}",
+                        report.summary.failed,
+                        report.summary.skipped,
+                        report.failures().join("; ")
+                    ),
+                )
+            });
         }
         // publish: credentials, then one commit of client files on top of this head.
         let mut published_commit = None;
@@ -494,6 +531,10 @@ impl Controller {
                 ));
             }
         }
-        Ok((plan.summary, published_commit))
+        Ok(Reconciled {
+            summary: plan.summary,
+            published_commit,
+            held_back,
+        })
     }
 }

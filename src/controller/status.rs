@@ -41,6 +41,20 @@ pub struct Status {
     /// The last failure (cleared by a success), with the revision it concerns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
+    /// Deletions the last apply left for a person (Namespaces: `tollgate apply --allow-namespace-deletion`),
+    /// shown on every run until they clear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<HeldBack>,
+}
+
+/// A deletion the controller did not make, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldBack {
+    /// The object, as `Kind namespace/name`.
+    pub object: String,
+    /// Why it was held back and what releases it.
+    pub reason: String,
 }
 
 /// A failed step of the controller's loop, as the status shows it until the next success.
@@ -87,6 +101,12 @@ impl Status {
         }
         if let Some(commit) = &self.published_commit {
             let _ = writeln!(out, "published: client files in {commit}");
+        }
+        if !self.held_back.is_empty() {
+            let _ = writeln!(out, "held back: {} deletion(s)", self.held_back.len());
+            for held in &self.held_back {
+                let _ = writeln!(out, "  {}: {}", held.object, held.reason);
+            }
         }
         match &self.last_error {
             None => {
@@ -263,6 +283,12 @@ mod tests {
                     "error[unknown-field]: users/mallory.yaml:6:3: spec.emial: unknown field\n"
                         .into(),
             }),
+            held_back: vec![HeldBack {
+                object: "Namespace sessions-old".into(),
+                reason: "held back: deleting a Namespace deletes every object in it; run `tollgate apply \
+                         --allow-namespace-deletion` to delete it"
+                    .into(),
+            }],
         };
         insta::assert_snapshot!(status.human());
         let json = serde_json::to_string(&status).expect("json");

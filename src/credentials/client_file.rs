@@ -87,7 +87,7 @@ impl fmt::Debug for ClientFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientFileError {
     /// The bytes are not JSON, or not the shape of a client file (a missing or unknown field).
-    #[error("{path} is not a tollgate client file: {source}")]
+    #[error("{path} is not a tollgate client file")]
     Parse {
         /// The file the bytes came from, for the message.
         path: String,
@@ -150,7 +150,9 @@ impl ClientFile {
     /// A kubeconfig that stock kubectl uses as is: one cluster, one user with the token, one current context.
     pub fn kubeconfig(&self) -> String {
         use base64::Engine as _;
-        let name = format!("{}-{}", self.cluster, self.client);
+        // `/` cannot occur in a cluster or client name (DNS-1123 labels): `eu` + `west-laptop` and `eu-west` +
+        // `laptop` stay apart when kubectl merges kubeconfigs (it keeps the first entry of a name).
+        let name = format!("{}/{}", self.cluster, self.client);
         let ca = base64::engine::general_purpose::STANDARD
             .encode(self.kubernetes.certificate_authority.as_bytes());
         let mut context = serde_json::json!({"cluster": name, "user": name});
@@ -168,7 +170,7 @@ impl ClientFile {
             "contexts": [{"name": name, "context": context}],
             "current-context": name,
         });
-        serde_yaml::to_string(&config).expect("JSON values serialize to YAML")
+        crate::render::yaml::to_yaml(&config)
     }
 
     /// A wg-quick configuration (`wg-quick up ./tollgate.conf`).

@@ -31,6 +31,9 @@ pub enum ChangeReason {
     Restored,
     /// The client is gone (deleted, sunset, moved off this cluster) or the file belongs to no client: it is removed.
     Deleted,
+    /// Every owner is disabled or expired and no extra recipient is listed: nobody may read its file any more, so
+    /// its ServiceAccount (and every token) and its file are removed.
+    NoRecipient,
 }
 
 impl fmt::Display for ChangeReason {
@@ -43,6 +46,9 @@ impl fmt::Display for ChangeReason {
             ChangeReason::Updated => "updated",
             ChangeReason::Restored => "restored (the repository's copy was missing or edited)",
             ChangeReason::Deleted => "deleted",
+            ChangeReason::NoRecipient => {
+                "no active owner or recipient is left: its ServiceAccount and file are removed"
+            }
         })
     }
 }

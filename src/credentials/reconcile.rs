@@ -117,7 +117,7 @@ pub async fn reconcile_credentials(
         .model
         .clients
         .values()
-        .filter(|c| c.is_active(input.now) && c.clusters.contains(input.cluster))
+        .filter(|c| input.model.client_is_live(c, input.cluster, input.now))
         .map(|c| (c.name.as_str(), c))
         .collect();
 
@@ -149,13 +149,6 @@ pub async fn reconcile_credentials(
         };
         let recipients = client_recipients(input.model, client, input.now);
         let keys = recipient_keys(&recipients);
-        if recipients.is_empty() {
-            outcome.failures.push(fail(
-                "no active owner or recipient is left to encrypt its file to: nothing is published for it, and \
-                 tokens handed out before are revoked"
-                    .into(),
-            ));
-        }
         let Some(mut uid) = accounts.get(&client.name).cloned() else {
             outcome.failures.push(fail(format!(
                 "its ServiceAccount {namespace}/{} does not exist (did the apply fail?)",
@@ -181,21 +174,6 @@ pub async fn reconcile_credentials(
                     continue;
                 }
             }
-        }
-        if recipients.is_empty() {
-            if input.tree.contains_key(&path) {
-                outcome.edits.push(ArtifactEdit {
-                    path: path.clone(),
-                    content: None,
-                });
-                outcome.changes.push(ClientChange {
-                    client: client.name.clone(),
-                    path,
-                    reason: ChangeReason::Revoked,
-                });
-            }
-            outcome.forget.push(client.name.clone());
-            continue;
         }
 
         // The token: kept while it is the current ServiceAccount's and has more than a third of its life left.
@@ -336,8 +314,18 @@ pub async fn reconcile_credentials(
                 client: name.clone(),
                 reason: format!("cannot delete its ServiceAccount to revoke its tokens: {reason}"),
             });
+            // Nothing changes for it until its tokens are void: its file stays, its state is kept.
+            if let Some(published) = &state.published {
+                live_paths.insert(published.path.clone());
+            }
             continue;
         }
+        // Still in the repository and on this cluster, but nobody left to read its file: say so.
+        let orphaned = input
+            .model
+            .clients
+            .get(name)
+            .is_some_and(|c| c.is_active(input.now) && c.clusters.contains(input.cluster));
         if let Some(published) = &state.published
             && input.tree.contains_key(&published.path)
         {
@@ -348,7 +336,11 @@ pub async fn reconcile_credentials(
             outcome.changes.push(ClientChange {
                 client: name.clone(),
                 path: published.path.clone(),
-                reason: ChangeReason::Deleted,
+                reason: if orphaned {
+                    ChangeReason::NoRecipient
+                } else {
+                    ChangeReason::Deleted
+                },
             });
             live_paths.insert(published.path.clone());
         }

@@ -32,22 +32,179 @@ pub enum SealError {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The identity file holds no usable identity: not age or SSH, a passphrase-protected or unsupported SSH key,
-    /// or empty.
-    #[error("cannot read the identity file {path}: {reason}")]
+    /// a public key instead of a private one, or empty.
+    #[error("cannot use the identity file {path}: {reason}")]
     Identity {
         /// The identity file's path, for the message.
         path: String,
         /// What is wrong with it.
         reason: String,
     },
-    /// The file is not age, none of the identities is one of its recipients, or it is damaged.
-    #[error("cannot decrypt {path}: {reason}")]
-    Decrypt {
+    /// The file is an age file, but damaged or cut short (e.g. a partial download or a merge conflict).
+    #[error(
+        "{path} is a damaged or truncated age file ({reason}); fetch it again (`git pull`, `git checkout -- {path}`)"
+    )]
+    Damaged {
         /// The encrypted file's path, for the message.
         path: String,
         /// The age crate's error.
         reason: String,
     },
+    /// None of the identities is a recipient of the file.
+    #[error(
+        "none of the identities given can decrypt {path}: tried {}; the file is encrypted to {}",
+        tried.join(", "),
+        recipients.join(", ")
+    )]
+    NotARecipient {
+        /// The encrypted file's path, for the message.
+        path: String,
+        /// Each identity tried, by its public key (X25519) or key fingerprint (SSH).
+        tried: Vec<String>,
+        /// What the file's header says of its recipients (SSH keys by tag; X25519 keys cannot be named), or
+        /// what the repository says of them when the caller knows.
+        recipients: Vec<String>,
+    },
+}
+
+/// An identity to decrypt with, and what it is, in terms a person can compare with a public key they know.
+pub struct Identity {
+    identity: Box<dyn age::Identity>,
+    /// What the identity is: its recipient (`age1...`), or its SSH public key.
+    pub public: PublicKey,
+}
+
+/// The public half of an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// An age X25519 recipient, `age1...`.
+    X25519(String),
+    /// An SSH public key.
+    Ssh {
+        /// `ssh-ed25519 AAAA...` or `ssh-rsa AAAA...`, without a comment.
+        openssh: String,
+        /// As `ssh-keygen -l` prints it: `SHA256:...`.
+        fingerprint: String,
+        /// The 4-byte tag age puts in an SSH stanza (`-> ssh-ed25519 TAG ...`), base64 without padding.
+        tag: String,
+    },
+}
+
+impl std::fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublicKey::X25519(recipient) => write!(f, "{recipient}"),
+            PublicKey::Ssh {
+                openssh,
+                fingerprint,
+                ..
+            } => {
+                let kind = openssh.split(' ').next().unwrap_or("ssh");
+                write!(f, "the {kind} key {fingerprint}")
+            }
+        }
+    }
+}
+
+/// The SSH key behind `openssh` (`ssh-ed25519 AAAA... [comment]`), with its fingerprint and age tag; `None` when
+/// it does not parse.
+pub fn ssh_public_key(openssh: &str) -> Option<PublicKey> {
+    let key = ssh_key::PublicKey::from_openssh(openssh.trim()).ok()?;
+    Some(describe_ssh(&key))
+}
+
+fn describe_ssh(key: &ssh_key::PublicKey) -> PublicKey {
+    use base64::Engine as _;
+    // The fingerprint is the SHA-256 of the key's wire encoding; age's tag is its first 4 bytes.
+    let fingerprint = key.fingerprint(ssh_key::HashAlg::Sha256);
+    let digest = fingerprint.as_bytes();
+    let tag =
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(&digest[..4.min(digest.len())]);
+    PublicKey::Ssh {
+        openssh: key
+            .to_openssh()
+            .unwrap_or_default()
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
+        fingerprint: fingerprint.to_string(),
+        tag,
+    }
+}
+
+/// One recipient stanza of an age file's header, as far as it can be known without a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stanza {
+    /// An X25519 recipient: the header does not say which.
+    X25519,
+    /// An SSH recipient, by the tag of its public key.
+    Ssh {
+        /// `ssh-ed25519` or `ssh-rsa`.
+        kind: String,
+        /// The tag, base64 as in the header.
+        tag: String,
+    },
+    /// Another kind of stanza (e.g. scrypt, a plugin).
+    Other(String),
+}
+
+/// Where an age file starts in `bytes`: after white space and a UTF-8 byte-order mark, which editors and shells
+/// on Windows add and age does not skip (FiloSottile/age#384). `None` when no age header follows.
+pub fn age_start(bytes: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    loop {
+        let rest = &bytes[start..];
+        if rest.starts_with(b"\xEF\xBB\xBF") {
+            start += 3;
+        } else if rest.first().is_some_and(u8::is_ascii_whitespace) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    let rest = &bytes[start..];
+    (rest.starts_with(ARMOR_BEGIN.as_bytes()) || rest.starts_with(b"age-encryption.org/"))
+        .then_some(start)
+}
+
+const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+const ARMOR_END: &str = "-----END AGE ENCRYPTED FILE-----";
+
+/// The recipient stanzas of an age file's header (armored or binary); empty when the header cannot be read.
+pub fn stanzas(ciphertext: &[u8]) -> Vec<Stanza> {
+    use base64::Engine as _;
+    let binary = if ciphertext.starts_with(ARMOR_BEGIN.as_bytes()) {
+        let text = String::from_utf8_lossy(ciphertext);
+        let body: String = text
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.starts_with(ARMOR_END))
+            .map(str::trim)
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default()
+    } else {
+        ciphertext.to_vec()
+    };
+    let header = String::from_utf8_lossy(&binary);
+    header
+        .lines()
+        .take_while(|line| !line.starts_with("---"))
+        .filter_map(|line| line.strip_prefix("-> "))
+        .map(|stanza| {
+            let mut parts = stanza.split(' ');
+            match (parts.next(), parts.next()) {
+                (Some("X25519"), _) => Stanza::X25519,
+                (Some(kind @ ("ssh-ed25519" | "ssh-rsa")), Some(tag)) => Stanza::Ssh {
+                    kind: kind.to_owned(),
+                    tag: tag.to_owned(),
+                },
+                (other, _) => Stanza::Other(other.unwrap_or_default().to_owned()),
+            }
+        })
+        .collect()
 }
 
 /// Encrypts `plaintext` so that any one of `recipients` can read it. Output is random (a fresh file key), so
@@ -92,62 +249,131 @@ pub fn seal(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, SealEr
     Ok(String::from_utf8(out).expect("ASCII armor is ASCII"))
 }
 
-/// Whether `bytes` look like an age file (armored or binary) rather than plaintext.
+/// Whether `bytes` look like an age file (armored or binary, possibly after white space or a byte-order mark)
+/// rather than plaintext.
 pub fn is_age(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
-        || bytes.starts_with(b"age-encryption.org/")
+    age_start(bytes).is_some()
 }
 
 /// The identities in an identity file: age X25519 keys (`AGE-SECRET-KEY-1...`, as `age-keygen` writes) or an
-/// unencrypted SSH private key (ed25519 or RSA).
-pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Box<dyn age::Identity>>, OpenError> {
+/// unencrypted SSH private key (ed25519 or RSA). A public key given by mistake is named as such.
+pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Identity>, OpenError> {
     let invalid = |reason: String| OpenError::Identity {
         path: path.to_owned(),
         reason,
     };
     let text = String::from_utf8_lossy(bytes);
+    let first = text.trim_start();
+    if first.starts_with("age1")
+        || first.starts_with("ssh-ed25519 ")
+        || first.starts_with("ssh-rsa ")
+    {
+        return Err(invalid(
+            "it holds a PUBLIC key; -i needs the private key that goes with it (your age key file, e.g. \
+             ~/.config/age/key.txt, or ~/.ssh/id_ed25519 rather than ~/.ssh/id_ed25519.pub)"
+                .into(),
+        ));
+    }
     if text.contains("PRIVATE KEY-----") {
         let identity = age::ssh::Identity::from_buffer(bytes, Some(path.to_owned()))
             .map_err(|e| invalid(e.to_string()))?;
+        let public = ssh_key::PrivateKey::from_openssh(text.trim())
+            .map(|key| describe_ssh(key.public_key()))
+            .map_err(|_| {
+                invalid("not an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`)".into())
+            })?;
         return match identity {
-            age::ssh::Identity::Unencrypted(_) => Ok(vec![Box::new(identity)]),
+            age::ssh::Identity::Unencrypted(_) => Ok(vec![Identity {
+                identity: Box::new(identity),
+                public,
+            }]),
             age::ssh::Identity::Encrypted(_) => Err(invalid(
                 "passphrase-protected SSH keys are not supported; use `age -d` for those".into(),
             )),
-            age::ssh::Identity::Unsupported(key) => {
-                Err(invalid(format!("unsupported SSH key: {key:?}")))
-            }
+            age::ssh::Identity::Unsupported(_) => Err(invalid(
+                "an SSH key type age cannot decrypt with (it reads ssh-ed25519 and ssh-rsa keys)"
+                    .into(),
+            )),
         };
     }
     let file = age::IdentityFile::from_buffer(bytes).map_err(|e| invalid(e.to_string()))?;
-    let identities = file.into_identities().map_err(|e| invalid(e.to_string()))?;
-    if identities.is_empty() {
-        return Err(invalid("no identities in the file".into()));
+    let mut identities = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("AGE-SECRET-KEY-") {
+            let identity =
+                age::x25519::Identity::from_str(line).map_err(|e| invalid(e.to_string()))?;
+            identities.push(Identity {
+                public: PublicKey::X25519(identity.to_public().to_string()),
+                identity: Box::new(identity),
+            });
+        }
     }
-    Ok(identities
-        .into_iter()
-        .map(|i| i as Box<dyn age::Identity>)
-        .collect())
+    if identities.is_empty() {
+        // Not an X25519 identity file; let age say what it is (plugins are not supported here).
+        let parsed = file.into_identities().map_err(|e| invalid(e.to_string()))?;
+        if parsed.is_empty() {
+            return Err(invalid(
+                "no identities in the file (expected `AGE-SECRET-KEY-1...` lines or an OpenSSH private key)".into(),
+            ));
+        }
+        return Err(invalid(
+            "only age X25519 identities and SSH keys are supported".into(),
+        ));
+    }
+    Ok(identities)
 }
 
-/// Decrypts an age file with any of `identities`.
-pub fn open(
-    path: &str,
-    ciphertext: &[u8],
-    identities: &[Box<dyn age::Identity>],
-) -> Result<Vec<u8>, OpenError> {
-    let failed = |reason: String| OpenError::Decrypt {
+/// Decrypts an age file with any of `identities`. Leading white space or a byte-order mark before the header is
+/// skipped. Errors: [`OpenError::Damaged`] for a broken file, [`OpenError::NotARecipient`] naming every identity
+/// tried and what the header says of the recipients.
+pub fn open(path: &str, ciphertext: &[u8], identities: &[Identity]) -> Result<Vec<u8>, OpenError> {
+    let ciphertext = &ciphertext[age_start(ciphertext).unwrap_or(0)..];
+    let damaged = |reason: String| OpenError::Damaged {
         path: path.to_owned(),
         reason,
     };
+    if ciphertext.starts_with(ARMOR_BEGIN.as_bytes())
+        && !String::from_utf8_lossy(ciphertext).contains(ARMOR_END)
+    {
+        return Err(damaged("the armor has no end line".into()));
+    }
     let decryptor =
-        age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| failed(e.to_string()))?;
-    let mut reader = decryptor
-        .decrypt(identities.iter().map(std::convert::AsRef::as_ref))
-        .map_err(|e| failed(e.to_string()))?;
+        age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| damaged(e.to_string()))?;
+    let mut reader = match decryptor.decrypt(identities.iter().map(|i| i.identity.as_ref())) {
+        Ok(reader) => reader,
+        Err(age::DecryptError::NoMatchingKeys) => {
+            return Err(OpenError::NotARecipient {
+                path: path.to_owned(),
+                tried: identities.iter().map(|i| i.public.to_string()).collect(),
+                recipients: describe_stanzas(&stanzas(ciphertext)),
+            });
+        }
+        Err(error) => return Err(damaged(error.to_string())),
+    };
     let mut plaintext = Vec::new();
     reader
         .read_to_end(&mut plaintext)
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| damaged(e.to_string()))?;
     Ok(plaintext)
+}
+
+/// The recipients an age header shows: SSH keys by their tag, X25519 keys only counted.
+pub fn describe_stanzas(stanzas: &[Stanza]) -> Vec<String> {
+    let x25519 = stanzas.iter().filter(|s| **s == Stanza::X25519).count();
+    let mut described: Vec<String> = stanzas
+        .iter()
+        .filter_map(|stanza| match stanza {
+            Stanza::Ssh { kind, tag } => Some(format!("an {kind} key with age tag {tag}")),
+            // age adds a random "grease" stanza to every file so that parsers tolerate unknown ones.
+            Stanza::Other(kind) if kind.ends_with("-grease") => None,
+            Stanza::Other(kind) => Some(format!("a `{kind}` recipient")),
+            Stanza::X25519 => None,
+        })
+        .collect();
+    if x25519 > 0 {
+        described.push(format!(
+            "{x25519} age X25519 key(s) (an age header does not name them)"
+        ));
+    }
+    described
 }

@@ -16,8 +16,7 @@ use super::state::{
 use crate::cluster::{Cluster, describe, status_code};
 use crate::objects::{CLIENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
-/// The field manager of every write tollgate makes.
-pub(super) const FIELD_MANAGER: &str = "tollgate";
+pub(super) use crate::objects::FIELD_MANAGER;
 
 /// Why the credentials step failed as a whole: its state Secrets or the clients' ServiceAccounts could not be read
 /// or written. Problems of a single client are not errors; they are reported per client.

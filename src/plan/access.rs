@@ -50,6 +50,9 @@ pub struct AccessChange {
     /// Roles bound by an owned live binding and by no desired one, sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lost: Vec<Access>,
+    /// Whether the subject loses every role it had (the deletion guard counts these).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lost_all: bool,
 }
 
 type AccessMap = BTreeMap<SubjectName, BTreeSet<Access>>;
@@ -107,15 +110,38 @@ fn collect<'v>(
     map
 }
 
-/// Access gained and lost per subject, going from the owned live bindings to the desired ones.
-pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
-    let after = collect(desired.objects.iter(), &desired.clients_namespace);
-    let before = collect(
+/// The access the cluster will grant after the plan: the desired bindings, except those apply leaves alone
+/// because a same-named object that is not tollgate's is in the way (a conflict grants nothing until adopted).
+fn after(desired: &DesiredState, live: &LiveState) -> AccessMap {
+    collect(
+        desired.objects.iter().filter(|(key, _)| {
+            live.objects
+                .get(*key)
+                .is_none_or(|manifest| is_owned_by(manifest, &desired.cluster))
+        }),
+        &desired.clients_namespace,
+    )
+}
+
+/// The access tollgate's bindings grant now.
+fn before(desired: &DesiredState, live: &LiveState) -> AccessMap {
+    collect(
         live.objects
             .iter()
             .filter(|(_, manifest)| is_owned_by(manifest, &desired.cluster)),
         &desired.clients_namespace,
-    );
+    )
+}
+
+/// How many subjects tollgate's live bindings give any role.
+pub fn subjects_with_access(desired: &DesiredState, live: &LiveState) -> usize {
+    before(desired, live).len()
+}
+
+/// Access gained and lost per subject, going from the owned live bindings to the desired ones.
+pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
+    let after = after(desired, live);
+    let before = before(desired, live);
     let empty = BTreeSet::new();
     let subjects: BTreeSet<&SubjectName> = after.keys().chain(before.keys()).collect();
     subjects
@@ -127,6 +153,7 @@ pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessCha
             let lost: Vec<_> = was.difference(now).cloned().collect();
             (!gained.is_empty() || !lost.is_empty()).then(|| AccessChange {
                 subject: subject.clone(),
+                lost_all: !was.is_empty() && now.is_empty(),
                 gained,
                 lost,
             })

@@ -7,7 +7,11 @@ pub mod saved;
 
 use serde::Serialize;
 
-use crate::objects::{DesiredState, LiveState, ObjectKey, ObjectKind, is_owned_by};
+use crate::objects::{
+    DELETION_GUARD_ANNOTATION, DesiredState, LiveState, ObjectKey, ObjectKind, Ownership,
+    is_owned_by, ownership,
+};
+use crate::validate::model::DeletionGuard;
 use access::AccessChange;
 use diff::FieldChange;
 
@@ -26,8 +30,12 @@ pub enum Action {
     Replace,
     /// An object with tollgate's labels that the repository no longer compiles to: pruned after every other write.
     Delete,
-    /// An object of the same name exists without tollgate's labels; it is left alone.
+    /// An object of the same name exists without tollgate's labels; it is left alone, and apply refuses until it
+    /// is renamed, removed or adopted.
     Conflict,
+    /// An object tollgate no longer wants that carries its labels, but that tollgate never wrote (no `tollgate`
+    /// field manager): copied YAML or another tool's. Never pruned; shown so that someone looks at it.
+    Unowned,
     /// The object exists with tollgate's labels and every field tollgate sets already matches.
     #[serde(rename = "no-op")]
     NoOp,
@@ -79,6 +87,9 @@ pub struct Summary {
     pub delete: usize,
     /// Same-named objects without tollgate's labels, left alone.
     pub conflict: usize,
+    /// Objects with tollgate's labels that tollgate never wrote, left alone.
+    #[serde(default)]
+    pub unowned: usize,
     /// Objects already as desired (`no-op`).
     pub unchanged: usize,
 }
@@ -95,14 +106,101 @@ impl Summary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletionGuardViolation {
-    /// Objects the plan deletes.
+    /// Bindings (RoleBindings and ClusterRoleBindings) the plan deletes.
     pub deletes: usize,
-    /// Objects in the cluster that carry this instance's labels.
+    /// Bindings in the cluster that are tollgate's.
     pub managed: usize,
-    /// Settings' `spec.deletionGuard.maxDeletePercent`: the largest share of `managed` one plan may delete.
+    /// Subjects (users, groups, clients) that lose every role they have.
+    pub subjects_losing_all: usize,
+    /// Subjects that have a role now.
+    pub subjects_with_access: usize,
+    /// The largest share, in percent, of bindings or of subjects one plan may take away: the stricter of Settings'
+    /// `spec.deletionGuard.maxDeletePercent` and the last applied revision's.
     pub max_delete_percent: u8,
-    /// Settings' `spec.deletionGuard.minObjects`: up to this many deletions are allowed whatever the share.
+    /// Up to this many bindings or subjects may go whatever the share: the stricter of `minObjects` now and at
+    /// the last applied revision.
     pub min_objects: u32,
+    /// Whether the limits are the last applied revision's (this plan's Settings lower them).
+    pub limits_from_last_applied: bool,
+    /// Which rule the plan breaks, in words with its numbers.
+    pub reason: String,
+}
+
+/// What the deletion guard counts, and the limits it applies (see [`DeletionGuardViolation`]).
+fn deletion_guard(
+    desired: &DesiredState,
+    live: &LiveState,
+    changes: &[Change],
+    access: &[AccessChange],
+) -> Option<DeletionGuardViolation> {
+    let cluster = desired.cluster.as_str();
+    let managed = live
+        .objects
+        .iter()
+        .filter(|(key, manifest)| key.kind.is_binding() && is_owned_by(manifest, cluster))
+        .count();
+    let deletes = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.object.kind.is_binding())
+        .count();
+    let subjects_losing_all = access.iter().filter(|a| a.lost_all).count();
+    let subjects_with_access = access::subjects_with_access(desired, live);
+    // The limits of the last applied revision, recorded on the clients Namespace: a commit that lowers the guard
+    // and takes access away at once is judged by the limits it wants to lower.
+    let last = live
+        .objects
+        .get(&ObjectKey::cluster_scoped(
+            ObjectKind::Namespace,
+            &desired.clients_namespace,
+        ))
+        .filter(|m| is_owned_by(m, cluster))
+        .and_then(|m| m["metadata"]["annotations"][DELETION_GUARD_ANNOTATION].as_str())
+        .and_then(|text| serde_json::from_str::<DeletionGuard>(text).ok());
+    let mut guard = desired.deletion_guard;
+    let mut from_last = false;
+    if let Some(last) = last {
+        if last.max_delete_percent < guard.max_delete_percent {
+            guard.max_delete_percent = last.max_delete_percent;
+            from_last = true;
+        }
+        if last.min_objects < guard.min_objects {
+            guard.min_objects = last.min_objects;
+            from_last = true;
+        }
+    }
+    let percent = usize::from(guard.max_delete_percent);
+    let min = guard.min_objects as usize;
+    let reason = if deletes > 0 && deletes == managed {
+        format!("it deletes every one of the {managed} bindings tollgate manages in this cluster")
+    } else if subjects_losing_all > 0 && subjects_losing_all == subjects_with_access {
+        format!(
+            "every one of the {subjects_with_access} users, groups and clients with access loses all of it"
+        )
+    } else if deletes > min && deletes * 100 > managed * percent {
+        format!(
+            "it deletes {deletes} of the {managed} bindings tollgate manages (more than {percent}% and more than \
+             {min})"
+        )
+    } else if subjects_losing_all > min
+        && subjects_losing_all * 100 > subjects_with_access * percent
+    {
+        format!(
+            "{subjects_losing_all} of the {subjects_with_access} users, groups and clients with access lose all of \
+             it (more than {percent}% and more than {min})"
+        )
+    } else {
+        return None;
+    };
+    Some(DeletionGuardViolation {
+        deletes,
+        managed,
+        subjects_losing_all,
+        subjects_with_access,
+        max_delete_percent: guard.max_delete_percent,
+        min_objects: guard.min_objects,
+        limits_from_last_applied: from_last,
+        reason,
+    })
 }
 
 /// What apply would do to one cluster: every object's action in apply order and the access it changes.
@@ -131,6 +229,19 @@ impl Plan {
     /// The changes apply would act on: every change but `no-op`, in apply order (conflicts included).
     pub fn pending_changes(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
+}
+
+/// The field managers of an object, for a reason text (`kubectl-client-side-apply`), or "no field manager".
+fn managers_text(managers: &[String]) -> String {
+    if managers.is_empty() {
+        "no field manager".to_owned()
+    } else {
+        managers
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -167,14 +278,16 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 fields: Vec::new(),
                 reason: None,
             },
-            Some(live_manifest) if !is_owned_by(live_manifest, cluster) => Change {
-                object: key.clone(),
-                action: Action::Conflict,
-                fields: Vec::new(),
-                reason: Some(format!(
-                    "exists without tollgate's labels for cluster `{cluster}`; tollgate leaves it alone"
-                )),
-            },
+            Some(live_manifest) if ownership(live_manifest, cluster) == Ownership::Foreign => {
+                Change {
+                    object: key.clone(),
+                    action: Action::Conflict,
+                    fields: Vec::new(),
+                    reason: Some(format!(
+                        "exists without tollgate's labels for cluster `{cluster}`; tollgate leaves it alone"
+                    )),
+                }
+            }
             Some(live_manifest) => {
                 let fields = diff::diff(manifest, live_manifest);
                 let immutable: Vec<&str> = immutable_fields(key.kind)
@@ -186,7 +299,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                             .any(|f| f.path == *field || f.path.starts_with(&format!("{field}.")))
                     })
                     .collect();
-                let (action, reason) = if !immutable.is_empty() {
+                let (mut action, mut reason) = if !immutable.is_empty() {
                     (
                         Action::Replace,
                         Some(format!("{} cannot change in place", immutable.join(", "))),
@@ -196,6 +309,21 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 } else {
                     (Action::Update, None)
                 };
+                // Made to be tollgate's (its labels, e.g. the clients Namespace of `deploy/`) but never written
+                // by it: taken over by a write, so that from now on tollgate's field manager says it is tollgate's.
+                if let Ownership::LabelledOnly { managers } = ownership(live_manifest, cluster) {
+                    if action == Action::NoOp {
+                        action = Action::Update;
+                    }
+                    let takeover = format!(
+                        "taken over: it carries tollgate's labels but was written by {}",
+                        managers_text(&managers)
+                    );
+                    reason = Some(match reason {
+                        Some(why) => format!("{why}; {takeover}"),
+                        None => takeover,
+                    });
+                }
                 Change {
                     object: key.clone(),
                     action,
@@ -206,19 +334,32 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         };
         changes.push(change);
     }
-    let mut managed = 0;
     for (key, manifest) in &live.objects {
-        if !is_owned_by(manifest, cluster) {
+        if desired.objects.contains_key(key) {
             continue;
         }
-        managed += 1;
-        if !desired.objects.contains_key(key) {
-            changes.push(Change {
+        match ownership(manifest, cluster) {
+            Ownership::Owned => changes.push(Change {
                 object: key.clone(),
                 action: Action::Delete,
                 fields: Vec::new(),
-                reason: None,
-            });
+                // Deleting a Namespace deletes everything in it: apply needs its own flag for it.
+                reason: (key.kind == ObjectKind::Namespace).then(|| {
+                    "deleting a Namespace deletes every object in it; apply needs --allow-namespace-deletion"
+                        .to_owned()
+                }),
+            }),
+            Ownership::LabelledOnly { managers } => changes.push(Change {
+                object: key.clone(),
+                action: Action::Unowned,
+                fields: Vec::new(),
+                reason: Some(format!(
+                    "carries tollgate's labels for cluster `{cluster}`, but tollgate never wrote it (written by {}): \
+                     never pruned; remove the labels, or the object",
+                    managers_text(&managers)
+                )),
+            }),
+            Ownership::Foreign => {}
         }
     }
     // Apply order: what others refer to first. Deletions run in reverse kind order and are listed last.
@@ -232,24 +373,18 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
             Action::Replace => summary.replace += 1,
             Action::Delete => summary.delete += 1,
             Action::Conflict => summary.conflict += 1,
+            Action::Unowned => summary.unowned += 1,
             Action::NoOp => summary.unchanged += 1,
         }
     }
-    let guard = desired.deletion_guard;
-    let deletion_guard = (summary.delete > guard.min_objects as usize
-        && summary.delete * 100 > managed * usize::from(guard.max_delete_percent))
-    .then_some(DeletionGuardViolation {
-        deletes: summary.delete,
-        managed,
-        max_delete_percent: guard.max_delete_percent,
-        min_objects: guard.min_objects,
-    });
+    let access = access::access_changes(desired, live);
+    let deletion_guard = deletion_guard(desired, live, &changes, &access);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         cluster: cluster.to_owned(),
         against,
         summary,
-        access: access::access_changes(desired, live),
+        access,
         changes,
         deletion_guard,
     }

@@ -52,7 +52,7 @@ pub enum SavedPlanError {
         source: std::io::Error,
     },
     /// The file is not JSON, or not in the shape of a saved plan.
-    #[error("{} is not a saved tollgate plan: {source}", path.display())]
+    #[error("{} is not a saved tollgate plan", path.display())]
     Parse {
         /// The saved plan's file.
         path: PathBuf,

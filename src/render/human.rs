@@ -45,6 +45,7 @@ pub(super) fn sigil(action: Action) -> &'static str {
         Action::Replace => "-/+",
         Action::Delete => "-",
         Action::Conflict => "!",
+        Action::Unowned => "?",
         Action::NoOp => " ",
     }
 }
@@ -78,6 +79,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
             Action::Update => p.yellow(&head),
             Action::Replace => p.magenta(&head),
             Action::Delete | Action::Conflict => p.red(&head),
+            Action::Unowned => p.yellow(&head),
             Action::NoOp => head,
         };
         match &change.reason {
@@ -109,15 +111,23 @@ pub fn human(plan: &Plan, color: bool) -> String {
             out,
             "\n{}",
             p.red(&format!(
-                "Deletion guard: this plan deletes {} of {} managed objects, more than {}% (and more than {}); apply refuses it unless mass deletion is allowed.",
-                guard.deletes, guard.managed, guard.max_delete_percent, guard.min_objects
+                "Deletion guard: {}; apply refuses it unless mass deletion is allowed (limits: more than {}% and \
+                 more than {}{}).",
+                guard.reason,
+                guard.max_delete_percent,
+                guard.min_objects,
+                if guard.limits_from_last_applied {
+                    ", the last applied revision's"
+                } else {
+                    ""
+                }
             ))
         );
     }
     let s = &plan.summary;
     let _ = writeln!(
         out,
-        "\n{} {} to create, {} to update, {} to replace, {} to delete, {} conflict{}, {} unchanged.",
+        "\n{} {} to create, {} to update, {} to replace, {} to delete, {} conflict{}, {} unchanged{}.",
         p.bold("Plan:"),
         s.create,
         s.update,
@@ -125,7 +135,12 @@ pub fn human(plan: &Plan, color: bool) -> String {
         s.delete,
         s.conflict,
         if s.conflict == 1 { "" } else { "s" },
-        s.unchanged
+        s.unchanged,
+        if s.unowned > 0 {
+            format!(", {} labelled but not tollgate's (left alone)", s.unowned)
+        } else {
+            String::new()
+        }
     );
     out
 }

@@ -24,8 +24,8 @@ pub fn markdown(plan: &Plan) -> String {
     if let Some(guard) = &plan.deletion_guard {
         let _ = writeln!(
             out,
-            "> [!WARNING]\n> The deletion guard refuses this plan: it deletes {} of {} managed objects (limit {}%).\n",
-            guard.deletes, guard.managed, guard.max_delete_percent
+            "> [!WARNING]\n> The deletion guard refuses this plan: {} (limits: more than {}% and more than {}).\n",
+            guard.reason, guard.max_delete_percent, guard.min_objects
         );
     }
     if !plan.access.is_empty() {

@@ -3,6 +3,7 @@
 mod human;
 mod markdown;
 mod report;
+pub mod yaml;
 
 pub use human::human;
 pub use markdown::markdown;
@@ -23,7 +24,7 @@ pub fn objects_yaml(desired: &DesiredState) -> String {
     let mut out = String::new();
     for manifest in desired.objects.values() {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(manifest).expect("JSON values serialize to YAML"));
+        out.push_str(&yaml::to_yaml(manifest));
     }
     out
 }

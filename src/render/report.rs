@@ -14,6 +14,7 @@ fn word(outcome: Outcome) -> &'static str {
         Outcome::Unchanged => "unchanged",
         Outcome::Failed => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::HeldBack => "held back",
     }
 }
 
@@ -41,7 +42,7 @@ pub fn report_human(report: &ApplyReport) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{}: {} created, {} updated, {} replaced, {} deleted, {} adopted, {} unchanged, {} failed, {} skipped.",
+        "{}: {} created, {} updated, {} replaced, {} deleted, {} adopted, {} unchanged, {} failed, {} skipped{}.",
         if report.succeeded() {
             "Apply complete"
         } else {
@@ -54,7 +55,12 @@ pub fn report_human(report: &ApplyReport) -> String {
         s.adopted,
         s.unchanged,
         s.failed,
-        s.skipped
+        s.skipped,
+        if s.held_back > 0 {
+            format!(", {} namespace deletion(s) held back", s.held_back)
+        } else {
+            String::new()
+        }
     );
     if let Some(publish) = &report.publish {
         for change in &publish.changes {

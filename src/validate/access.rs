@@ -165,6 +165,7 @@ impl<'a> Validator<'a> {
                 }
                 if docs.roles.contains_key(role.as_str())
                     || self.repo.broken.contains(&(Kind::Role, role.clone()))
+                    || self.names_unknowable()
                 {
                     // The Role exists but is invalid; that is reported at the Role.
                     return None;

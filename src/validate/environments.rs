@@ -3,8 +3,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::config::documents::{EnvironmentSpec, SettingsSpec};
+use crate::config::source::DocRef;
+
 use super::model::*;
 use super::{Documents, Validator, field, key, values};
+
+/// How much of the 256 KiB the API server allows for an object's annotations (`TotalAnnotationSizeLimitB`) the
+/// session settings may use; the rest is left for tollgate's own annotations (source files, revision) and for
+/// what other tools add.
+const MAX_SESSION_ANNOTATIONS: usize = 200 * 1024;
+
+/// Why `namespace` cannot be an environment's: a Kubernetes namespace, tollgate's clients namespace, or the
+/// controller's.
+fn reserved_namespace(namespace: &str, settings: Option<&SettingsSpec>) -> Option<&'static str> {
+    if SYSTEM_NAMESPACES.contains(&namespace) {
+        return Some("a namespace of Kubernetes itself");
+    }
+    let settings = settings?;
+    if namespace == settings.clients_namespace {
+        return Some("the clients namespace: session users could read the clients' tokens");
+    }
+    (namespace == settings.controller_namespace).then_some("the controller's namespace")
+}
+
+/// Whether two environments' cluster lists meet (an empty list is every cluster).
+fn share_a_cluster(a: &[String], b: &[String]) -> bool {
+    a.is_empty() || b.is_empty() || a.iter().any(|c| b.contains(c))
+}
 
 impl<'a> Validator<'a> {
     pub(super) fn environments(
@@ -13,23 +39,89 @@ impl<'a> Validator<'a> {
         clusters: &BTreeSet<String>,
     ) -> BTreeMap<String, Environment> {
         let mut environments = BTreeMap::new();
+        // Each environment owns its namespace (tollgate creates and prunes it): one environment per namespace in
+        // any cluster they share.
+        let mut owners: Vec<(&str, &str, &EnvironmentSpec, DocRef)> = Vec::new();
+        let settings = docs.settings.first().map(|(_, _, spec)| *spec);
         for (&name, &(doc, spec)) in &docs.environments {
+            if spec.clusters.is_empty() && self.written(doc, "spec.clusters") {
+                self.error(
+                    "no-clusters",
+                    key(doc, "spec.clusters"),
+                    "an empty cluster list is not \"no clusters\" here: left out, it means every cluster",
+                )
+                .hint = Some("name the clusters, or remove `clusters` to mean every cluster".to_owned());
+            }
             for (i, cluster) in spec.clusters.iter().enumerate() {
                 self.cluster_reference(doc, format!("spec.clusters[{i}]"), cluster, clusters);
             }
-            if spec.image.trim().is_empty() {
-                self.error(
-                    "invalid-value",
-                    field(doc, "spec.image"),
-                    "the image must not be empty",
-                );
+            if let Err(message) = values::image_reference(spec.image.trim()) {
+                self.error("invalid-image", field(doc, "spec.image"), message);
             }
             if let Err((message, hint)) = values::dns1123_label(&spec.namespace) {
                 self.error("invalid-name", field(doc, "spec.namespace"), message)
                     .hint = hint;
+            } else if let Some(reason) = reserved_namespace(&spec.namespace, settings) {
+                self.error(
+                    "reserved-namespace",
+                    field(doc, "spec.namespace"),
+                    format!(
+                        "`{}` is {reason}; an environment's namespace is its own (tollgate creates and prunes it)",
+                        spec.namespace
+                    ),
+                )
+                .hint = Some(format!("use a namespace of its own, e.g. `sessions-{name}`"));
+            } else if let Some((other, _, _, first)) =
+                owners.iter().find(|(_, namespace, other, _)| {
+                    *namespace == spec.namespace && share_a_cluster(&spec.clusters, &other.clusters)
+                })
+            {
+                let message = format!(
+                    "environment `{other}` (at {}) already has the namespace `{}` in a cluster both exist in",
+                    self.describe(*first),
+                    spec.namespace
+                );
+                self.error("namespace-taken", field(doc, "spec.namespace"), message)
+                    .hint = Some("give each environment a namespace of its own".to_owned());
             }
-            if let Err(message) = values::dns1123_subdomain(&spec.service_account) {
+            owners.push((name, &spec.namespace, spec, doc));
+            if spec.service_account == "default" {
+                self.error(
+                    "invalid-service-account",
+                    field(doc, "spec.serviceAccount"),
+                    "sessions must run as a ServiceAccount tollgate creates for the environment; the namespace's \
+                     `default` ServiceAccount is not one",
+                )
+                .hint = Some("remove `serviceAccount` (tollgate then creates `session`), or name another".to_owned());
+            } else if let Err(message) = values::dns1123_subdomain(&spec.service_account) {
                 self.error("invalid-name", field(doc, "spec.serviceAccount"), message);
+            }
+            for (path, id) in [
+                ("spec.runAsUser", spec.run_as_user),
+                ("spec.runAsGroup", spec.run_as_group),
+            ] {
+                if let Some(id) = id
+                    && !(0..=i64::from(i32::MAX)).contains(&id)
+                {
+                    self.error(
+                        "invalid-value",
+                        field(doc, path),
+                        format!("{id} is not a Linux user or group ID the API server accepts: 0 to 2147483647"),
+                    );
+                }
+            }
+            let annotations = spec.banner.as_deref().map_or(0, str::len)
+                + spec.shell.iter().map(|s| s.len() + 3).sum::<usize>();
+            if annotations > MAX_SESSION_ANNOTATIONS {
+                self.error(
+                    "too-long",
+                    field(doc, if spec.banner.is_some() { "spec.banner" } else { "spec.shell" }),
+                    format!(
+                        "the banner and shell are {annotations} bytes; they travel as annotations of the session \
+                         PodTemplate, and the API server refuses more than 256 KiB of annotations (at most \
+                         {MAX_SESSION_ANNOTATIONS} bytes here)"
+                    ),
+                );
             }
             if let Some(secret) = &spec.image_pull_secret
                 && let Err(message) = values::dns1123_subdomain(secret)
@@ -57,6 +149,47 @@ impl<'a> Validator<'a> {
             let capabilities_drop = capabilities(&spec.capabilities.drop, "spec.capabilities.drop");
             let mut dns_servers = Vec::new();
             let dns = spec.dns.clone().unwrap_or_default();
+            // The API server's limits on `dnsConfig` (`validatePodDNSConfig`).
+            if dns.servers.len() > 3 {
+                self.error(
+                    "too-many",
+                    key(doc, "spec.dns.servers"),
+                    format!(
+                        "{} nameservers; a pod may have at most 3",
+                        dns.servers.len()
+                    ),
+                );
+            }
+            if dns.searches.len() > 32 {
+                self.error(
+                    "too-many",
+                    key(doc, "spec.dns.searches"),
+                    format!(
+                        "{} search domains; a pod may have at most 32",
+                        dns.searches.len()
+                    ),
+                );
+            }
+            let search_chars: usize = dns.searches.iter().map(String::len).sum::<usize>()
+                + dns.searches.len().saturating_sub(1);
+            if search_chars > 2048 {
+                self.error(
+                    "too-long",
+                    key(doc, "spec.dns.searches"),
+                    format!(
+                        "the search domains are {search_chars} characters; a pod's are at most 2048"
+                    ),
+                );
+            }
+            for (i, search) in dns.searches.iter().enumerate() {
+                if let Err(message) = values::search_domain(search) {
+                    self.error(
+                        "invalid-name",
+                        field(doc, format!("spec.dns.searches[{i}]")),
+                        message,
+                    );
+                }
+            }
             for (i, text) in dns.servers.iter().enumerate() {
                 match text.parse() {
                     Ok(ip) => dns_servers.push(ip),

@@ -28,6 +28,7 @@ use crate::config::documents::{
     ClientSpec, DocumentBody, EnvironmentSpec, GroupSpec, RoleSpec, SettingsSpec, UserAccessSpec,
     UserSpec,
 };
+use crate::config::load::MAX_DIAGNOSTICS;
 use crate::config::source::{DocRef, FieldPart, FileId};
 use crate::config::{Kind, LoadedRepository};
 use crate::diagnostics::{Diagnostic, Location};
@@ -56,11 +57,40 @@ pub fn validate(repo: &LoadedRepository, now: Timestamp) -> Validation {
     let model = validator.run();
     let mut diagnostics = repo.diagnostics.clone();
     diagnostics.append(&mut validator.diagnostics);
+    if validator.unchecked > 0 {
+        let files = repo.unreadable_files;
+        diagnostics.push(Diagnostic::warning(
+            "unchecked-references",
+            Location::Repository,
+            format!(
+                "{} reference(s) to other documents were not checked, and unused documents not looked for: {files} \
+                 file(s) could not be read (see above), and what they define is unknown",
+                validator.unchecked
+            ),
+        ));
+    }
+    let omitted = repo.omitted + validator.omitted;
+    if omitted > 0 {
+        diagnostics.push(Diagnostic::error(
+            "too-many-problems",
+            Location::Repository,
+            format!(
+                "{omitted} more error(s) are not shown: only the first {MAX_DIAGNOSTICS} of each stage are kept"
+            ),
+        ));
+    }
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Validation {
         model: if has_errors { None } else { model },
         diagnostics,
     }
+}
+
+/// The name a `try \`x\`` hint suggests, or a placeholder.
+fn hint_name(hint: Option<&str>) -> String {
+    hint.and_then(|h| h.strip_prefix("try "))
+        .unwrap_or("`platform-admins`")
+        .to_owned()
 }
 
 fn field(doc: DocRef, path: impl Into<String>) -> Location {
@@ -87,6 +117,12 @@ struct Validator<'a> {
     now: Timestamp,
     diagnostics: Vec<Diagnostic>,
     origins: HashMap<FileId, Origin>,
+    /// References not reported as unknown because some file could not be read (see `names_unknowable`).
+    unchecked: usize,
+    /// Errors beyond [`MAX_DIAGNOSTICS`], counted but not kept.
+    omitted: usize,
+    /// Where an error beyond the cap is written (and forgotten), so that `error` can still return one.
+    discarded: Diagnostic,
 }
 
 /// The documents of a repository, sorted by kind and name.
@@ -113,27 +149,51 @@ impl<'a> Validator<'a> {
             now,
             diagnostics: Vec::new(),
             origins,
+            unchecked: 0,
+            omitted: 0,
+            discarded: Diagnostic::error("", Location::Repository, ""),
         }
     }
 
+    /// Reports an error (the caller may set its hint on what comes back). Beyond [`MAX_DIAGNOSTICS`] errors are
+    /// only counted: a file with a million bad list items must not make a million messages.
     fn error(
         &mut self,
         code: &'static str,
         location: Location,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
+        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
+            self.omitted += 1;
+            return &mut self.discarded;
+        }
         self.diagnostics
             .push(Diagnostic::error(code, location, message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     fn warning(&mut self, code: &'static str, location: Location, message: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::warning(code, location, message));
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics
+                .push(Diagnostic::warning(code, location, message));
+        }
+    }
+
+    /// Whether a name that resolves to nothing may still be defined: in a file that could not be read. Then a
+    /// reference is not reported (its cause is), only counted.
+    fn names_unknowable(&mut self) -> bool {
+        let unknowable = self.repo.unreadable_files > 0;
+        self.unchecked += usize::from(unknowable);
+        unknowable
     }
 
     fn origin(&self, doc: DocRef) -> Origin {
         self.origins[&doc.file].clone()
+    }
+
+    /// Whether the document writes the field itself (as opposed to leaving it to its default).
+    fn written(&self, doc: DocRef, path: &str) -> bool {
+        self.repo.sources.has_field(doc, path)
     }
 
     fn describe(&self, doc: DocRef) -> String {
@@ -190,6 +250,21 @@ impl<'a> Validator<'a> {
             let name = document.name.as_str();
             if kind != Kind::Settings {
                 if let Err((message, hint)) = values::dns1123_label(name) {
+                    // A person's or a group's name as the identity provider sends it is not a document name;
+                    // "fixing" it would bind a name that matches nobody. Say where such a name goes.
+                    let hint = match kind {
+                        Kind::User => Some(format!(
+                            "`metadata.name` names the document; keep the identity provider's name in \
+                             `spec.username: {name:?}` and give the document a name such as {}",
+                            hint_name(hint.as_deref())
+                        )),
+                        Kind::Group => Some(format!(
+                            "`metadata.name` names the document; keep the identity provider's group in \
+                             `spec.groupName: {name:?}` and give the document a name such as {}",
+                            hint_name(hint.as_deref())
+                        )),
+                        _ => hint,
+                    };
                     self.error("invalid-name", field(document.at, "metadata.name"), message)
                         .hint = hint;
                 }

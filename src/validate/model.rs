@@ -42,6 +42,21 @@ pub struct AccessModel {
 }
 
 impl AccessModel {
+    /// Whether a client holds credentials in `cluster` at `now`: it names the cluster, is before its sunset, and
+    /// someone can still read its client file (an extra recipient, or an owner who is active and has a key). A
+    /// client whose owners are all disabled or expired, with no extra recipient, compiles to nothing: its
+    /// ServiceAccount is deleted, and with it every token it had.
+    pub fn client_is_live(&self, client: &Client, cluster: &str, now: Timestamp) -> bool {
+        client.is_active(now)
+            && client.clusters.contains(cluster)
+            && (!client.recipients.is_empty()
+                || client.owners.iter().any(|owner| {
+                    self.users
+                        .get(owner)
+                        .is_some_and(|user| user.is_active(now) && !user.recipients.is_empty())
+                }))
+    }
+
     /// The environments that exist in `cluster`, by name (see [`Environment::in_cluster`]).
     pub fn environments_in<'a>(
         &'a self,
@@ -63,6 +78,8 @@ pub struct Settings {
     pub clusters: BTreeMap<String, Cluster>,
     /// Namespace of the clients' ServiceAccounts, a DNS-1123 label.
     pub clients_namespace: String,
+    /// Namespace the controller runs in; never holds tollgate's objects.
+    pub controller_namespace: String,
     /// Lifetime requested for client tokens from the TokenRequest API; positive.
     pub token_lifetime: SignedDuration,
     /// Folder client files are written to, relative to the repository root, without leading or trailing `/`.
@@ -75,6 +92,11 @@ pub struct Settings {
     pub origin: Origin,
 }
 
+/// Namespaces that belong to Kubernetes itself: tollgate binds in them when a grant says so, but never creates,
+/// owns or deletes them.
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
 /// Limits on how much of a cluster's managed objects one plan may delete; saved plans carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,6 +105,18 @@ pub struct DeletionGuard {
     pub max_delete_percent: u8,
     /// Deleting up to this many objects is always allowed, whatever the share.
     pub min_objects: u32,
+}
+
+impl SubjectPrefixes {
+    /// The RBAC `User` subject of a user: the prefix and the username, e.g. `oidc:alice@example.com`.
+    pub fn user_subject(&self, user: &User) -> String {
+        format!("{}{}", self.user, user.username)
+    }
+
+    /// The RBAC `Group` subject of a group: the prefix and its group name, e.g. `oidc:infra/platform-admins`.
+    pub fn group_subject(&self, group: &Group) -> String {
+        format!("{}{}", self.group, group.group_name)
+    }
 }
 
 /// Prefixes that make RBAC subjects match the names the cluster's authenticator gives people, e.g. OIDC's
@@ -187,6 +221,8 @@ impl User {
 pub struct Group {
     /// The document's `metadata.name`, a DNS-1123 label.
     pub name: String,
+    /// The name RBAC `Group` subjects carry (before the prefix): `spec.groupName`, or `name`.
+    pub group_name: String,
     /// Names of the users listed directly.
     pub members: BTreeSet<String>,
     /// Names of nested groups, whose members are members too; they form no cycle.

@@ -23,7 +23,7 @@ impl<'a> Validator<'a> {
         if known.contains_key(name) {
             return true;
         }
-        if self.repo.broken.contains(&(kind, name.to_owned())) {
+        if self.repo.broken.contains(&(kind, name.to_owned())) || self.names_unknowable() {
             return false;
         }
         let code = match kind {
@@ -190,6 +190,11 @@ impl<'a> Validator<'a> {
 
     /// Groups and roles that no grant reaches are probably leftovers; say so without failing.
     pub(super) fn unused(&mut self, docs: &Documents<'a>, grants: &[Grant]) {
+        // A grant that did not load (a broken `UserAccess` document, an unreadable file) may well use them: say
+        // nothing rather than something false.
+        if !self.repo.broken.is_empty() || self.repo.unreadable_files > 0 {
+            return;
+        }
         let mut used_groups: BTreeSet<&str> = BTreeSet::new();
         let mut used_roles: BTreeSet<&str> = BTreeSet::new();
         for grant in grants {

@@ -17,7 +17,7 @@ impl<'a> Validator<'a> {
                 .broken
                 .iter()
                 .any(|(kind, _)| *kind == Kind::Settings);
-            if !settings_broken {
+            if !settings_broken && !self.names_unknowable() {
                 self.error(
                     "missing-settings",
                     Location::Repository,
@@ -59,22 +59,19 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            if !(cluster.api_server.starts_with("https://")
-                || cluster.api_server.starts_with("http://"))
-                || cluster.api_server.len() <= "https://".len()
-            {
+            if let Err(message) = values::api_server(&cluster.api_server) {
                 self.error(
                     "invalid-url",
                     field(doc, format!("{path}.apiServer")),
-                    format!("`{}` is not an http(s) URL", cluster.api_server),
+                    message,
                 );
             }
             let gateway = cluster.gateway.as_ref().map(|gateway| {
-                if !is_host_port(&gateway.endpoint) {
+                if let Err(message) = values::wireguard_endpoint(&gateway.endpoint) {
                     self.error(
                         "invalid-endpoint",
                         field(doc, format!("{path}.gateway.endpoint")),
-                        format!("`{}` is not a `host:port` endpoint", gateway.endpoint),
+                        message,
                     );
                 }
                 let mut allowed_ips = Vec::new();
@@ -162,11 +159,91 @@ impl<'a> Validator<'a> {
                 },
             );
         }
-        if let Err((message, hint)) = values::dns1123_label(&spec.clients_namespace) {
-            self.error("invalid-name", field(doc, "spec.clientsNamespace"), message)
-                .hint = hint;
+        for (path, namespace) in [
+            ("spec.clientsNamespace", &spec.clients_namespace),
+            ("spec.controllerNamespace", &spec.controller_namespace),
+        ] {
+            if let Err((message, hint)) = values::dns1123_label(namespace) {
+                self.error("invalid-name", field(doc, path), message).hint = hint;
+            }
+        }
+        if SYSTEM_NAMESPACES.contains(&spec.clients_namespace.as_str()) {
+            self.error(
+                "reserved-namespace",
+                field(doc, "spec.clientsNamespace"),
+                format!(
+                    "`{}` belongs to Kubernetes; tollgate owns the clients namespace (creates it, and would prune \
+                     it) and must never own a system namespace",
+                    spec.clients_namespace
+                ),
+            )
+            .hint = Some("leave it out for `tollgate-clients`, or name a namespace of tollgate's own".to_owned());
+        }
+        if spec.clients_namespace == spec.controller_namespace {
+            self.error(
+                "reserved-namespace",
+                field(doc, "spec.clientsNamespace"),
+                "the clients namespace holds client credentials; the controller's namespace must be another one",
+            );
+        }
+        for (i, cluster) in spec.clusters.iter().enumerate() {
+            if let (Some(gateway), Some(pool)) = (
+                clusters
+                    .get(&cluster.name)
+                    .and_then(|c: &Cluster| c.gateway.as_ref()),
+                clusters
+                    .get(&cluster.name)
+                    .and_then(|c: &Cluster| c.client_pool),
+            ) {
+                for (j, allowed) in gateway.allowed_ips.iter().enumerate() {
+                    if allowed.contains(&pool.cidr.network())
+                        || pool.cidr.contains(&allowed.network())
+                    {
+                        self.error(
+                            "pool-overlaps-routes",
+                            field(doc, format!("spec.clusters[{i}].gateway.allowedIps[{j}]")),
+                            format!(
+                                "{allowed} overlaps the client pool {}: clients would route their own tunnel \
+                                 addresses into the tunnel",
+                                pool.cidr
+                            ),
+                        )
+                        .hint = Some("choose a client pool outside every allowedIps network".to_owned());
+                    }
+                }
+            }
+        }
+        for (path, prefix) in [
+            ("spec.subjectPrefixes.user", &spec.subject_prefixes.user),
+            ("spec.subjectPrefixes.group", &spec.subject_prefixes.group),
+        ] {
+            if prefix.starts_with("system:") {
+                self.error(
+                    "reserved-subject",
+                    field(doc, path),
+                    format!(
+                        "`{prefix}` would make every subject a Kubernetes system identity (`system:...`: anonymous \
+                         callers, every authenticated user, ServiceAccounts), not a person"
+                    ),
+                );
+            }
         }
         let token_lifetime = match values::duration(&spec.token_lifetime) {
+            Ok(duration)
+                if !(values::MIN_TOKEN_LIFETIME_SECS..=values::MAX_TOKEN_LIFETIME_SECS)
+                    .contains(&duration.as_secs()) =>
+            {
+                self.error(
+                    "invalid-duration",
+                    field(doc, "spec.tokenLifetime"),
+                    format!(
+                        "`{}` is outside what the TokenRequest API issues: at least 10m, at most {}s (2^32 seconds)",
+                        spec.token_lifetime,
+                        values::MAX_TOKEN_LIFETIME_SECS
+                    ),
+                );
+                None
+            }
             Ok(duration) => Some(duration),
             Err(message) => {
                 self.error(
@@ -202,6 +279,7 @@ impl<'a> Validator<'a> {
         Some(Settings {
             clusters,
             clients_namespace: spec.clients_namespace.clone(),
+            controller_namespace: spec.controller_namespace.clone(),
             token_lifetime: token_lifetime?,
             artifacts_path: artifacts_path.to_owned(),
             deletion_guard: DeletionGuard {
@@ -214,15 +292,5 @@ impl<'a> Validator<'a> {
             },
             origin: self.origin(doc),
         })
-    }
-}
-
-fn is_host_port(endpoint: &str) -> bool {
-    match endpoint.rsplit_once(':') {
-        Some((host, port)) => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        }
-        None => false,
     }
 }

@@ -5,13 +5,42 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::Kind;
 
+use crate::config::documents::SubjectPrefixesSpec;
+use crate::config::source::DocRef;
+
 use super::model::*;
 use super::{Documents, Validator, field};
+
+/// Which kind of RBAC subject a document becomes.
+#[derive(Clone, Copy)]
+enum Subject {
+    User,
+    Group,
+}
+
+const RESERVED_HINT: &str = "Kubernetes reserves `system:` for its own identities (`system:anonymous`, \
+     `system:authenticated`, `system:serviceaccount:...`); grant access to people, groups or clients instead";
+
+/// Checks a name as RBAC accepts a `User` or `Group` subject's (`ValidateRoleBindingSubject`: any non-empty
+/// string), plus what no authenticator sends: surrounding white space and control characters.
+fn subject_name_rule(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name must not be empty".to_owned());
+    }
+    if name.trim() != name || name.chars().any(char::is_control) {
+        return Err(format!(
+            "{name:?} starts or ends with white space or holds control characters; no authenticator sends such a \
+             name"
+        ));
+    }
+    Ok(())
+}
 
 impl<'a> Validator<'a> {
     pub(super) fn users(&mut self, docs: &Documents<'a>) -> BTreeMap<String, User> {
         let mut users = BTreeMap::new();
         let mut key_owner: HashMap<String, &str> = HashMap::new();
+        let mut subjects: HashMap<String, DocRef> = HashMap::new();
         for (&name, &(doc, spec)) in &docs.users {
             let recipients = self.recipients(doc, "spec.recipients", &spec.recipients);
             for (i, recipient) in recipients.iter().enumerate() {
@@ -32,14 +61,14 @@ impl<'a> Validator<'a> {
                     format!("`{email}` is not an email address"),
                 );
             }
-            let username = spec.username.clone().unwrap_or_else(|| name.to_owned());
-            if username.is_empty() {
-                self.error(
-                    "invalid-value",
-                    field(doc, "spec.username"),
-                    "the username must not be empty",
-                );
-            }
+            let prefix = self.subject_prefixes(docs).map(|p| p.user);
+            let username = self.subject(
+                Subject::User,
+                (doc, name),
+                spec.username.as_deref(),
+                prefix.as_deref(),
+                &mut subjects,
+            );
             let expires = self.timestamp(doc, "spec.expires", &spec.expires, "the user's expiry");
             users.insert(
                 name.to_owned(),
@@ -57,9 +86,84 @@ impl<'a> Validator<'a> {
         users
     }
 
+    /// The name an RBAC subject of this user or group carries (`written`, else the document's name), checked: not
+    /// empty, not a Kubernetes system identity once prefixed (unless the prefix itself is, which Settings
+    /// reports), and not another document's identity (`seen` holds those so far).
+    fn subject(
+        &mut self,
+        kind: Subject,
+        (doc, name): (DocRef, &str),
+        written: Option<&str>,
+        prefix: Option<&str>,
+        seen: &mut HashMap<String, DocRef>,
+    ) -> String {
+        let subject_name = written.unwrap_or(name).to_owned();
+        let path = match (kind, written.is_some()) {
+            (Subject::User, true) => "spec.username",
+            (Subject::Group, true) => "spec.groupName",
+            (_, false) => "metadata.name",
+        };
+        if let Err(message) = subject_name_rule(&subject_name) {
+            self.error("invalid-value", field(doc, path), message);
+            return subject_name;
+        }
+        let Some(prefix) = prefix else {
+            return subject_name;
+        };
+        let subject = format!("{prefix}{subject_name}");
+        if subject.starts_with("system:") && !prefix.starts_with("system:") {
+            let what = match kind {
+                Subject::User => "a Kubernetes system identity, not a person",
+                Subject::Group => {
+                    "a Kubernetes system group (e.g. every authenticated user or every ServiceAccount), not a \
+                     group of people"
+                }
+            };
+            self.error(
+                "reserved-subject",
+                field(doc, path),
+                format!("`{subject}` is {what}"),
+            )
+            .hint = Some(RESERVED_HINT.to_owned());
+        }
+        if let Some(first) = seen.insert(subject.clone(), doc) {
+            let (code, noun, tail) = match kind {
+                Subject::User => (
+                    "duplicate-username",
+                    "user",
+                    ": both would be one person to Kubernetes",
+                ),
+                Subject::Group => ("duplicate-group-name", "group", ""),
+            };
+            let message = format!(
+                "{noun} `{name}` has the RBAC identity `{subject}` of another {noun} (at {}){tail}",
+                self.describe(first)
+            );
+            self.error(code, field(doc, path), message);
+        }
+        subject_name
+    }
+
+    /// The subject prefixes of the (first) Settings document; `None` without one (then the prefixes are unknown
+    /// and subject names are not compared).
+    fn subject_prefixes(&self, docs: &Documents<'a>) -> Option<SubjectPrefixesSpec> {
+        docs.settings
+            .first()
+            .map(|(_, _, spec)| spec.subject_prefixes.clone())
+    }
+
     pub(super) fn groups(&mut self, docs: &Documents<'a>) -> BTreeMap<String, Group> {
         let mut groups = BTreeMap::new();
+        let mut subjects: HashMap<String, DocRef> = HashMap::new();
         for (&name, &(doc, spec)) in &docs.groups {
+            let prefix = self.subject_prefixes(docs).map(|p| p.group);
+            let group_name = self.subject(
+                Subject::Group,
+                (doc, name),
+                spec.group_name.as_deref(),
+                prefix.as_deref(),
+                &mut subjects,
+            );
             for (i, member) in spec.members.iter().enumerate() {
                 self.reference(
                     doc,
@@ -82,6 +186,7 @@ impl<'a> Validator<'a> {
                 name.to_owned(),
                 Group {
                     name: name.to_owned(),
+                    group_name,
                     members: spec.members.iter().cloned().collect(),
                     groups: spec.groups.iter().cloned().collect(),
                     origin: self.origin(doc),

@@ -49,7 +49,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Where the binaries are: `TOLLGATE_K8S_BIN`, else what `scripts/control-plane` built. Never skips.
-fn binaries() -> PathBuf {
+pub fn binaries() -> PathBuf {
     if let Some(dir) = std::env::var_os("TOLLGATE_K8S_BIN") {
         return PathBuf::from(dir);
     }
