@@ -180,7 +180,8 @@ pub fn render_text(diagnostics: &[ResolvedDiagnostic]) -> String {
         };
         let _ = write!(out, "{severity}[{}]: ", d.code);
         if let Some(file) = &d.file {
-            out.push_str(file);
+            // A file name is the repository's, and could hold terminal escapes: never print them raw.
+            out.extend(file.chars().map(|c| if c.is_control() { '?' } else { c }));
             if let (Some(line), Some(column)) = (d.line, d.column) {
                 let _ = write!(out, ":{line}:{column}");
             }

@@ -70,7 +70,8 @@ pub fn read_config_files(root: &Path) -> Result<Vec<RepoFile>, ReadRepositoryErr
                 Some(content) => content,
                 None => continue,
             }
-        } else if entry.file_type().is_file() && is_config_path(&relative) {
+        } else if is_config_path(&relative) && !entry.file_type().is_dir() {
+            // A regular file; anything else with a configuration name (a pipe, a device) is named, not read.
             read_capped(entry.path())
         } else {
             continue;
@@ -121,7 +122,14 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, FileProblem> {
     let unreadable = |error: std::io::Error| FileProblem::Unreadable {
         reason: error.to_string(),
     };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    // A pipe would block the read forever and a device never end: only regular files are read.
+    if !metadata.is_file() {
+        return Err(FileProblem::Unreadable {
+            reason: "not a regular file (a pipe, a socket or a device)".to_owned(),
+        });
+    }
+    let size = metadata.len();
     if size > MAX_FILE_BYTES {
         return Err(FileProblem::TooLarge { size });
     }

@@ -200,9 +200,24 @@ fn a_cause_is_printed_once() {
     std::fs::write(dir.path().join("broken.json"), "{\"formatVersion\": ").expect("write");
     let output = tollgate(dir.path(), &["client", "kubeconfig", "broken.json"]);
     let shown = text(&output);
-    assert_eq!(shown.matches("EOF while parsing").count(), 1, "{shown}");
+    assert_eq!(shown.matches("the JSON ends early").count(), 1, "{shown}");
     assert!(
         shown.contains("broken.json is not a tollgate client file"),
+        "{shown}"
+    );
+    // A value of the file is never quoted: it could be the token.
+    std::fs::write(
+        dir.path().join("typed.json"),
+        "{\"formatVersion\": 1, \"client\": \"c\", \"cluster\": \"p\", \"kubernetes\": \"SECRET-TOKEN\"}",
+    )
+    .expect("write");
+    let shown = text(&tollgate(
+        dir.path(),
+        &["client", "kubeconfig", "typed.json"],
+    ));
+    assert!(
+        shown.contains("`kubernetes`: the value has the wrong type (expected a JSON object)")
+            && !shown.contains("SECRET-TOKEN"),
         "{shown}"
     );
 }
@@ -240,4 +255,43 @@ fn client_output_is_always_owner_only() {
     );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+}
+
+/// A client file is untrusted input (anyone can encrypt to a public key): a line break in `dns` must not become a
+/// `PostUp =` line that `wg-quick up` runs as root, and a kubeconfig never points kubectl at a plain-http server.
+#[test]
+fn a_client_file_cannot_inject_into_what_tollgate_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = serde_json::json!({
+        "formatVersion": 1,
+        "client": "bob-laptop",
+        "cluster": "prod",
+        "kubernetes": {"server": "https://k8s.example.com", "certificateAuthority": "", "token": "t",
+                       "tokenExpires": "2026-12-01T00:00:00Z"},
+        "wireguard": {"privateKey": "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", "address": "10.90.0.4/30",
+                      "gatewayPublicKey": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+                      "endpoint": "vpn.example.com:51820", "allowedIps": ["10.96.0.0/12"],
+                      "dns": ["10.96.0.10\nPostUp = sh -c 'id > /tmp/pwned'"]},
+    });
+    std::fs::write(dir.path().join("evil.json"), file.to_string()).expect("write");
+    let output = tollgate(dir.path(), &["client", "wg-config", "evil.json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let shown = text(&output);
+    assert!(
+        shown.contains("`wireguard.dns[0]` must be an IP address")
+            && !shown.contains("PostUp = sh"),
+        "{shown}"
+    );
+    let mut http = file.clone();
+    http["wireguard"]["dns"] = serde_json::json!(["10.96.0.10"]);
+    http["kubernetes"]["server"] = "http://k8s.example.com".into();
+    std::fs::write(dir.path().join("http.json"), http.to_string()).expect("write");
+    let shown = text(&tollgate(
+        dir.path(),
+        &["client", "kubeconfig", "http.json"],
+    ));
+    assert!(
+        shown.contains("`kubernetes.server` must be an https URL"),
+        "{shown}"
+    );
 }

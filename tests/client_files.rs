@@ -88,7 +88,7 @@ async fn recipients_decrypt_with_stock_age_and_connect_with_stock_kubectl() {
         wireguard: Some(WireGuardAccess {
             private_key: "cHJpdmF0ZS1rZXktb2YtdGhlLWNsaWVudC0zMmJ5dGU=".into(),
             address: "10.91.0.4/30".into(),
-            gateway_public_key: "Z2F0ZXdheS1wdWJsaWMta2V5LW9mLXRoZS1nYXRld2F5".into(),
+            gateway_public_key: "Z2F0ZXdheS1wdWJsaWMta2V5LW9mLWdhdGV3YXktMzI=".into(),
             endpoint: "vpn.prod.example.com:51820".into(),
             allowed_ips: vec!["10.96.0.0/12".into()],
             dns: vec![],

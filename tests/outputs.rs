@@ -80,6 +80,43 @@ fn kubectl_reads_every_rendered_object_as_compiled() {
             );
         }
     }
+    // Control characters JSON leaves as they are (DEL, NEL, C1): escaped, so kubectl's reader reads them back.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        common::root().join("tests/fixtures/base.yaml"),
+        dir.path().join("base.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.path().join("shell.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: shell}\nspec:\n  image: alpine\n  \
+         namespace: sessions-shell\n  banner: \"hello\\x7Fworld \\u0085 next\"\n  workingDir: \"/a\\u0085b\"\n",
+    )
+    .expect("write");
+    let output = tollgate(
+        &common::root(),
+        &[
+            "render",
+            "--repo",
+            dir.path().to_str().expect("UTF-8"),
+            "--cluster",
+            "prod",
+        ],
+    );
+    assert_success(&output);
+    let template = as_kubectl_reads(&stdout(&output))
+        .into_iter()
+        .find(|o| o["kind"] == "PodTemplate")
+        .expect("the session template");
+    assert_eq!(
+        template["metadata"]["annotations"]["tollgate.dev/banner"],
+        "hello\u{7f}world \u{85} next"
+    );
+    assert_eq!(
+        template["template"]["spec"]["containers"][0]["workingDir"],
+        "/a\u{85}b"
+    );
+
     // The case that failed: six RoleBindings whose namespaces stay strings.
     let output = tollgate(
         &common::root(),

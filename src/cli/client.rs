@@ -123,6 +123,8 @@ impl FileArgs {
                 .create_new(true)
                 .mode(0o600)
                 .open(&temporary)?;
+            // The mode asked for at creation is masked by the umask: set it, so the owner can always read it.
+            file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
             std::fs::rename(&temporary, path)
@@ -142,28 +144,32 @@ fn looks_like_json(bytes: &[u8]) -> bool {
         .starts_with('{')
 }
 
-/// Who a published client file is for, by name, when it sits in an access repository as
-/// `<repository>/<artifactsPath>/<cluster>/<client>.age`: each owner's keys and the extra recipients, with the
-/// SSH keys the file's header names marked. `None` when no repository or no such client is found.
+/// Who a published client file is for, by name, when it sits in a checkout of an access repository as
+/// `<checkout>/<artifactsPath>/<cluster>/<client>.age`: each owner's keys and the extra recipients, with the
+/// SSH keys the file's header names marked. `None` when the file is not in a Git checkout (the nearest `.git`,
+/// at most 8 folders up: nothing else is read) or the checkout has no such client.
 fn repository_recipients(file: &Path, stanzas: &[Stanza]) -> Option<Vec<String>> {
     use tollgate::config::documents::DocumentBody;
     let file = std::path::absolute(file).ok()?;
     let client = file.file_stem()?.to_str()?.to_owned();
-    // The repository is a few folders up: artifacts path (one or more folders), then the cluster's folder.
-    for root in file.ancestors().skip(2).take(6) {
+    let checkout = file
+        .ancestors()
+        .skip(1)
+        .take(8)
+        .find(|dir| dir.join(".git").exists())?;
+    {
+        let root = checkout;
         let Ok(files) = tollgate::files::read_config_files(root) else {
-            continue;
+            return None;
         };
         let loaded = tollgate::config::load(files);
-        let Some(settings) = loaded.documents.iter().find_map(|d| match &d.body {
+        let settings = loaded.documents.iter().find_map(|d| match &d.body {
             DocumentBody::Settings(spec) => Some(spec.artifacts_path.trim_matches('/').to_owned()),
             _ => None,
-        }) else {
-            continue;
-        };
+        })?;
         let relative = file.strip_prefix(root).ok()?;
         if !relative.starts_with(&settings) {
-            continue;
+            return None;
         }
         let spec = loaded.documents.iter().find_map(|d| match &d.body {
             DocumentBody::Client(spec) if d.name == client => Some(spec.clone()),
@@ -177,6 +183,10 @@ fn repository_recipients(file: &Path, stanzas: &[Stanza]) -> Option<Vec<String>>
             })
             .collect();
         let describe = |key: &str| -> String {
+            // The repository is not validated here: a private key pasted by mistake is never shown.
+            if tollgate::validate::values::is_private_key(key) {
+                return "a PRIVATE key (not shown; `tollgate validate` says what to do)".to_owned();
+            }
             match seal::ssh_public_key(key) {
                 Some(PublicKey::Ssh {
                     fingerprint, tag, ..
@@ -210,7 +220,6 @@ fn repository_recipients(file: &Path, stanzas: &[Stanza]) -> Option<Vec<String>>
             "{last} (client `{client}` of the repository at {})",
             root.display()
         ));
-        return Some(named);
+        Some(named)
     }
-    None
 }

@@ -4,7 +4,7 @@
 //! The loader never touches the filesystem or Git itself, so the same code reads a working tree ([`crate::files`])
 //! and a Git tree at a revision ([`crate::git`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -143,7 +143,24 @@ pub fn load<F: Into<RepoFile>>(files: impl IntoIterator<Item = F>) -> LoadedRepo
         };
         match text_of(bytes) {
             Ok(text) => {
-                let shape = shape_problem(&text);
+                let shape = shape_problem(&text).or_else(|| {
+                    // Only files with anchors and aliases pay for the count.
+                    let limit = (10 * text.len() as u64).max(1024 * 1024);
+                    (text.contains('&') && text.contains('*'))
+                        .then(|| alias_explosion(&text, limit))
+                        .flatten()
+                        .map(|position| {
+                            (
+                                "alias-limit",
+                                format!(
+                                    "YAML aliases (`*name`) here expand the file to more than {limit} bytes (10 times \
+                                     its size, at least 1 MiB); a file built to explode when expanded (a \"billion \
+                                     laughs\" file) is not read"
+                                ),
+                                position,
+                            )
+                        })
+                });
                 let file = repo.sources.add(path, text);
                 match shape {
                     None => load_file(&mut repo, file),
@@ -275,6 +292,61 @@ fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
     None
 }
 
+/// How large the documents of `text` become once every alias (`*name`) is replaced by what its anchor names,
+/// counted without expanding anything: each anchored node's expanded size is its own text plus what the aliases
+/// inside it expand to (saphyr-parser's event stream, one pass). Returns the first place where the total passes
+/// `limit`, if any. serde_yaml's own guard counts alias jumps, not their size: 100 strings of 1,000 characters
+/// reused 10,000 times pass it and cost a gigabyte.
+fn alias_explosion(text: &str, limit: u64) -> Option<Position> {
+    use saphyr_parser::{Event, Parser};
+    let mut sizes: HashMap<usize, u64> = HashMap::new();
+    // Open collections: (anchor, start index, what aliases inside have added so far).
+    let mut open: Vec<(usize, usize, u64)> = Vec::new();
+    let mut total: u64 = text.len() as u64;
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else {
+            return None;
+        };
+        let (start, end) = (span.start.index(), span.end.index());
+        let mut finished: Option<(usize, u64)> = None;
+        match event {
+            Event::Alias(id) => {
+                let expanded = sizes.get(&id).copied().unwrap_or(0);
+                total = total.saturating_add(expanded);
+                if let Some(parent) = open.last_mut() {
+                    parent.2 = parent.2.saturating_add(expanded);
+                }
+                if total > limit {
+                    return Some(Position {
+                        line: span.start.line(),
+                        column: span.start.col() + 1,
+                    });
+                }
+            }
+            Event::Scalar(_, _, anchor, _) => finished = Some((anchor, (end - start) as u64)),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, start, 0));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, from, added)) = open.pop() {
+                    let own = end.saturating_sub(from) as u64;
+                    finished = Some((anchor, own.saturating_add(added)));
+                    if let Some(parent) = open.last_mut() {
+                        parent.2 = parent.2.saturating_add(added);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some((anchor, size)) = finished
+            && anchor != 0
+        {
+            sizes.insert(anchor, size);
+        }
+    }
+    None
+}
+
 fn too_large(size: u64) -> (&'static str, String) {
     (
         "file-too-large",
@@ -402,7 +474,7 @@ fn yaml_diagnostics(
             line: l.line(),
             column: l.column(),
         });
-    let message = strip_location(&error.to_string());
+    let message = plain_expected(&strip_location(&error.to_string()));
     let point = |position| Location::Point { file, position };
     if message.contains("duplicate entry") {
         let duplicates = sources.duplicate_keys(file, document);
@@ -451,18 +523,16 @@ fn yaml_diagnostics(
     vec![Diagnostic::error("yaml-syntax", point(position), message)]
 }
 
-/// The first tab in the leading whitespace of the lines up to `line` (1-based), if any.
+/// A tab in the leading white space of the line the parser stopped at (1-based), if any: libyaml stops at a
+/// tab that indents ("found character that cannot start any token"). A tab further up may be a block scalar's
+/// content, which is legal, so only this line counts.
 fn indentation_tab(text: &str, line: usize) -> Option<Position> {
-    text.lines()
-        .take(line)
-        .enumerate()
-        .find_map(|(index, content)| {
-            let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
-            content[..indent].find('\t').map(|column| Position {
-                line: index + 1,
-                column: column + 1,
-            })
-        })
+    let content = text.lines().nth(line.checked_sub(1)?)?;
+    let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
+    content[..indent].find('\t').map(|column| Position {
+        line,
+        column: column + 1,
+    })
 }
 
 /// serde_yaml appends " at line L column C" to its messages; the position is shown in front instead.
@@ -584,6 +654,21 @@ fn load_document(
     let (Some(kind), Some(name), true) = (kind, name, header_ok) else {
         return None;
     };
+    // A private key anywhere in a document (a list item, a single value, a block scalar, a tagged value): said
+    // once, at its place, and never shown, whatever else is wrong with the document.
+    let mut secrets = Vec::new();
+    private_keys(&value, String::new(), &mut secrets);
+    if !secrets.is_empty() {
+        for path in secrets {
+            repo.push(Diagnostic::error(
+                "secret-committed",
+                field(&path, FieldPart::Value),
+                crate::validate::values::PRIVATE_KEY_MESSAGE,
+            ));
+        }
+        repo.broken.insert((kind, name));
+        return None;
+    }
     // A key without a value must not read as the key left out: `namespaces:` with every item commented out would
     // otherwise mean the whole cluster, `expires:` with its date commented out would mean never.
     let mut empty = Vec::new();
@@ -622,6 +707,35 @@ fn load_document(
             repo.broken.insert((kind, name));
             None
         }
+    }
+}
+
+/// The paths of every string that holds a private key (see [`crate::validate::values::is_private_key`]).
+fn private_keys(value: &serde_yaml::Value, path: String, out: &mut Vec<String>) {
+    let child = |path: &str, name: String| {
+        if path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        serde_yaml::Value::String(text) if crate::validate::values::is_private_key(text) => {
+            out.push(path);
+        }
+        serde_yaml::Value::Mapping(mapping) => {
+            for (key, item) in mapping {
+                let name = key.as_str().map_or_else(String::new, str::to_owned);
+                private_keys(item, child(&path, name), out);
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                private_keys(item, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_yaml::Value::Tagged(tagged) => private_keys(&tagged.value, path, out),
+        _ => {}
     }
 }
 
@@ -729,10 +843,32 @@ fn plain_expected(message: &str) -> String {
         ("expected a borrowed string", "expected a string"),
     ];
     let mut text = message.to_owned();
+    // A number beyond what any field holds: serde_yaml says it failed as a 128-bit integer.
+    if let Some(start) = text.find("integer `")
+        && (text.contains(" as u128") || text.contains(" as i128"))
+    {
+        let number: String = text[start + "integer `".len()..]
+            .chars()
+            .take_while(|c| *c != '`')
+            .collect();
+        return format!(
+            "the number {number} is too large for any field (at most 18446744073709551615)"
+        );
+    }
     for (rust, plain) in TYPES {
         text = text.replace(rust, plain);
     }
-    text.replace("invalid type: unit value", "invalid type: no value")
+    // `expected struct GroupSpec`, `expected a Value::Tagged enum`, `expected unit`: say it in YAML's words.
+    if let Some(at) = text.find("expected struct ") {
+        text.replace_range(at.., "expected a mapping (`key: value` pairs)");
+    }
+    text.replace(
+        "expected a Value::Tagged enum",
+        "expected one of the allowed words",
+    )
+    .replace("expected unit", "expected no value")
+    .replace("expected field identifier", "expected a field name")
+    .replace("invalid type: unit value", "invalid type: no value")
 }
 
 /// Names inside backticks, in order: serde lists the expected fields and variants that way.

@@ -129,12 +129,24 @@ impl Sources {
 
     /// The keys that a document of `file` sets twice in one mapping (indexes the file's positions).
     pub fn duplicate_keys(&self, file: FileId, document: usize) -> Vec<DuplicateKey> {
-        self.file(file)
+        let all = self
+            .file(file)
             .position_index()
             .documents
             .get(document)
             .map(|d| d.duplicates.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // Under a key set twice, the second value's fields meet the first's paths: those are not duplicates.
+        all.iter()
+            .filter(|d| {
+                !all.iter().any(|outer| {
+                    d.path.len() > outer.path.len()
+                        && d.path.starts_with(&outer.path)
+                        && matches!(d.path.as_bytes()[outer.path.len()], b'.' | b'[')
+                })
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -179,6 +191,8 @@ struct DocumentPositions {
 pub struct DuplicateKey {
     /// The key as written.
     pub key: String,
+    /// The key's path in the document, e.g. `spec.grants`.
+    pub path: String,
     /// Where the key is first set.
     pub first: Position,
     /// Where it is set again.
@@ -294,10 +308,12 @@ impl PositionIndex {
             match document.fields.entry(path.clone()) {
                 std::collections::hash_map::Entry::Occupied(first) => {
                     if let (Some(name), Some(first), Some(second)) = (name, first.get().key, key)
-                        && !name.starts_with('<')
+                        && name != "<alias>"
+                        && name != "<complex key>"
                     {
                         document.duplicates.push(DuplicateKey {
                             key: name,
+                            path: path.clone(),
                             first,
                             second,
                         });

@@ -86,14 +86,26 @@ impl fmt::Debug for ClientFile {
 /// Why a client file cannot be read, or cannot give a wg-quick configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientFileError {
-    /// The bytes are not JSON, or not the shape of a client file (a missing or unknown field).
-    #[error("{path} is not a tollgate client file")]
+    /// The bytes are not JSON, or not the shape of a client file (a missing or unknown field). The reason never
+    /// quotes a value of the file: it holds a token.
+    #[error("{path} is not a tollgate client file: {reason}")]
     Parse {
         /// The file the bytes came from, for the message.
         path: String,
-        /// serde_json's error, with its line and column.
-        #[source]
-        source: serde_json::Error,
+        /// Where and what, without any value of the file.
+        reason: String,
+    },
+    /// A value that tollgate would write into a kubeconfig or a wg-quick configuration is not what it must be.
+    /// Anyone can encrypt a file to a public key, so a client file is checked like any untrusted input: a line
+    /// break in `dns` must not become a `PostUp =` line for `wg-quick` to run as root.
+    #[error("{path} is not a usable client file: `{field}` must be {expected}")]
+    Invalid {
+        /// The file the bytes came from, for the message.
+        path: String,
+        /// The field, e.g. `wireguard.dns[0]`.
+        field: String,
+        /// What the field must hold.
+        expected: &'static str,
     },
     /// The file's `formatVersion` is not [`CLIENT_FILE_FORMAT_VERSION`].
     #[error(
@@ -130,9 +142,9 @@ impl ClientFile {
     /// another format fails with [`ClientFileError::Version`] rather than a field error.
     pub fn parse(path: &str, bytes: &[u8]) -> Result<ClientFile, ClientFileError> {
         let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|source| ClientFileError::Parse {
+            serde_json::from_slice(bytes).map_err(|error| ClientFileError::Parse {
                 path: path.to_owned(),
-                source,
+                reason: json_error(&error, ""),
             })?;
         let found = value["formatVersion"].as_u64().unwrap_or(0);
         if found != u64::from(CLIENT_FILE_FORMAT_VERSION) {
@@ -141,10 +153,83 @@ impl ClientFile {
                 found,
             });
         }
-        serde_json::from_value(value).map_err(|source| ClientFileError::Parse {
+        let file: ClientFile =
+            serde_path_to_error::deserialize(value).map_err(|error| ClientFileError::Parse {
+                path: path.to_owned(),
+                reason: json_error(error.inner(), &error.path().to_string()),
+            })?;
+        file.check(path)?;
+        Ok(file)
+    }
+
+    /// Every value that ends up in a kubeconfig or a wg-quick configuration, checked as its consumer reads it.
+    fn check(&self, path: &str) -> Result<(), ClientFileError> {
+        use crate::validate::values;
+        let invalid = |field: String, expected: &'static str| ClientFileError::Invalid {
             path: path.to_owned(),
-            source,
-        })
+            field,
+            expected,
+        };
+        let label = "a DNS-1123 label (lower-case letters, digits and `-`)";
+        if !values::is_dns1123_label(&self.client) {
+            return Err(invalid("client".into(), label));
+        }
+        if !values::is_dns1123_label(&self.cluster) {
+            return Err(invalid("cluster".into(), label));
+        }
+        let k = &self.kubernetes;
+        if values::api_server(&k.server).is_err() {
+            return Err(invalid("kubernetes.server".into(), "an https URL"));
+        }
+        if k.token.is_empty() || k.token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(
+                "kubernetes.token".into(),
+                "a token without white space",
+            ));
+        }
+        if let Some(namespace) = &k.default_namespace
+            && !values::is_dns1123_label(namespace)
+        {
+            return Err(invalid("kubernetes.defaultNamespace".into(), label));
+        }
+        let Some(wg) = &self.wireguard else {
+            return Ok(());
+        };
+        let key = "a WireGuard key (44 characters of base64)";
+        for (field, value) in [
+            ("wireguard.privateKey", &wg.private_key),
+            ("wireguard.gatewayPublicKey", &wg.gateway_public_key),
+        ] {
+            if !is_wireguard_key(value) {
+                return Err(invalid(field.into(), key));
+            }
+        }
+        if wg.address.parse::<ipnet::IpNet>().is_err() {
+            return Err(invalid(
+                "wireguard.address".into(),
+                "a CIDR range such as `10.90.0.4/30`",
+            ));
+        }
+        if values::wireguard_endpoint(&wg.endpoint).is_err() {
+            return Err(invalid(
+                "wireguard.endpoint".into(),
+                "`host:port` or `[IPv6]:port`",
+            ));
+        }
+        for (i, net) in wg.allowed_ips.iter().enumerate() {
+            if net.parse::<ipnet::IpNet>().is_err() {
+                return Err(invalid(
+                    format!("wireguard.allowedIps[{i}]"),
+                    "a CIDR network",
+                ));
+            }
+        }
+        for (i, ip) in wg.dns.iter().enumerate() {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(invalid(format!("wireguard.dns[{i}]"), "an IP address"));
+            }
+        }
+        Ok(())
     }
 
     /// A kubeconfig that stock kubectl uses as is: one cluster, one user with the token, one current context.
@@ -197,6 +282,55 @@ impl ClientFile {
             wg.allowed_ips.join(", ")
         ));
         Ok(text)
+    }
+}
+
+/// A WireGuard key as `wg` prints it: 32 bytes in base64 (44 characters).
+fn is_wireguard_key(text: &str) -> bool {
+    use base64::Engine as _;
+    text.len() == 44
+        && base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .is_ok_and(|bytes| bytes.len() == 32)
+}
+
+/// serde_json's complaint about a client file, without any value of the file (it would print the token): where
+/// it is, and what was expected.
+fn json_error(error: &serde_json::Error, field: &str) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", error.line(), error.column());
+    match error.classify() {
+        Category::Io | Category::Eof => format!("the JSON ends early ({at})"),
+        Category::Syntax => format!("it is not JSON ({at})"),
+        Category::Data => {
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            let field = if field.is_empty() || field == "." {
+                String::new()
+            } else {
+                format!("`{field}`: ")
+            };
+            if message.starts_with("missing field") || message.starts_with("unknown field") {
+                format!("{field}{message}")
+            } else {
+                let expected = message
+                    .rsplit(", expected ")
+                    .next()
+                    .filter(|_| message.contains(", expected "))
+                    .map_or("another value", |e| {
+                        if e.starts_with("struct ") || e.starts_with("map") {
+                            "a JSON object"
+                        } else if e.starts_with("a sequence") {
+                            "a JSON list"
+                        } else if e.len() <= 4 && e.starts_with(['u', 'i']) {
+                            "a whole number"
+                        } else {
+                            e
+                        }
+                    });
+                format!("{field}the value has the wrong type (expected {expected})")
+            }
+        }
     }
 }
 

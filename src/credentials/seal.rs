@@ -79,6 +79,8 @@ pub struct Identity {
 pub enum PublicKey {
     /// An age X25519 recipient, `age1...`.
     X25519(String),
+    /// A key whose public half cannot be named, described.
+    Unnamed(String),
     /// An SSH public key.
     Ssh {
         /// `ssh-ed25519 AAAA...` or `ssh-rsa AAAA...`, without a comment.
@@ -94,6 +96,7 @@ impl std::fmt::Display for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PublicKey::X25519(recipient) => write!(f, "{recipient}"),
+            PublicKey::Unnamed(description) => write!(f, "{description}"),
             PublicKey::Ssh {
                 openssh,
                 fingerprint,
@@ -275,13 +278,18 @@ pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Identity>, OpenEr
         ));
     }
     if text.contains("PRIVATE KEY-----") {
-        let identity = age::ssh::Identity::from_buffer(bytes, Some(path.to_owned()))
-            .map_err(|e| invalid(e.to_string()))?;
-        let public = ssh_key::PrivateKey::from_openssh(text.trim())
-            .map(|key| describe_ssh(key.public_key()))
-            .map_err(|_| {
-                invalid("not an OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`)".into())
-            })?;
+        let identity = age::ssh::Identity::from_buffer(bytes, Some(path.to_owned())).map_err(|_| {
+            invalid(
+                "not an SSH private key age reads (an unencrypted ssh-ed25519 or ssh-rsa key, as ssh-keygen \
+                 writes it)"
+                    .into(),
+            )
+        })?;
+        // The public half, to name the key in messages; a PEM RSA key (`BEGIN RSA PRIVATE KEY`) has none to hand.
+        let public = ssh_key::PrivateKey::from_openssh(text.trim()).map_or_else(
+            |_| PublicKey::Unnamed("an SSH RSA key in PEM form".to_owned()),
+            |key| describe_ssh(key.public_key()),
+        );
         return match identity {
             age::ssh::Identity::Unencrypted(_) => Ok(vec![Identity {
                 identity: Box::new(identity),
@@ -290,13 +298,27 @@ pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Identity>, OpenEr
             age::ssh::Identity::Encrypted(_) => Err(invalid(
                 "passphrase-protected SSH keys are not supported; use `age -d` for those".into(),
             )),
-            age::ssh::Identity::Unsupported(_) => Err(invalid(
-                "an SSH key type age cannot decrypt with (it reads ssh-ed25519 and ssh-rsa keys)"
-                    .into(),
-            )),
+            age::ssh::Identity::Unsupported(_) => {
+                let kind = match &public {
+                    PublicKey::Ssh { openssh, .. } => {
+                        openssh.split(' ').next().unwrap_or("its").to_owned()
+                    }
+                    _ => "its".to_owned(),
+                };
+                Err(invalid(format!(
+                    "{kind} keys cannot decrypt age files; age reads ssh-ed25519 and ssh-rsa keys"
+                )))
+            }
         };
     }
-    let file = age::IdentityFile::from_buffer(bytes).map_err(|e| invalid(e.to_string()))?;
+    let expected = "expected `AGE-SECRET-KEY-1...` lines (as age-keygen writes them) or an OpenSSH private key";
+    let file = age::IdentityFile::from_buffer(bytes).map_err(|_| {
+        invalid(if std::str::from_utf8(bytes).is_err() {
+            format!("it is not text; {expected}")
+        } else {
+            format!("it holds something else; {expected}")
+        })
+    })?;
     let mut identities = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("AGE-SECRET-KEY-") {
@@ -337,8 +359,17 @@ pub fn open(path: &str, ciphertext: &[u8], identities: &[Identity]) -> Result<Ve
     {
         return Err(damaged("the armor has no end line".into()));
     }
+    // age's own messages can run over lines (hints to upgrade); the first says what is wrong.
+    let first_line = |e: &dyn std::fmt::Display| {
+        e.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_owned()
+    };
     let decryptor =
-        age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| damaged(e.to_string()))?;
+        age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| damaged(first_line(&e)))?;
     let mut reader = match decryptor.decrypt(identities.iter().map(|i| i.identity.as_ref())) {
         Ok(reader) => reader,
         Err(age::DecryptError::NoMatchingKeys) => {
@@ -348,7 +379,7 @@ pub fn open(path: &str, ciphertext: &[u8], identities: &[Identity]) -> Result<Ve
                 recipients: describe_stanzas(&stanzas(ciphertext)),
             });
         }
-        Err(error) => return Err(damaged(error.to_string())),
+        Err(error) => return Err(damaged(first_line(&error))),
     };
     let mut plaintext = Vec::new();
     reader

@@ -11,11 +11,15 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let against = match &plan.against {
         Against::Empty => "an empty cluster".to_owned(),
-        Against::File { path } => format!("`{path}`"),
-        Against::Cluster { server } => format!("the live cluster at `{server}`"),
+        Against::File { path } => code(path),
+        Against::Cluster { server } => format!("the live cluster at {}", code(server)),
     };
     let s = &plan.summary;
-    let _ = writeln!(out, "### tollgate plan for cluster `{}`\n", plan.cluster);
+    let _ = writeln!(
+        out,
+        "### tollgate plan for cluster {}\n",
+        code(&plan.cluster)
+    );
     let _ = writeln!(
         out,
         "Against {against}: **{} to create, {} to update, {} to replace, {} to delete**, {} conflicts, {} unchanged.\n",
@@ -34,15 +38,15 @@ pub fn markdown(plan: &Plan) -> String {
             let list = |items: &[crate::plan::access::Access]| {
                 items
                     .iter()
-                    .map(|a| format!("`{a}`"))
+                    .map(|a| code(&a.to_string()))
                     .collect::<Vec<_>>()
                     .join("<br>")
             };
             let _ = writeln!(
                 out,
-                "| {} `{}` | {} | {} |",
+                "| {} {} | {} | {} |",
                 change.subject.kind,
-                change.subject.name,
+                code(&change.subject.name),
                 list(&change.gained),
                 list(&change.lost)
             );
@@ -51,18 +55,59 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let changes: Vec<_> = plan.pending_changes().collect();
     if !changes.is_empty() {
-        out.push_str("<details><summary>Object changes</summary>\n\n```diff\n");
+        let mut block = String::new();
         for change in changes {
-            let _ = write!(out, "{} {}", sigil(change.action), change.object);
+            let _ = write!(block, "{} {}", sigil(change.action), change.object);
             if let Some(reason) = &change.reason {
-                let _ = write!(out, " ({reason})");
+                let _ = write!(block, " ({reason})");
             }
-            out.push('\n');
+            block.push('\n');
             for field in &change.fields {
-                field_lines(&mut out, field, &Plain);
+                field_lines(&mut block, field, &Plain);
             }
         }
-        out.push_str("```\n\n</details>\n");
+        // A fence longer than any run of backticks in the block: no value can close it early.
+        let fence = "`".repeat(longest_backtick_run(&block).max(2) + 1);
+        let _ = write!(
+            out,
+            "<details><summary>Object changes</summary>\n\n{fence}diff\n{block}{fence}\n\n</details>\n"
+        );
     }
     out
+}
+
+/// `text` as an inline code span that nothing in it can break out of, also inside a table: the span's backticks
+/// outnumber any run in the text, `|` is escaped (GitHub splits table cells on it even in code), and line breaks
+/// become spaces. Names come from the repository (a group's `groupName` may hold anything), so a reviewer must
+/// see them as written, not as markup.
+fn code(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let ticks = "`".repeat(longest_backtick_run(&text) + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{text}{pad}{ticks}")
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_their_code_span_or_table_cell() {
+        assert_eq!(code("devs"), "`devs`");
+        assert_eq!(
+            code("devs` | `view in docs` |  |"),
+            "``devs` \\| `view in docs` \\|  \\|``"
+        );
+        assert_eq!(code("`x`"), "`` `x` ``");
+        assert_eq!(code("a\nb"), "`a b`");
+        assert_eq!(longest_backtick_run("a ``` b ` c"), 3);
+    }
 }

@@ -98,11 +98,33 @@ fn string(text: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && !RESERVED.contains(&text.to_ascii_lowercase().as_str());
-    if plain {
-        text.to_owned()
-    } else {
-        serde_json::to_string(text).expect("a string serializes to JSON")
+    if plain { text.to_owned() } else { quoted(text) }
+}
+
+/// A double-quoted YAML scalar. JSON's escapes are YAML's, but JSON leaves DEL, the C1 controls (among them NEL,
+/// which YAML reads as a line break) and the Unicode line and paragraph separators as they are, and YAML readers
+/// refuse or fold them: those are escaped as `\uXXXX` too.
+fn quoted(text: &str) -> String {
+    let json = serde_json::to_string(text).expect("a string serializes to JSON");
+    if !json.chars().any(needs_escape) {
+        return json;
     }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
+    )
 }
 
 #[cfg(test)]
@@ -147,7 +169,9 @@ mod tests {
             "apiVersion": "v1",
             "items": [[1, 2], [], {}, {"k": "v\n\"q\"", "e": []}],
             "text": "multi\nline\ttab \\ back",
+            "controls": "del\u{7f} nel\u{85} c1\u{9f} ls\u{2028} bom\u{feff}",
         });
+        assert!(!to_yaml(&value).contains('\u{85}'));
         let back: Value = serde_yaml::from_str(&to_yaml(&value)).expect("YAML");
         assert_eq!(back, value);
     }

@@ -17,7 +17,8 @@ const MAX_SESSION_ANNOTATIONS: usize = 200 * 1024;
 /// Why `namespace` cannot be an environment's: a Kubernetes namespace, tollgate's clients namespace, or the
 /// controller's.
 fn reserved_namespace(namespace: &str, settings: Option<&SettingsSpec>) -> Option<&'static str> {
-    if SYSTEM_NAMESPACES.contains(&namespace) {
+    // Kubernetes reserves `kube-` for its own namespaces (and add-ons such as `kube-flannel` live there).
+    if SYSTEM_NAMESPACES.contains(&namespace) || namespace.starts_with("kube-") {
         return Some("a namespace of Kubernetes itself");
     }
     let settings = settings?;
@@ -43,6 +44,18 @@ impl<'a> Validator<'a> {
         // any cluster they share.
         let mut owners: Vec<(&str, &str, &EnvironmentSpec, DocRef)> = Vec::new();
         let settings = docs.settings.first().map(|(_, _, spec)| *spec);
+        // Namespaces that grants name: the teams', which tollgate binds in but never owns.
+        let team_namespaces: Vec<(DocRef, (&str, &str))> =
+            docs.access
+                .values()
+                .flat_map(|(doc, spec)| {
+                    spec.grants.iter().flat_map(move |grant| {
+                        grant.namespaces.iter().flatten().map(move |namespace| {
+                            (*doc, (namespace.as_str(), grant.cluster.as_str()))
+                        })
+                    })
+                })
+                .collect();
         for (&name, &(doc, spec)) in &docs.environments {
             if spec.clusters.is_empty() && self.written(doc, "spec.clusters") {
                 self.error(
@@ -71,6 +84,22 @@ impl<'a> Validator<'a> {
                     ),
                 )
                 .hint = Some(format!("use a namespace of its own, e.g. `sessions-{name}`"));
+            } else if let Some((grant, _)) =
+                team_namespaces.iter().find(|(_, (namespace, cluster))| {
+                    *namespace == spec.namespace.as_str()
+                        && (spec.clusters.is_empty() || spec.clusters.iter().any(|c| c == cluster))
+                })
+            {
+                let message = format!(
+                    "`{}` is a team's namespace that grants bind in (at {}): tollgate would create, own and prune \
+                     it, and session users could exec into every pod in it",
+                    spec.namespace,
+                    self.describe(*grant)
+                );
+                self.error("namespace-taken", field(doc, "spec.namespace"), message)
+                    .hint = Some(format!(
+                    "use a namespace of its own, e.g. `sessions-{name}`"
+                ));
             } else if let Some((other, _, _, first)) =
                 owners.iter().find(|(_, namespace, other, _)| {
                     *namespace == spec.namespace && share_a_cluster(&spec.clusters, &other.clusters)

@@ -70,20 +70,28 @@ pub fn validate(repo: &LoadedRepository, now: Timestamp) -> Validation {
         ));
     }
     let omitted = repo.omitted + validator.omitted;
-    if omitted > 0 {
-        diagnostics.push(Diagnostic::error(
-            "too-many-problems",
-            Location::Repository,
-            format!(
-                "{omitted} more error(s) are not shown: only the first {MAX_DIAGNOSTICS} of each stage are kept"
-            ),
-        ));
+    let omitted_warnings = validator.omitted_warnings;
+    if omitted > 0 || omitted_warnings > 0 {
+        let message = format!(
+            "{omitted} more error(s) and {omitted_warnings} more warning(s) are not shown: only the first \
+             {MAX_DIAGNOSTICS} of each stage are kept"
+        );
+        diagnostics.push(if omitted > 0 {
+            Diagnostic::error("too-many-problems", Location::Repository, message)
+        } else {
+            Diagnostic::warning("too-many-problems", Location::Repository, message)
+        });
     }
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Validation {
         model: if has_errors { None } else { model },
         diagnostics,
     }
+}
+
+/// `text` as a double-quoted YAML (and JSON) string, ready to paste into a file.
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes to JSON")
 }
 
 /// The name a `try \`x\`` hint suggests, or a placeholder.
@@ -121,6 +129,8 @@ struct Validator<'a> {
     unchecked: usize,
     /// Errors beyond [`MAX_DIAGNOSTICS`], counted but not kept.
     omitted: usize,
+    /// Warnings beyond [`MAX_DIAGNOSTICS`], counted but not kept.
+    omitted_warnings: usize,
     /// Where an error beyond the cap is written (and forgotten), so that `error` can still return one.
     discarded: Diagnostic,
 }
@@ -151,6 +161,7 @@ impl<'a> Validator<'a> {
             origins,
             unchecked: 0,
             omitted: 0,
+            omitted_warnings: 0,
             discarded: Diagnostic::error("", Location::Repository, ""),
         }
     }
@@ -176,6 +187,8 @@ impl<'a> Validator<'a> {
         if self.diagnostics.len() < MAX_DIAGNOSTICS {
             self.diagnostics
                 .push(Diagnostic::warning(code, location, message));
+        } else {
+            self.omitted_warnings += 1;
         }
     }
 
@@ -255,12 +268,14 @@ impl<'a> Validator<'a> {
                     let hint = match kind {
                         Kind::User => Some(format!(
                             "`metadata.name` names the document; keep the identity provider's name in \
-                             `spec.username: {name:?}` and give the document a name such as {}",
+                             `spec.username: {}` and give the document a name such as {}",
+                            quoted(name),
                             hint_name(hint.as_deref())
                         )),
                         Kind::Group => Some(format!(
                             "`metadata.name` names the document; keep the identity provider's group in \
-                             `spec.groupName: {name:?}` and give the document a name such as {}",
+                             `spec.groupName: {}` and give the document a name such as {}",
+                            quoted(name),
                             hint_name(hint.as_deref())
                         )),
                         _ => hint,

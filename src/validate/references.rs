@@ -10,6 +10,9 @@ use crate::diagnostics::did_you_mean;
 use super::model::*;
 use super::{Documents, Validator, field};
 
+/// How deep groups may nest in groups (see `group_cycles`).
+pub const MAX_GROUP_DEPTH: usize = 32;
+
 impl<'a> Validator<'a> {
     /// Reports a reference to a document that does not exist, unless that document exists but failed to load.
     pub(super) fn reference<V>(
@@ -65,49 +68,66 @@ impl<'a> Validator<'a> {
         false
     }
 
-    /// A group that contains itself, directly or through other groups, has no well-defined membership.
+    /// A group that contains itself, directly or through other groups, has no well-defined membership; a chain of
+    /// groups deeper than [`MAX_GROUP_DEPTH`] is refused too (no identity provider nests so deep, and expanding
+    /// it costs time and memory with the square of its depth). Walked with an explicit stack: no nesting, however
+    /// deep, can overflow the thread's stack.
     pub(super) fn group_cycles(&mut self, docs: &Documents<'a>) {
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
             Visiting,
             Done,
         }
-        fn visit<'a>(
-            name: &'a str,
-            docs: &Documents<'a>,
-            marks: &mut HashMap<&'a str, Mark>,
-            trail: &mut Vec<&'a str>,
-            cycles: &mut Vec<Vec<&'a str>>,
-        ) {
-            match marks.get(name) {
-                Some(Mark::Done) => return,
-                Some(Mark::Visiting) => {
-                    let start = trail
+        let children = |name: &str| -> &'a [String] {
+            docs.groups
+                .get(name)
+                .map_or(&[][..], |(_, spec)| &spec.groups[..])
+        };
+        let mut marks: HashMap<&'a str, Mark> = HashMap::new();
+        let mut depth: HashMap<&'a str, usize> = HashMap::new();
+        let mut cycles: Vec<Vec<&'a str>> = Vec::new();
+        for &root in docs.groups.keys() {
+            if marks.contains_key(root) {
+                continue;
+            }
+            // (group, index of its next child)
+            let mut stack: Vec<(&'a str, usize)> = vec![(root, 0)];
+            marks.insert(root, Mark::Visiting);
+            while let Some((name, next)) = stack.last_mut() {
+                let name: &'a str = name;
+                if let Some(child) = children(name).get(*next) {
+                    *next += 1;
+                    let child = child.as_str();
+                    match marks.get(child) {
+                        Some(Mark::Done) => {}
+                        Some(Mark::Visiting) => {
+                            let start = stack
+                                .iter()
+                                .position(|(g, _)| *g == child)
+                                .expect("a visiting group is on the stack");
+                            let mut cycle: Vec<&str> =
+                                stack[start..].iter().map(|(g, _)| *g).collect();
+                            cycle.push(child);
+                            cycles.push(cycle);
+                        }
+                        None if docs.groups.contains_key(child) => {
+                            marks.insert(child, Mark::Visiting);
+                            stack.push((child, 0));
+                        }
+                        None => {}
+                    }
+                } else {
+                    let deepest = children(name)
                         .iter()
-                        .position(|g| *g == name)
-                        .expect("a visiting group is on the trail");
-                    let mut cycle = trail[start..].to_vec();
-                    cycle.push(name);
-                    cycles.push(cycle);
-                    return;
+                        .filter_map(|c| depth.get(c.as_str()))
+                        .max()
+                        .copied()
+                        .unwrap_or(0);
+                    depth.insert(name, deepest + 1);
+                    marks.insert(name, Mark::Done);
+                    stack.pop();
                 }
-                None => {}
             }
-            let Some((_, spec)) = docs.groups.get(name) else {
-                return;
-            };
-            marks.insert(name, Mark::Visiting);
-            trail.push(name);
-            for child in &spec.groups {
-                visit(child, docs, marks, trail, cycles);
-            }
-            trail.pop();
-            marks.insert(name, Mark::Done);
-        }
-        let mut marks = HashMap::new();
-        let mut cycles = Vec::new();
-        for &name in docs.groups.keys() {
-            visit(name, docs, &mut marks, &mut Vec::new(), &mut cycles);
         }
         for cycle in cycles {
             let (doc, spec) = docs.groups[cycle[0]];
@@ -122,6 +142,25 @@ impl<'a> Validator<'a> {
                     cycle.join(" -> ")
                 ),
             );
+        }
+        // Only the top of a chain that is too deep: the groups no other group contains.
+        let nested: std::collections::HashSet<&str> = docs
+            .groups
+            .values()
+            .flat_map(|(_, spec)| spec.groups.iter().map(String::as_str))
+            .collect();
+        for (&name, &(doc, _)) in &docs.groups {
+            let levels = depth.get(name).copied().unwrap_or(0);
+            if levels > MAX_GROUP_DEPTH && !nested.contains(name) {
+                self.error(
+                    "group-depth",
+                    field(doc, "spec.groups"),
+                    format!(
+                        "group `{name}` nests groups {levels} levels deep; at most {MAX_GROUP_DEPTH} are allowed"
+                    ),
+                )
+                .hint = Some("flatten the chain: list the users, or fewer levels of groups".to_owned());
+            }
         }
     }
 
@@ -142,6 +181,15 @@ impl<'a> Validator<'a> {
                 continue;
             }
             let Some(pool) = cluster.client_pool else {
+                // A pool that is written but invalid is reported at Settings; its clients have no other problem.
+                let written = docs.settings[0]
+                    .2
+                    .clusters
+                    .iter()
+                    .any(|c| c.name == cluster.name && c.client_pool.is_some());
+                if written {
+                    continue;
+                }
                 for client in vpn_clients {
                     let (doc, spec) = docs.clients[client.name.as_str()];
                     let i = spec

@@ -255,10 +255,11 @@ impl<'a> Validator<'a> {
             }
         };
         let artifacts_path = spec.artifacts_path.trim_matches('/');
+        // Not `.git` or any dot-folder: Git's own, or skipped when reading (nothing could be published there).
         if artifacts_path.is_empty()
             || artifacts_path
                 .split('/')
-                .any(|part| part == ".." || part == "." || part.is_empty())
+                .any(|part| part.starts_with('.') || part.is_empty())
         {
             self.error(
                 "invalid-path",

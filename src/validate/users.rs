@@ -29,8 +29,9 @@ fn subject_name_rule(name: &str) -> Result<(), String> {
     }
     if name.trim() != name || name.chars().any(char::is_control) {
         return Err(format!(
-            "{name:?} starts or ends with white space or holds control characters; no authenticator sends such a \
-             name"
+            "{} starts or ends with white space or holds control characters; no authenticator sends such a \
+             name",
+            serde_json::to_string(name).expect("a string serializes to JSON")
         ));
     }
     Ok(())

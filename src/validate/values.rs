@@ -81,6 +81,11 @@ pub fn duration(text: &str) -> Result<SignedDuration, String> {
     let duration = span
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|_| format!("`{text}` is not a duration: {format}"))?;
+    if duration.subsec_nanos() != 0 {
+        return Err(format!(
+            "`{text}` is not a whole number of seconds: Kubernetes counts these in seconds ({format})"
+        ));
+    }
     if duration.is_positive() {
         Ok(duration)
     } else {
