@@ -235,14 +235,18 @@ fn text_of(bytes: Vec<u8>) -> Result<String, ((&'static str, String), Position)>
 /// than [`MAX_FILE_VALUES`] values (flow items and lines). One pass over the text, ignoring quoted strings and
 /// comments; an estimate from above, so a real file never comes near it.
 fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
+    // Bytes, not chars: every character that matters here is ASCII, and a UTF-8 continuation byte is never one
+    // of them (columns count the other bytes, so they are characters).
     let (mut line, mut column) = (1usize, 0usize);
     let (mut depth, mut values) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
+    let mut quote: Option<u8> = None;
     let mut comment = false;
-    let mut previous = '\n';
-    for c in text.chars() {
-        column += 1;
-        if c == '\n' {
+    let mut previous = b'\n';
+    for &b in text.as_bytes() {
+        if b & 0xC0 != 0x80 {
+            column += 1;
+        }
+        if b == b'\n' {
             line += 1;
             column = 0;
             values += 1;
@@ -250,14 +254,14 @@ fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
             // A quoted scalar may run over lines; a comment ends here.
         } else if comment {
         } else if let Some(open) = quote {
-            if c == open && previous != '\\' {
+            if b == open && previous != b'\\' {
                 quote = None;
             }
         } else {
-            match c {
-                '#' if previous.is_whitespace() => comment = true,
-                '"' | '\'' if !previous.is_alphanumeric() => quote = Some(c),
-                '[' | '{' => {
+            match b {
+                b'#' if previous.is_ascii_whitespace() => comment = true,
+                b'"' | b'\'' if !previous.is_ascii_alphanumeric() => quote = Some(b),
+                b'[' | b'{' => {
                     depth += 1;
                     if depth > MAX_NESTING {
                         return Some((
@@ -269,8 +273,8 @@ fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
                         ));
                     }
                 }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                ',' if depth > 0 => values += 1,
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' if depth > 0 => values += 1,
                 _ => {}
             }
         }
@@ -287,7 +291,7 @@ fn shape_problem(text: &str) -> Option<(&'static str, String, Position)> {
                 },
             ));
         }
-        previous = c;
+        previous = b;
     }
     None
 }
@@ -656,8 +660,12 @@ fn load_document(
     };
     // A private key anywhere in a document (a list item, a single value, a block scalar, a tagged value): said
     // once, at its place, and never shown, whatever else is wrong with the document.
+    // One cheap pass first (no paths built); the paths only when there is something to report.
+    let (has_secret, has_null) = suspicious(&value);
     let mut secrets = Vec::new();
-    private_keys(&value, String::new(), &mut secrets);
+    if has_secret {
+        private_keys(&value, String::new(), &mut secrets);
+    }
     if !secrets.is_empty() {
         for path in secrets {
             repo.push(Diagnostic::error(
@@ -672,7 +680,9 @@ fn load_document(
     // A key without a value must not read as the key left out: `namespaces:` with every item commented out would
     // otherwise mean the whole cluster, `expires:` with its date commented out would mean never.
     let mut empty = Vec::new();
-    null_values(&value, String::new(), &mut empty);
+    if has_null {
+        null_values(&value, String::new(), &mut empty);
+    }
     if !empty.is_empty() {
         for path in empty {
             let meaning = absent_meaning(&path);
@@ -707,6 +717,25 @@ fn load_document(
             repo.broken.insert((kind, name));
             None
         }
+    }
+}
+
+/// Whether a document holds a private key anywhere, and a mapping entry without a value anywhere.
+fn suspicious(value: &serde_yaml::Value) -> (bool, bool) {
+    match value {
+        serde_yaml::Value::String(text) => (crate::validate::values::is_private_key(text), false),
+        serde_yaml::Value::Mapping(mapping) => {
+            mapping.iter().fold((false, false), |found, (_, item)| {
+                let (secret, null) = suspicious(item);
+                (found.0 || secret, found.1 || null || item.is_null())
+            })
+        }
+        serde_yaml::Value::Sequence(items) => items.iter().fold((false, false), |found, item| {
+            let (secret, null) = suspicious(item);
+            (found.0 || secret, found.1 || null)
+        }),
+        serde_yaml::Value::Tagged(tagged) => suspicious(&tagged.value),
+        _ => (false, false),
     }
 }
 

@@ -363,9 +363,9 @@ mod tests {
                 default_namespace: Some("payments".into()),
             },
             wireguard: Some(WireGuardAccess {
-                private_key: "secret-private-key".into(),
+                private_key: "Y2xpZW50LXByaXZhdGUta2V5LTMyLWJ5dGVzLWxvbmc=".into(),
                 address: "10.91.0.4/30".into(),
-                gateway_public_key: "gateway-public".into(),
+                gateway_public_key: "Z2F0ZXdheS1wdWJsaWMta2V5LTMyLWJ5dGVzLWxvbmc=".into(),
                 endpoint: "vpn.prod.example.com:51820".into(),
                 allowed_ips: vec!["10.96.0.0/12".into(), "10.244.0.0/16".into()],
                 dns: vec!["10.96.0.10".into()],
@@ -377,7 +377,8 @@ mod tests {
     fn debug_masks_the_secrets() {
         let text = format!("{:?}", sample());
         assert!(
-            !text.contains("secret-token-value") && !text.contains("secret-private-key"),
+            !text.contains("secret-token-value")
+                && !text.contains("Y2xpZW50LXByaXZhdGUta2V5LTMyLWJ5dGVzLWxvbmc="),
             "{text}"
         );
         assert!(text.contains("bob-laptop"));

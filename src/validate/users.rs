@@ -41,7 +41,9 @@ impl<'a> Validator<'a> {
     pub(super) fn users(&mut self, docs: &Documents<'a>) -> BTreeMap<String, User> {
         let mut users = BTreeMap::new();
         let mut key_owner: HashMap<String, &str> = HashMap::new();
-        let mut subjects: HashMap<String, DocRef> = HashMap::new();
+        let mut subjects: HashMap<&'a str, DocRef> = HashMap::with_capacity(docs.users.len());
+        let prefixes = self.subject_prefixes(docs);
+        let prefix = prefixes.as_ref().map(|p| p.user.as_str());
         for (&name, &(doc, spec)) in &docs.users {
             let recipients = self.recipients(doc, "spec.recipients", &spec.recipients);
             for (i, recipient) in recipients.iter().enumerate() {
@@ -62,12 +64,11 @@ impl<'a> Validator<'a> {
                     format!("`{email}` is not an email address"),
                 );
             }
-            let prefix = self.subject_prefixes(docs).map(|p| p.user);
             let username = self.subject(
                 Subject::User,
                 (doc, name),
                 spec.username.as_deref(),
-                prefix.as_deref(),
+                prefix,
                 &mut subjects,
             );
             let expires = self.timestamp(doc, "spec.expires", &spec.expires, "the user's expiry");
@@ -93,12 +94,15 @@ impl<'a> Validator<'a> {
     fn subject(
         &mut self,
         kind: Subject,
-        (doc, name): (DocRef, &str),
-        written: Option<&str>,
+        (doc, name): (DocRef, &'a str),
+        written: Option<&'a str>,
         prefix: Option<&str>,
-        seen: &mut HashMap<String, DocRef>,
+        seen: &mut HashMap<&'a str, DocRef>,
     ) -> String {
-        let subject_name = written.unwrap_or(name).to_owned();
+        // Every user and group passes here: nothing is allocated unless something is wrong. The prefix is the
+        // same for all, so two subjects collide exactly when their names do.
+        let written_name: &'a str = written.unwrap_or(name);
+        let subject_name = written_name.to_owned();
         let path = match (kind, written.is_some()) {
             (Subject::User, true) => "spec.username",
             (Subject::Group, true) => "spec.groupName",
@@ -111,8 +115,14 @@ impl<'a> Validator<'a> {
         let Some(prefix) = prefix else {
             return subject_name;
         };
-        let subject = format!("{prefix}{subject_name}");
-        if subject.starts_with("system:") && !prefix.starts_with("system:") {
+        let subject = || format!("{prefix}{subject_name}");
+        let reserved = "system:";
+        let is_system = if prefix.len() >= reserved.len() {
+            false // the prefix itself decides, and Settings reports it
+        } else {
+            reserved.starts_with(prefix) && written_name.starts_with(&reserved[prefix.len()..])
+        };
+        if is_system {
             let what = match kind {
                 Subject::User => "a Kubernetes system identity, not a person",
                 Subject::Group => {
@@ -123,11 +133,11 @@ impl<'a> Validator<'a> {
             self.error(
                 "reserved-subject",
                 field(doc, path),
-                format!("`{subject}` is {what}"),
+                format!("`{}` is {what}", subject()),
             )
             .hint = Some(RESERVED_HINT.to_owned());
         }
-        if let Some(first) = seen.insert(subject.clone(), doc) {
+        if let Some(first) = seen.insert(written_name, doc) {
             let (code, noun, tail) = match kind {
                 Subject::User => (
                     "duplicate-username",
@@ -137,7 +147,8 @@ impl<'a> Validator<'a> {
                 Subject::Group => ("duplicate-group-name", "group", ""),
             };
             let message = format!(
-                "{noun} `{name}` has the RBAC identity `{subject}` of another {noun} (at {}){tail}",
+                "{noun} `{name}` has the RBAC identity `{}` of another {noun} (at {}){tail}",
+                subject(),
                 self.describe(first)
             );
             self.error(code, field(doc, path), message);
@@ -155,14 +166,15 @@ impl<'a> Validator<'a> {
 
     pub(super) fn groups(&mut self, docs: &Documents<'a>) -> BTreeMap<String, Group> {
         let mut groups = BTreeMap::new();
-        let mut subjects: HashMap<String, DocRef> = HashMap::new();
+        let mut subjects: HashMap<&'a str, DocRef> = HashMap::with_capacity(docs.groups.len());
+        let prefixes = self.subject_prefixes(docs);
+        let prefix = prefixes.as_ref().map(|p| p.group.as_str());
         for (&name, &(doc, spec)) in &docs.groups {
-            let prefix = self.subject_prefixes(docs).map(|p| p.group);
             let group_name = self.subject(
                 Subject::Group,
                 (doc, name),
                 spec.group_name.as_deref(),
-                prefix.as_deref(),
+                prefix,
                 &mut subjects,
             );
             for (i, member) in spec.members.iter().enumerate() {

@@ -103,10 +103,15 @@ pub fn timestamp(text: &str) -> Result<Timestamp, String> {
 /// Whether `text` holds a private key (an age identity, an OpenSSH, PEM or PuTTY private key) rather than a public
 /// one. Such a text must never be shown again: see [`recipient`].
 pub fn is_private_key(text: &str) -> bool {
-    let upper = text.to_ascii_uppercase();
-    upper.contains("AGE-SECRET-KEY-")
-        || upper.contains("PRIVATE KEY")
-        || upper.contains("PUTTY-USER-KEY-FILE")
+    // Every string of every document is asked: no allocation, and short strings are answered by their length.
+    let contains = |needle: &str| {
+        text.len() >= needle.len()
+            && text
+                .as_bytes()
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    contains("PRIVATE KEY") || contains("AGE-SECRET-KEY-") || contains("PUTTY-USER-KEY-FILE")
 }
 
 /// The message for a private key found where a public key belongs. It names no part of the key.
