@@ -77,6 +77,7 @@ fn client_file(index: usize) -> ClientFile {
             token: format!("eyJhbGciOiJSUzI1NiJ9.{}.{index}", "x".repeat(900)),
             token_expires: "2026-11-23T12:00:00Z".into(),
             default_namespace: Some("payments".into()),
+            impersonate: None,
         },
         wireguard: Some(WireGuardAccess {
             private_key: generate_private_key(),

@@ -302,24 +302,30 @@ impl Demo {
         self.next(
             "bob connects",
             &[
-                "bob decrypts his client file with his key (here the example key from tests/identities) and gets a",
-                "kubeconfig that stock kubectl uses as is. What he may do is what the repository grants his client.",
+                "bob adds his client file to his kubeconfig. Its user entry runs `tollgate client get-token`, which",
+                "decrypts the file with his key (here the example key from tests/identities) each time kubectl needs",
+                "a token: no token is on disk. What he may do is what the repository grants his client.",
             ],
         );
         let d = &*self;
         let kubeconfig = d.plane.dir.path().join("bob.kubeconfig");
         let output = Command::new(harness::tollgate_bin())
-            .args(["client", "kubeconfig"])
+            .args(["client", "update-kubeconfig"])
             .arg(d.clone.join(format!("artifacts/{CLUSTER}/{CLIENT}.age")))
             .arg("-i")
             .arg(root().join("tests/identities/bob.agekey"))
-            .arg("-o")
+            .arg("--kubeconfig")
             .arg(&kubeconfig)
+            .arg("--use-context")
             .output()
             .expect("tollgate runs");
         ok(&output);
         say(&format!(
-            "$ tollgate client kubeconfig artifacts/{CLUSTER}/{CLIENT}.age -i tests/identities/bob.agekey -o bob.kubeconfig"
+            "$ tollgate client update-kubeconfig artifacts/{CLUSTER}/{CLIENT}.age -i tests/identities/bob.agekey \
+             --kubeconfig bob.kubeconfig --use-context\n    {}",
+            String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .replace('\n', "\n    ")
         ));
         let whoami = d.plane.kubectl_as(
             &kubeconfig,

@@ -143,15 +143,27 @@ pub fn describe(error: &kube::Error) -> String {
             format!("{} {reason}: {}", status.code, status.message)
         }
         other => {
-            let mut text = other.to_string();
+            let mut text = without_exec_output(&other.to_string());
             let mut source = std::error::Error::source(other);
             while let Some(cause) = source {
                 text.push_str(": ");
-                text.push_str(&cause.to_string());
+                text.push_str(&without_exec_output(&cause.to_string()));
                 source = cause.source();
             }
             text
         }
+    }
+}
+
+/// kube's message for a failed exec credential plugin quotes the plugin's whole output, which can hold a token
+/// (a plugin may print its credential and still fail): keep the command and its status, drop the output.
+fn without_exec_output(text: &str) -> String {
+    match text.find(": Output {") {
+        Some(at) if text.starts_with("auth exec command '") => format!(
+            "{} (its output is not shown: it may hold a credential)",
+            &text[..at]
+        ),
+        _ => text.to_owned(),
     }
 }
 

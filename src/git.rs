@@ -679,3 +679,119 @@ pub fn default_cache(url: &str, branch: &str) -> PathBuf {
     let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     base.join("tollgate").join("git").join(name)
 }
+
+/// The newest commit that changed a file, as `git log -1 -- <path>` names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitSummary {
+    /// The commit id.
+    pub commit: String,
+    /// The committer's time.
+    pub time: jiff::Timestamp,
+    /// The first line of the message.
+    pub summary: String,
+}
+
+/// Why a local checkout's history could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the Git history of {path}: {reason}")]
+pub struct HistoryError {
+    /// The folder whose repository was read.
+    pub path: PathBuf,
+    /// What gix reported.
+    pub reason: String,
+}
+
+/// For each of `paths` (relative to `root`, a folder inside a Git checkout), the newest commit on the checkout's
+/// `HEAD` (first parents, at most `limit` commits back) whose tree holds a different blob at that path than its
+/// parent's, i.e. what `git log -1 --first-parent -- <path>` shows. Paths no commit in reach changed are left out;
+/// `Ok(None)` when `root` is in no Git repository.
+pub fn last_changes(
+    root: &Path,
+    paths: &[String],
+    limit: usize,
+) -> Result<Option<BTreeMap<String, CommitSummary>>, HistoryError> {
+    let error = |reason: String| HistoryError {
+        path: root.to_owned(),
+        reason,
+    };
+    let Ok(repo) = gix::discover(root) else {
+        return Ok(None);
+    };
+    let Some(workdir) = repo.workdir() else {
+        return Ok(None);
+    };
+    let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| error(e.to_string()));
+    let prefix = canonical(root)?
+        .strip_prefix(canonical(workdir)?)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let Ok(head) = repo.head_commit() else {
+        // A repository without commits: nothing was published yet.
+        return Ok(Some(BTreeMap::new()));
+    };
+    let in_repo: Vec<(String, String)> = paths
+        .iter()
+        .map(|path| {
+            (
+                path.clone(),
+                prefix.join(path).to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let blob_at =
+        |commit: &gix::Commit<'_>, path: &str| -> Result<Option<ObjectId>, HistoryError> {
+            let tree = commit.tree().map_err(|e| error(e.to_string()))?;
+            let entry = tree
+                .lookup_entry_by_path(path)
+                .map_err(|e| error(e.to_string()))?;
+            Ok(entry.map(|entry| entry.object_id()))
+        };
+    let mut found = BTreeMap::new();
+    let walk = head
+        .ancestors()
+        .first_parent_only()
+        .all()
+        .map_err(|e| error(e.to_string()))?;
+    let mut newer: Option<(gix::Commit<'_>, Vec<Option<ObjectId>>)> = None;
+    for info in walk.take(limit) {
+        let info = info.map_err(|e| error(e.to_string()))?;
+        let commit = info.object().map_err(|e| error(e.to_string()))?;
+        let blobs = in_repo
+            .iter()
+            .map(|(_, path)| blob_at(&commit, path))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((changed, newer_blobs)) = &newer {
+            for (i, (path, _)) in in_repo.iter().enumerate() {
+                if newer_blobs[i] != blobs[i]
+                    && newer_blobs[i].is_some()
+                    && !found.contains_key(path)
+                {
+                    found.insert(path.clone(), summary(changed).map_err(error)?);
+                }
+            }
+        }
+        if found.len() == in_repo.len() {
+            return Ok(Some(found));
+        }
+        newer = Some((commit, blobs));
+    }
+    // The oldest commit reached added whatever it holds that no newer commit changed.
+    if let Some((oldest, blobs)) = &newer {
+        for (i, (path, _)) in in_repo.iter().enumerate() {
+            if blobs[i].is_some() && !found.contains_key(path) {
+                found.insert(path.clone(), summary(oldest).map_err(error)?);
+            }
+        }
+    }
+    Ok(Some(found))
+}
+
+fn summary(commit: &gix::Commit<'_>) -> Result<CommitSummary, String> {
+    let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+    let time = commit.time().map_err(|e| e.to_string())?;
+    Ok(CommitSummary {
+        commit: commit.id.to_string(),
+        time: jiff::Timestamp::from_second(time.seconds).map_err(|e| e.to_string())?,
+        summary: message.lines().next().unwrap_or_default().to_owned(),
+    })
+}

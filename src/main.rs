@@ -11,7 +11,28 @@ use clap::Parser as _;
 use tollgate::diagnostics::render_text;
 use tollgate::pipeline::PipelineError;
 
+/// `tollgate clients | head` must end quietly when `head` closes the pipe, as Unix tools do. Rust ignores SIGPIPE,
+/// so `print!` panics on the closed pipe instead; restoring SIGPIPE's default would do it, but would also kill the
+/// controller (and an apply) whenever a connection to the API server breaks mid-write. So only that one panic is
+/// turned into the exit status a shell gives a process killed by SIGPIPE (128 + 13).
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     // Logs go to standard error: text on a terminal, JSON lines otherwise (a pod's log). `TOLLGATE_LOG` (e.g.
     // `debug`, `tollgate=debug`) sets the filter.

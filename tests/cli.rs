@@ -199,3 +199,18 @@ fn apply_validates_the_whole_repository_before_it_connects() {
     assert!(!stderr.contains("kubeconfig"), "{stderr}");
     insta::assert_snapshot!(stderr);
 }
+
+/// `tollgate ... | head` ends quietly when the pipe closes, with the status a shell gives SIGPIPE (128 + 13).
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    // The reading end is closed before tollgate starts, so its first write meets a closed pipe.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -20,6 +20,11 @@ const COMMANDS: &[&[&str]] = &[
     &["client"],
     &["client", "kubeconfig"],
     &["client", "wg-config"],
+    &["client", "update-kubeconfig"],
+    &["client", "get-token"],
+    &["client", "new"],
+    &["client", "inspect"],
+    &["clients"],
     &["schema"],
     &["completions"],
 ];

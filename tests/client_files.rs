@@ -84,6 +84,7 @@ async fn recipients_decrypt_with_stock_age_and_connect_with_stock_kubectl() {
             token: status.token.clone(),
             token_expires: status.expiration_timestamp.0.to_string(),
             default_namespace: Some("tollgate-clients".into()),
+            impersonate: None,
         },
         wireguard: Some(WireGuardAccess {
             private_key: "cHJpdmF0ZS1rZXktb2YtdGhlLWNsaWVudC0zMmJ5dGU=".into(),

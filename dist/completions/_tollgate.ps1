@@ -31,7 +31,8 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
-            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads')
+            [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
+            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -147,17 +148,36 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tollgate;clients' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'Only this Settings cluster; it is also the cluster the kubeconfig reaches (default: the Settings cluster whose `apiServer` is the kubeconfig''s server)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not read the cluster: show what the repository says')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the clients as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tollgate;client' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)')
             [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            [CompletionResult]::new('update-kubeconfig', 'update-kubeconfig', [CompletionResultType]::ParameterValue, 'Add a context per client file to your kubeconfig, with no token on disk')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write new Client documents into the repository (validated with it first)')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why')
+            [CompletionResult]::new('get-token', 'get-token', [CompletionResultType]::ParameterValue, 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'tollgate;client;kubeconfig' {
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
-            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -165,17 +185,69 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;client;wg-config' {
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
-            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write here (created with mode 0600) instead of standard output')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tollgate;client;update-kubeconfig' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig to update. Default: the first file of `KUBECONFIG`, then `~/.kube/config`')
+            [CompletionResult]::new('--context-name', '--context-name', [CompletionResultType]::ParameterName, 'The context''s name instead of `<cluster>/<client>` (one client file only)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The API server URL instead of the one in the client file (e.g. a tunnel or a private endpoint)')
+            [CompletionResult]::new('--use-context', '--use-context', [CompletionResultType]::ParameterName, 'Make the (first file''s) context the current context')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tollgate;client;new' {
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'A user who owns the client: their keys open its file and their `accessAs: client` grants land on it. Repeatable')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'A cluster the client gets credentials for. Repeatable. Default: every cluster of the Settings document')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Make this many clients, named `<name>-1`, `<name>-2`, ... (skipping names that are taken)')
+            [CompletionResult]::new('--default-namespace', '--default-namespace', [CompletionResultType]::ParameterName, 'The namespace of the client''s kubeconfig context')
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--no-vpn', '--no-vpn', [CompletionResultType]::ParameterName, 'No WireGuard key and address range (the default when a cluster has no `gateway` and `clientPool`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;client;inspect' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'Only this Settings cluster; it is also the cluster the kubeconfig reaches (default: the Settings cluster whose `apiServer` is the kubeconfig''s server)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not read the cluster: show what the repository says')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the client as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;client;get-token' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as for `update-kubeconfig`. Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as for `update-kubeconfig`. Repeatable')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'The user the kubeconfig acts as (its `as`): the command fails if the client file now says otherwise')
+            [CompletionResult]::new('--as-group', '--as-group', [CompletionResultType]::ParameterName, 'A group the kubeconfig acts as (its `as-groups`); repeatable')
+            [CompletionResult]::new('--as-client', '--as-client', [CompletionResultType]::ParameterName, 'The kubeconfig entry is the client as itself (`<name>/as-client`): whom the client file acts as is not checked')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tollgate;client;help' {
-            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)')
             [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            [CompletionResult]::new('update-kubeconfig', 'update-kubeconfig', [CompletionResultType]::ParameterValue, 'Add a context per client file to your kubeconfig, with no token on disk')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write new Client documents into the repository (validated with it first)')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why')
+            [CompletionResult]::new('get-token', 'get-token', [CompletionResultType]::ParameterValue, 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -183,6 +255,18 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;client;help;wg-config' {
+            break
+        }
+        'tollgate;client;help;update-kubeconfig' {
+            break
+        }
+        'tollgate;client;help;new' {
+            break
+        }
+        'tollgate;client;help;inspect' {
+            break
+        }
+        'tollgate;client;help;get-token' {
             break
         }
         'tollgate;client;help;help' {
@@ -207,7 +291,8 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
-            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads')
+            [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
+            [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -231,15 +316,34 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
         'tollgate;help;status' {
             break
         }
+        'tollgate;help;clients' {
+            break
+        }
         'tollgate;help;client' {
-            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig that stock kubectl uses as is')
+            [CompletionResult]::new('kubeconfig', 'kubeconfig', [CompletionResultType]::ParameterValue, 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)')
             [CompletionResult]::new('wg-config', 'wg-config', [CompletionResultType]::ParameterValue, 'Write a wg-quick configuration for the client''s WireGuard tunnel')
+            [CompletionResult]::new('update-kubeconfig', 'update-kubeconfig', [CompletionResultType]::ParameterValue, 'Add a context per client file to your kubeconfig, with no token on disk')
+            [CompletionResult]::new('new', 'new', [CompletionResultType]::ParameterValue, 'Write new Client documents into the repository (validated with it first)')
+            [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why')
+            [CompletionResult]::new('get-token', 'get-token', [CompletionResultType]::ParameterValue, 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)')
             break
         }
         'tollgate;help;client;kubeconfig' {
             break
         }
         'tollgate;help;client;wg-config' {
+            break
+        }
+        'tollgate;help;client;update-kubeconfig' {
+            break
+        }
+        'tollgate;help;client;new' {
+            break
+        }
+        'tollgate;help;client;inspect' {
+            break
+        }
+        'tollgate;help;client;get-token' {
             break
         }
         'tollgate;help;schema' {

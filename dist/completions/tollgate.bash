@@ -22,6 +22,9 @@ _tollgate() {
             tollgate,client)
                 cmd="tollgate__subcmd__client"
                 ;;
+            tollgate,clients)
+                cmd="tollgate__subcmd__clients"
+                ;;
             tollgate,completions)
                 cmd="tollgate__subcmd__completions"
                 ;;
@@ -46,20 +49,44 @@ _tollgate() {
             tollgate,validate)
                 cmd="tollgate__subcmd__validate"
                 ;;
+            tollgate__subcmd__client,get-token)
+                cmd="tollgate__subcmd__client__subcmd__get__subcmd__token"
+                ;;
             tollgate__subcmd__client,help)
                 cmd="tollgate__subcmd__client__subcmd__help"
+                ;;
+            tollgate__subcmd__client,inspect)
+                cmd="tollgate__subcmd__client__subcmd__inspect"
                 ;;
             tollgate__subcmd__client,kubeconfig)
                 cmd="tollgate__subcmd__client__subcmd__kubeconfig"
                 ;;
+            tollgate__subcmd__client,new)
+                cmd="tollgate__subcmd__client__subcmd__new"
+                ;;
+            tollgate__subcmd__client,update-kubeconfig)
+                cmd="tollgate__subcmd__client__subcmd__update__subcmd__kubeconfig"
+                ;;
             tollgate__subcmd__client,wg-config)
                 cmd="tollgate__subcmd__client__subcmd__wg__subcmd__config"
+                ;;
+            tollgate__subcmd__client__subcmd__help,get-token)
+                cmd="tollgate__subcmd__client__subcmd__help__subcmd__get__subcmd__token"
                 ;;
             tollgate__subcmd__client__subcmd__help,help)
                 cmd="tollgate__subcmd__client__subcmd__help__subcmd__help"
                 ;;
+            tollgate__subcmd__client__subcmd__help,inspect)
+                cmd="tollgate__subcmd__client__subcmd__help__subcmd__inspect"
+                ;;
             tollgate__subcmd__client__subcmd__help,kubeconfig)
                 cmd="tollgate__subcmd__client__subcmd__help__subcmd__kubeconfig"
+                ;;
+            tollgate__subcmd__client__subcmd__help,new)
+                cmd="tollgate__subcmd__client__subcmd__help__subcmd__new"
+                ;;
+            tollgate__subcmd__client__subcmd__help,update-kubeconfig)
+                cmd="tollgate__subcmd__client__subcmd__help__subcmd__update__subcmd__kubeconfig"
                 ;;
             tollgate__subcmd__client__subcmd__help,wg-config)
                 cmd="tollgate__subcmd__client__subcmd__help__subcmd__wg__subcmd__config"
@@ -69,6 +96,9 @@ _tollgate() {
                 ;;
             tollgate__subcmd__help,client)
                 cmd="tollgate__subcmd__help__subcmd__client"
+                ;;
+            tollgate__subcmd__help,clients)
+                cmd="tollgate__subcmd__help__subcmd__clients"
                 ;;
             tollgate__subcmd__help,completions)
                 cmd="tollgate__subcmd__help__subcmd__completions"
@@ -94,8 +124,20 @@ _tollgate() {
             tollgate__subcmd__help,validate)
                 cmd="tollgate__subcmd__help__subcmd__validate"
                 ;;
+            tollgate__subcmd__help__subcmd__client,get-token)
+                cmd="tollgate__subcmd__help__subcmd__client__subcmd__get__subcmd__token"
+                ;;
+            tollgate__subcmd__help__subcmd__client,inspect)
+                cmd="tollgate__subcmd__help__subcmd__client__subcmd__inspect"
+                ;;
             tollgate__subcmd__help__subcmd__client,kubeconfig)
                 cmd="tollgate__subcmd__help__subcmd__client__subcmd__kubeconfig"
+                ;;
+            tollgate__subcmd__help__subcmd__client,new)
+                cmd="tollgate__subcmd__help__subcmd__client__subcmd__new"
+                ;;
+            tollgate__subcmd__help__subcmd__client,update-kubeconfig)
+                cmd="tollgate__subcmd__help__subcmd__client__subcmd__update__subcmd__kubeconfig"
                 ;;
             tollgate__subcmd__help__subcmd__client,wg-config)
                 cmd="tollgate__subcmd__help__subcmd__client__subcmd__wg__subcmd__config"
@@ -107,7 +149,7 @@ _tollgate() {
 
     case "${cmd}" in
         tollgate)
-            opts="-h -V --help --version validate render plan apply controller status client schema completions help"
+            opts="-h -V --help --version validate render plan apply controller status clients client schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -219,7 +261,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__client)
-            opts="-h --help kubeconfig wg-config help"
+            opts="-h --help kubeconfig wg-config update-kubeconfig new inspect get-token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,8 +274,38 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__client__subcmd__get__subcmd__token)
+            opts="-i -h --identity --as --as-group --as-client --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__client__subcmd__help)
-            opts="kubeconfig wg-config help"
+            opts="kubeconfig wg-config update-kubeconfig new inspect get-token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,7 +318,35 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__client__subcmd__help__subcmd__get__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__client__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__client__subcmd__help__subcmd__inspect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -274,6 +374,34 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__client__subcmd__help__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__client__subcmd__help__subcmd__update__subcmd__kubeconfig)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__client__subcmd__help__subcmd__wg__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -281,6 +409,52 @@ _tollgate() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__client__subcmd__inspect)
+            opts="-h --repo --now --cluster --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -318,6 +492,78 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__client__subcmd__new)
+            opts="-h --owner --cluster --count --default-namespace --no-vpn --repo --now --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --default-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__client__subcmd__update__subcmd__kubeconfig)
+            opts="-i -h --identity --kubeconfig --use-context --context-name --server --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__client__subcmd__wg__subcmd__config)
             opts="-i -o -h --identity --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -338,6 +584,52 @@ _tollgate() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__clients)
+            opts="-h --repo --now --cluster --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -469,7 +761,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help)
-            opts="validate render plan apply controller status client schema completions help"
+            opts="validate render plan apply controller status clients client schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -497,8 +789,36 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help__subcmd__client)
-            opts="kubeconfig wg-config"
+            opts="kubeconfig wg-config update-kubeconfig new inspect get-token"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__client__subcmd__get__subcmd__token)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__client__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -524,9 +844,51 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__help__subcmd__client__subcmd__new)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__client__subcmd__update__subcmd__kubeconfig)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__help__subcmd__client__subcmd__wg__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__clients)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

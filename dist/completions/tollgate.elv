@@ -28,7 +28,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand apply 'Plan against the live cluster and apply the plan: server-side apply, then prune'
             cand controller 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
-            cand client 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads'
+            cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
+            cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -137,37 +138,111 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tollgate;clients'= {
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --cluster 'Only this Settings cluster; it is also the cluster the kubeconfig reaches (default: the Settings cluster whose `apiServer` is the kubeconfig''s server)'
+            cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
+            cand --context 'The kubeconfig context. Default: its current context'
+            cand --qps 'Client-side rate limit: API requests per second'
+            cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
+            cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --offline 'Do not read the cluster: show what the repository says'
+            cand --json 'Print the clients as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tollgate;client'= {
             cand -h 'Print help'
             cand --help 'Print help'
-            cand kubeconfig 'Write a kubeconfig that stock kubectl uses as is'
+            cand kubeconfig 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)'
             cand wg-config 'Write a wg-quick configuration for the client''s WireGuard tunnel'
+            cand update-kubeconfig 'Add a context per client file to your kubeconfig, with no token on disk'
+            cand new 'Write new Client documents into the repository (validated with it first)'
+            cand inspect 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why'
+            cand get-token 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tollgate;client;kubeconfig'= {
-            cand -i 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable'
-            cand --identity 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable'
+            cand -i 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
+            cand --identity 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
             cand -o 'Write here (created with mode 0600) instead of standard output'
             cand --output 'Write here (created with mode 0600) instead of standard output'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'tollgate;client;wg-config'= {
-            cand -i 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable'
-            cand --identity 'An identity file to decrypt with, as `age -d -i`: age X25519 keys or an unencrypted SSH private key. Repeatable'
+            cand -i 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
+            cand --identity 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
             cand -o 'Write here (created with mode 0600) instead of standard output'
             cand --output 'Write here (created with mode 0600) instead of standard output'
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tollgate;client;update-kubeconfig'= {
+            cand -i 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
+            cand --identity 'An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private key (a passphrase is asked for on the terminal). Repeatable'
+            cand --kubeconfig 'The kubeconfig to update. Default: the first file of `KUBECONFIG`, then `~/.kube/config`'
+            cand --context-name 'The context''s name instead of `<cluster>/<client>` (one client file only)'
+            cand --server 'The API server URL instead of the one in the client file (e.g. a tunnel or a private endpoint)'
+            cand --use-context 'Make the (first file''s) context the current context'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tollgate;client;new'= {
+            cand --owner 'A user who owns the client: their keys open its file and their `accessAs: client` grants land on it. Repeatable'
+            cand --cluster 'A cluster the client gets credentials for. Repeatable. Default: every cluster of the Settings document'
+            cand --count 'Make this many clients, named `<name>-1`, `<name>-2`, ... (skipping names that are taken)'
+            cand --default-namespace 'The namespace of the client''s kubeconfig context'
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --no-vpn 'No WireGuard key and address range (the default when a cluster has no `gateway` and `clientPool`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;client;inspect'= {
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --cluster 'Only this Settings cluster; it is also the cluster the kubeconfig reaches (default: the Settings cluster whose `apiServer` is the kubeconfig''s server)'
+            cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
+            cand --context 'The kubeconfig context. Default: its current context'
+            cand --qps 'Client-side rate limit: API requests per second'
+            cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
+            cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --offline 'Do not read the cluster: show what the repository says'
+            cand --json 'Print the client as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;client;get-token'= {
+            cand -i 'An identity file to decrypt with, as for `update-kubeconfig`. Repeatable'
+            cand --identity 'An identity file to decrypt with, as for `update-kubeconfig`. Repeatable'
+            cand --as 'The user the kubeconfig acts as (its `as`): the command fails if the client file now says otherwise'
+            cand --as-group 'A group the kubeconfig acts as (its `as-groups`); repeatable'
+            cand --as-client 'The kubeconfig entry is the client as itself (`<name>/as-client`): whom the client file acts as is not checked'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tollgate;client;help'= {
-            cand kubeconfig 'Write a kubeconfig that stock kubectl uses as is'
+            cand kubeconfig 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)'
             cand wg-config 'Write a wg-quick configuration for the client''s WireGuard tunnel'
+            cand update-kubeconfig 'Add a context per client file to your kubeconfig, with no token on disk'
+            cand new 'Write new Client documents into the repository (validated with it first)'
+            cand inspect 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why'
+            cand get-token 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tollgate;client;help;kubeconfig'= {
         }
         &'tollgate;client;help;wg-config'= {
+        }
+        &'tollgate;client;help;update-kubeconfig'= {
+        }
+        &'tollgate;client;help;new'= {
+        }
+        &'tollgate;client;help;inspect'= {
+        }
+        &'tollgate;client;help;get-token'= {
         }
         &'tollgate;client;help;help'= {
         }
@@ -188,7 +263,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand apply 'Plan against the live cluster and apply the plan: server-side apply, then prune'
             cand controller 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
-            cand client 'Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads'
+            cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
+            cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -205,13 +281,27 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         }
         &'tollgate;help;status'= {
         }
+        &'tollgate;help;clients'= {
+        }
         &'tollgate;help;client'= {
-            cand kubeconfig 'Write a kubeconfig that stock kubectl uses as is'
+            cand kubeconfig 'Write a kubeconfig with the token in it (`update-kubeconfig` keeps the token off the disk)'
             cand wg-config 'Write a wg-quick configuration for the client''s WireGuard tunnel'
+            cand update-kubeconfig 'Add a context per client file to your kubeconfig, with no token on disk'
+            cand new 'Write new Client documents into the repository (validated with it first)'
+            cand inspect 'Show one client in full: owners, recipients, who it acts as, and the state of its credentials and why'
+            cand get-token 'Print the client''s token as an ExecCredential for kubectl (the exec plugin `update-kubeconfig` writes)'
         }
         &'tollgate;help;client;kubeconfig'= {
         }
         &'tollgate;help;client;wg-config'= {
+        }
+        &'tollgate;help;client;update-kubeconfig'= {
+        }
+        &'tollgate;help;client;new'= {
+        }
+        &'tollgate;help;client;inspect'= {
+        }
+        &'tollgate;help;client;get-token'= {
         }
         &'tollgate;help;schema'= {
         }

@@ -4,6 +4,9 @@
 mod apply;
 mod args;
 mod client;
+mod client_kubeconfig;
+mod client_new;
+mod clients;
 mod completions;
 mod controller;
 mod plan;
@@ -50,7 +53,9 @@ enum Command {
     Controller(controller::Args),
     /// Print what the controller reports: the applied revision, when, the last plan and the last error.
     Status(status::Args),
-    /// Turn a client file (as published, age-encrypted, or decrypted) into what kubectl or wg-quick reads.
+    /// List every client with its owners, recipients, clusters and the state of its credentials.
+    Clients(clients::ListArgs),
+    /// Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration.
     Client {
         #[command(subcommand)]
         command: client::Command,
@@ -80,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(args),
         Command::Controller(args) => controller::run(args),
         Command::Status(args) => status::run(args),
+        Command::Clients(args) => clients::list(args),
         Command::Client { command } => client::run(command),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),

@@ -6,6 +6,8 @@ mod rbac;
 pub mod sessions;
 pub mod subjects;
 
+pub use rbac::IMPERSONATION_ROLE_PREFIX;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -64,7 +66,9 @@ pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState
     sessions::compile_environments(model, &mut out);
     rbac::compile_roles(model, &mut out);
     rbac::compile_session_roles(model, &mut out);
-    rbac::compile_bindings(model, &mut out);
+    let mut resolver = subjects::SubjectResolver::new(model, ctx.cluster, ctx.now);
+    rbac::compile_bindings(model, &mut resolver, &mut out);
+    rbac::compile_impersonation(model, &resolver, &mut out);
     Ok(DesiredState {
         cluster: ctx.cluster.to_owned(),
         clients_namespace: model.settings.clients_namespace.clone(),

@@ -114,9 +114,12 @@ struct PendingBinding<'m> {
 /// (namespace or cluster-wide, binding name, roleRef kind, roleRef name)
 type BindingKey = (Option<String>, String, &'static str, String);
 
-pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
+pub(super) fn compile_bindings(
+    model: &AccessModel,
+    resolver: &mut SubjectResolver,
+    out: &mut ObjectSink,
+) {
     let ctx = out.ctx;
-    let mut resolver = SubjectResolver::new(model, ctx.cluster, ctx.now);
     let mut bindings: BTreeMap<BindingKey, PendingBinding> = BTreeMap::new();
     for grant in &model.grants {
         if grant.cluster != ctx.cluster || !grant.is_active(ctx.now) {
@@ -195,6 +198,61 @@ pub(super) fn compile_bindings(model: &AccessModel, out: &mut ObjectSink) {
         }
     }
 }
+
+/// The ClusterRole and ClusterRoleBinding that let a client act as its owner (see
+/// [`SubjectResolver::impersonation`]): verb `impersonate` on exactly the owner's `users` name and `groups` names,
+/// bound to the client's ServiceAccount. Named after the client: usernames need not be valid object names.
+pub(super) fn compile_impersonation(
+    model: &AccessModel,
+    resolver: &SubjectResolver,
+    out: &mut ObjectSink,
+) {
+    for client in model.clients.values() {
+        let Some(identity) = resolver.impersonation(client) else {
+            continue;
+        };
+        let name = impersonation_role_name(&client.name);
+        let impersonate = |resource: &str, names: Vec<String>| PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec![resource.to_owned()]),
+            resource_names: Some(names),
+            verbs: vec!["impersonate".to_owned()],
+            ..PolicyRule::default()
+        };
+        let mut rules = vec![impersonate("users", vec![identity.user])];
+        if !identity.groups.is_empty() {
+            rules.push(impersonate("groups", identity.groups));
+        }
+        out.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &name),
+            ClusterRole {
+                metadata: out.metadata(&name, None, [&client.origin]),
+                rules: Some(rules),
+                ..ClusterRole::default()
+            },
+        );
+        out.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, &name),
+            ClusterRoleBinding {
+                metadata: out.metadata(&name, None, [&client.origin]),
+                role_ref: RoleRef {
+                    api_group: RBAC_GROUP.to_owned(),
+                    kind: "ClusterRole".to_owned(),
+                    name: name.clone(),
+                },
+                subjects: Some(vec![resolver.client_subject(&client.name).to_k8s()]),
+            },
+        );
+    }
+}
+
+/// The ClusterRole (and its binding) that lets a client impersonate its owner.
+fn impersonation_role_name(client: &str) -> String {
+    format!("{IMPERSONATION_ROLE_PREFIX}{client}")
+}
+
+/// How the names of impersonation ClusterRoles start; no other role's name can (role names have no `:`).
+pub const IMPERSONATION_ROLE_PREFIX: &str = "tollgate:impersonate:";
 
 /// The Role of an environment's sessions, in the environment's namespace; its bindings come from grants.
 fn session_role_name(environment: &str) -> String {

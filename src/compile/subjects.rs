@@ -1,13 +1,13 @@
 //! Who a grant lands on: groups expanded, clients found by owner, inactive people and clients left out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use k8s_openapi::api::rbac::v1::Subject;
 
 use crate::config::documents::AccessAs;
-use crate::validate::model::{AccessModel, Grant, Subjects};
+use crate::validate::model::{AccessModel, Client, Grant, Subjects};
 
 /// An RBAC subject, ordered the way bindings list them: ServiceAccounts, then users, then groups.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +53,17 @@ impl RbacSubject {
     }
 }
 
+/// The identity a client acts as through Kubernetes impersonation (kubectl's `--as` and `--as-group`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impersonation {
+    /// The RBAC `User` subject of the client's owner, prefix included, e.g. `oidc:alice@example.com`.
+    pub user: String,
+    /// The RBAC `Group` subjects of the owner's groups, prefixed and sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
 /// Expanded group memberships, client ownership and a cache of resolved subject lists for one cluster.
 pub struct SubjectResolver<'m> {
     model: &'m AccessModel,
@@ -64,6 +75,10 @@ pub struct SubjectResolver<'m> {
     group_closure: HashMap<&'m str, BTreeSet<&'m str>>,
     /// Active clients of this cluster, by owner.
     clients_by_owner: HashMap<&'m str, Vec<&'m str>>,
+    /// Users that an active `accessAs: user` grant of this cluster reaches, directly or through a group.
+    user_mode_users: HashSet<&'m str>,
+    /// Every group a user is in, directly or through nesting, for those users only.
+    user_mode_groups: HashMap<&'m str, BTreeSet<&'m str>>,
     /// Documents share one `Subjects` across their grants, so one resolution serves them all.
     cache: HashMap<(*const Subjects, AccessAs), Arc<Vec<RbacSubject>>>,
 }
@@ -79,6 +94,8 @@ impl<'m> SubjectResolver<'m> {
             group_users: HashMap::new(),
             group_closure: HashMap::new(),
             clients_by_owner: HashMap::new(),
+            user_mode_users: HashSet::new(),
+            user_mode_groups: HashMap::new(),
             cache: HashMap::new(),
         };
         for name in model.groups.keys() {
@@ -95,7 +112,76 @@ impl<'m> SubjectResolver<'m> {
                 }
             }
         }
+        for grant in &model.grants {
+            if grant.cluster != cluster
+                || !grant.is_active(now)
+                || grant.access_as != AccessAs::User
+            {
+                continue;
+            }
+            resolver
+                .user_mode_users
+                .extend(grant.subjects.users.iter().map(String::as_str));
+            for group in &grant.subjects.groups {
+                if let Some(users) = resolver.group_users.get(group.as_str()) {
+                    resolver.user_mode_users.extend(users.iter().copied());
+                }
+            }
+        }
+        // Impersonation needs each such user's groups: one pass over the memberships, not one per client.
+        for (group, users) in &resolver.group_users {
+            for user in users {
+                if resolver.user_mode_users.contains(user) {
+                    resolver
+                        .user_mode_groups
+                        .entry(user)
+                        .or_default()
+                        .insert(group);
+                }
+            }
+        }
         resolver
+    }
+
+    /// Who `client` may act as in this cluster, or `None`: a client with exactly one active owner and no extra
+    /// recipient, in a cluster with `impersonation` on, whose owner an `accessAs: user` grant of the cluster
+    /// reaches. It may impersonate exactly that owner's RBAC `User` subject and the `Group` subjects of every group
+    /// the owner is in (directly or through nesting), never anyone else. Whoever can read a client file holds its
+    /// token, so the file must be the owner's alone: with two owners one could act as the other, and an extra
+    /// recipient (a CI key, a colleague) could act as the owner; such clients act as nobody.
+    pub fn impersonation(&self, client: &Client) -> Option<Impersonation> {
+        let settings = &self.model.settings;
+        if !settings.clusters.get(self.cluster)?.impersonation
+            || !client.recipients.is_empty()
+            || !self.model.client_is_live(client, self.cluster, self.now)
+        {
+            return None;
+        }
+        let mut owners = client
+            .owners
+            .iter()
+            .filter_map(|owner| self.model.users.get(owner))
+            .filter(|user| user.is_active(self.now));
+        let (Some(owner), None) = (owners.next(), owners.next()) else {
+            return None;
+        };
+        if !self.user_mode_users.contains(owner.name.as_str()) {
+            return None;
+        }
+        let groups = self
+            .user_mode_groups
+            .get(owner.name.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|group| self.model.groups.get(*group))
+            .map(|group| settings.subject_prefixes.group_subject(group))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Some(Impersonation {
+            user: settings.subject_prefixes.user_subject(owner),
+            groups,
+        })
     }
 
     /// Validation guarantees groups form no cycle, so the recursion ends.

@@ -178,6 +178,15 @@ pub struct ClusterSpec {
     /// Address pool that VPN clients' ranges are allocated from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_pool: Option<ClientPoolSpec>,
+    /// Whether a client with one owner may act as that owner for `accessAs: user` grants (Kubernetes
+    /// impersonation: its kubeconfig says `as:` the owner). On by default; turn it off where people log in to the
+    /// cluster themselves (OIDC), so that only their own logins carry their grants.
+    #[serde(default = "default_impersonation")]
+    pub impersonation: bool,
+}
+
+fn default_impersonation() -> bool {
+    true
 }
 
 /// The cluster's WireGuard gateway, as clients' WireGuard configurations name it.

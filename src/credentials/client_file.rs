@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::compile::subjects::Impersonation;
+
 /// Version of the client file format; readers refuse other versions.
 pub const CLIENT_FILE_FORMAT_VERSION: u32 = 1;
 
@@ -43,6 +45,11 @@ pub struct KubernetesAccess {
     /// The namespace of the kubeconfig context (the client's `defaultNamespace`); absent: kubectl's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_namespace: Option<String>,
+    /// Who the client acts as (Kubernetes impersonation: the kubeconfig's `as` and `as-groups`), so that its
+    /// owner's `accessAs: user` grants apply; absent when the cluster has `impersonation: false` or no such grant
+    /// reaches the owner. The ServiceAccount may impersonate exactly these names and no others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonate: Option<Impersonation>,
 }
 
 /// The wg-quick half of a client file: the client's key and range, and the cluster's gateway as its one peer.
@@ -62,6 +69,41 @@ pub struct WireGuardAccess {
     /// DNS servers wg-quick sets while the tunnel is up (the gateway's `dns`); empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
+}
+
+/// The API version of the exec credential plugin protocol that tollgate speaks (kubectl 1.22 and later).
+pub const EXEC_CREDENTIAL_API_VERSION: &str = "client.authentication.k8s.io/v1";
+
+/// How a kubeconfig's user entry authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The token itself, in the kubeconfig (`tollgate client kubeconfig`).
+    Token,
+    /// An exec credential plugin that kubectl runs for a token (`tollgate client get-token`), so that no token is
+    /// written to disk in plaintext.
+    Exec {
+        /// The program kubectl runs.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+}
+
+/// One client's named kubeconfig entries (see [`ClientFile::kubeconfig_entries`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeconfigEntries {
+    /// `{name, cluster: {server, certificate-authority-data}}`.
+    pub cluster: serde_json::Value,
+    /// `{name, user: {token | exec, as?, as-groups?}}`: the client as its owner (or as itself), then, for a
+    /// client that acts as its owner, the client as itself.
+    pub users: Vec<serde_json::Value>,
+    /// `{name, context: {cluster, user, namespace?}}`, one per user entry.
+    pub contexts: Vec<serde_json::Value>,
+    /// The first context's name, for `current-context`.
+    pub context_name: String,
+    /// Names of user and context entries an earlier run may have written for this client and that it no longer
+    /// has (the `as-client` pair of a client that stopped acting as its owner): removed from a kubeconfig.
+    pub stale: Vec<String>,
 }
 
 impl fmt::Debug for ClientFile {
@@ -192,6 +234,39 @@ impl ClientFile {
         {
             return Err(invalid("kubernetes.defaultNamespace".into(), label));
         }
+        if self.token_expires().is_none() {
+            return Err(invalid(
+                "kubernetes.tokenExpires".into(),
+                "an RFC 3339 time such as `2026-11-23T12:00:00Z`",
+            ));
+        }
+        if !k
+            .certificate_authority
+            .trim_start()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+            || !k
+                .certificate_authority
+                .contains("-----END CERTIFICATE-----")
+        {
+            return Err(invalid(
+                "kubernetes.certificateAuthority".into(),
+                "PEM certificates (`-----BEGIN CERTIFICATE-----` ...)",
+            ));
+        }
+        if let Some(identity) = &k.impersonate {
+            // A name kubectl sends as an `Impersonate-User` / `Impersonate-Group` header: one line of text. RBAC
+            // decides what the token may impersonate; this only keeps the kubeconfig and the headers well formed.
+            let name = "a user or group name without control or text-direction characters";
+            let ok = |text: &str| !text.is_empty() && !text.chars().any(is_hidden);
+            if !ok(&identity.user) {
+                return Err(invalid("kubernetes.impersonate.user".into(), name));
+            }
+            for (i, group) in identity.groups.iter().enumerate() {
+                if !ok(group) {
+                    return Err(invalid(format!("kubernetes.impersonate.groups[{i}]"), name));
+                }
+            }
+        }
         let Some(wg) = &self.wireguard else {
             return Ok(());
         };
@@ -232,30 +307,134 @@ impl ClientFile {
         Ok(())
     }
 
-    /// A kubeconfig that stock kubectl uses as is: one cluster, one user with the token, one current context.
-    pub fn kubeconfig(&self) -> String {
+    /// The name of the cluster, user and context entries this file gives a kubeconfig: `<cluster>/<client>`. `/`
+    /// cannot occur in a cluster or client name (DNS-1123 labels), so `eu` + `west-laptop` and `eu-west` + `laptop`
+    /// stay apart when kubectl merges kubeconfigs (it keeps the first entry of a name).
+    pub fn kubeconfig_name(&self) -> String {
+        format!("{}/{}", self.cluster, self.client)
+    }
+
+    /// The named kubeconfig entries for this client, each as kubectl's `config view -o json` shows one: the
+    /// cluster (`server`, or `server_override`, and the CA), the user (`credential`, plus `as` / `as-groups` when
+    /// the client acts as its owner) and the context (with the client's default namespace), named
+    /// `context_name` or [`ClientFile::kubeconfig_name`]. A client that acts as its owner gets a second user and
+    /// context, `<name>/as-client`, without `as`: its requests carry the client's own `accessAs: client` grants,
+    /// which the owner's identity does not have.
+    pub fn kubeconfig_entries(
+        &self,
+        credential: &Credential,
+        context_name: Option<&str>,
+        server_override: Option<&str>,
+    ) -> KubeconfigEntries {
         use base64::Engine as _;
-        // `/` cannot occur in a cluster or client name (DNS-1123 labels): `eu` + `west-laptop` and `eu-west` +
-        // `laptop` stay apart when kubectl merges kubeconfigs (it keeps the first entry of a name).
-        let name = format!("{}/{}", self.cluster, self.client);
+        let name = self.kubeconfig_name();
+        let context_name = context_name.map_or_else(|| name.clone(), str::to_owned);
         let ca = base64::engine::general_purpose::STANDARD
             .encode(self.kubernetes.certificate_authority.as_bytes());
-        let mut context = serde_json::json!({"cluster": name, "user": name});
-        if let Some(namespace) = &self.kubernetes.default_namespace {
-            context["namespace"] = namespace.clone().into();
+        let credential = match credential {
+            Credential::Token => serde_json::json!({"token": self.kubernetes.token}),
+            Credential::Exec { command, args } => serde_json::json!({"exec": {
+                "apiVersion": EXEC_CREDENTIAL_API_VERSION,
+                "command": command,
+                "args": args,
+                // A passphrase-protected identity is asked for on the terminal, when kubectl has one.
+                "interactiveMode": "IfAvailable",
+                "provideClusterInfo": false,
+            }}),
+        };
+        let context = |user: &str| {
+            let mut context = serde_json::json!({"cluster": name, "user": user});
+            if let Some(namespace) = &self.kubernetes.default_namespace {
+                context["namespace"] = namespace.clone().into();
+            }
+            context
+        };
+        let mut entries = KubeconfigEntries {
+            cluster: serde_json::json!({"name": name, "cluster": {
+                "server": server_override.unwrap_or(&self.kubernetes.server),
+                "certificate-authority-data": ca,
+            }}),
+            users: Vec::new(),
+            contexts: Vec::new(),
+            context_name: context_name.clone(),
+            stale: Vec::new(),
+        };
+        let mut user = credential.clone();
+        if let Some(identity) = &self.kubernetes.impersonate {
+            user["as"] = identity.user.clone().into();
+            if !identity.groups.is_empty() {
+                user["as-groups"] = identity.groups.clone().into();
+            }
+            let own = format!("{name}/as-client");
+            entries
+                .users
+                .push(serde_json::json!({"name": own, "user": credential}));
+            entries.contexts.push(serde_json::json!({
+                "name": format!("{context_name}/as-client"),
+                "context": context(&own),
+            }));
+        } else {
+            entries.stale = vec![
+                format!("{name}/as-client"),
+                format!("{context_name}/as-client"),
+            ];
         }
+        entries
+            .users
+            .insert(0, serde_json::json!({"name": name, "user": user}));
+        entries.contexts.insert(
+            0,
+            serde_json::json!({"name": context_name, "context": context(&name)}),
+        );
+        entries
+    }
+
+    /// A kubeconfig that stock kubectl uses as is: one cluster, the user(s) with the token, the context(s) of
+    /// [`ClientFile::kubeconfig_entries`], the first one current.
+    pub fn kubeconfig(&self) -> String {
+        let entries = self.kubeconfig_entries(&Credential::Token, None, None);
         let config = serde_json::json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {
-                "server": self.kubernetes.server,
-                "certificate-authority-data": ca,
-            }}],
-            "users": [{"name": name, "user": {"token": self.kubernetes.token}}],
-            "contexts": [{"name": name, "context": context}],
-            "current-context": name,
+            "clusters": [entries.cluster],
+            "users": entries.users,
+            "contexts": entries.contexts,
+            "current-context": entries.context_name,
         });
         crate::render::yaml::to_yaml(&config)
+    }
+
+    /// When the token stops working; `None` when `tokenExpires` is not a time (a parsed file's always is).
+    pub fn token_expires(&self) -> Option<jiff::Timestamp> {
+        self.kubernetes.token_expires.parse().ok()
+    }
+
+    /// The `ExecCredential` that `tollgate client get-token` prints for kubectl: the token and when it expires
+    /// (client-go runs the plugin again after that).
+    /// Source: <https://kubernetes.io/docs/reference/access-authn-authz/authentication/#input-and-output-formats>.
+    pub fn exec_credential(&self) -> String {
+        // RFC 3339 as Go's time package reads it (`Z`, a `T`, whole seconds), whatever spelling the file used; a
+        // fraction is cut, never rounded up past the real expiry.
+        let expires = self.token_expires().map_or_else(
+            || self.kubernetes.token_expires.clone(),
+            |t| {
+                jiff::Timestamp::from_second(t.as_second())
+                    .unwrap_or(t)
+                    .to_string()
+            },
+        );
+        let credential = serde_json::json!({
+            "apiVersion": EXEC_CREDENTIAL_API_VERSION,
+            "kind": "ExecCredential",
+            "status": {
+                "token": self.kubernetes.token,
+                "expirationTimestamp": expires,
+            },
+        });
+        let mut text =
+            serde_json::to_string_pretty(&credential).expect("an ExecCredential serializes");
+        text.push('\n');
+        text
     }
 
     /// A wg-quick configuration (`wg-quick up ./tollgate.conf`).
@@ -285,6 +464,13 @@ impl ClientFile {
     }
 }
 
+/// Characters that change how text is shown rather than showing: control characters, and the Unicode marks that
+/// reorder text (U+200E/F, U+202A-E, U+2066-9), with which `tg:alice` could be made to look like another name.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A WireGuard key as `wg` prints it: 32 bytes in base64 (44 characters).
 fn is_wireguard_key(text: &str) -> bool {
     use base64::Engine as _;
@@ -303,8 +489,17 @@ fn json_error(error: &serde_json::Error, field: &str) -> String {
         Category::Io | Category::Eof => format!("the JSON ends early ({at})"),
         Category::Syntax => format!("it is not JSON ({at})"),
         Category::Data => {
-            let message = error.to_string();
+            // Field names come from the file: shown, but never as terminal control sequences.
+            let message: String = error
+                .to_string()
+                .chars()
+                .map(|c| if is_hidden(c) { '?' } else { c })
+                .collect();
             let message = message.split(" at line ").next().unwrap_or_default();
+            let field: String = field
+                .chars()
+                .map(|c| if is_hidden(c) { '?' } else { c })
+                .collect();
             let field = if field.is_empty() || field == "." {
                 String::new()
             } else {
@@ -361,6 +556,7 @@ mod tests {
                 token: "secret-token-value".into(),
                 token_expires: "2026-11-23T12:00:00Z".into(),
                 default_namespace: Some("payments".into()),
+                impersonate: None,
             },
             wireguard: Some(WireGuardAccess {
                 private_key: "Y2xpZW50LXByaXZhdGUta2V5LTMyLWJ5dGVzLWxvbmc=".into(),

@@ -5,6 +5,8 @@
 pub mod addresses;
 pub mod client_file;
 pub mod index;
+pub mod kubeconfig;
+pub mod listing;
 pub mod reconcile;
 mod revocation;
 pub mod seal;
@@ -12,4 +14,4 @@ pub mod state;
 mod store;
 mod tokens;
 
-pub use store::CredentialsError;
+pub use store::{CredentialsError, read_client_states};

@@ -25,6 +25,7 @@ use super::state::{ClientState, STATE_FORMAT_VERSION, WireGuardState, recipient_
 use super::store::{CredentialsError, Store};
 use super::tokens::token_is_fresh;
 use crate::cluster::Cluster;
+use crate::compile::subjects::SubjectResolver;
 use crate::git::ArtifactEdit;
 use crate::objects::DesiredState;
 use crate::validate::model::{AccessModel, Client};
@@ -136,6 +137,8 @@ pub async fn reconcile_credentials(
         allocate(pool, &existing, &wanted)
     });
 
+    // Who each client acts as: the same resolution the compiled impersonation rules come from.
+    let subjects = SubjectResolver::new(input.model, input.cluster, input.now);
     let mut outcome = CredentialsOutcome::default();
     let mut saves: Vec<ClientState> = Vec::new();
     let mut live_paths = BTreeSet::new();
@@ -225,6 +228,7 @@ pub async fn reconcile_credentials(
                 token: token.clone(),
                 token_expires: expires.to_string(),
                 default_namespace: client.default_namespace.clone(),
+                impersonate: subjects.impersonation(client),
             },
             wireguard: wireguard_state.as_ref().and_then(|w| {
                 let gateway = settings_cluster?.gateway.as_ref()?;

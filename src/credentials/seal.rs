@@ -31,14 +31,25 @@ pub enum SealError {
 /// Why a client file could not be decrypted: a bad identity file ([`read_identities`]) or a failed [`open`].
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The identity file holds no usable identity: not age or SSH, a passphrase-protected or unsupported SSH key,
-    /// a public key instead of a private one, or empty.
+    /// The identity file holds no usable identity: not age or SSH, an unsupported SSH key, a public key instead of
+    /// a private one, or empty; or its passphrase is wrong or could not be asked for.
     #[error("cannot use the identity file {path}: {reason}")]
     Identity {
         /// The identity file's path, for the message.
         path: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The identity file is protected by a passphrase and nobody could be asked for it (no terminal).
+    #[error(
+        "cannot use the identity file {path}: it is protected by a passphrase and there is no terminal to ask for it \
+         on. Run the command in a terminal (kubectl gives `tollgate client get-token` its terminal when it has one), \
+         or use an identity without a passphrase: `age-keygen -o ~/.config/tollgate/key.txt`, then add the public \
+         key it prints to your User's `recipients`"
+    )]
+    Passphrase {
+        /// The identity file's path, for the message.
+        path: String,
     },
     /// The file is an age file, but damaged or cut short (e.g. a partial download or a merge conflict).
     #[error(
@@ -258,13 +269,66 @@ pub fn is_age(bytes: &[u8]) -> bool {
     age_start(bytes).is_some()
 }
 
-/// The identities in an identity file: age X25519 keys (`AGE-SECRET-KEY-1...`, as `age-keygen` writes) or an
-/// unencrypted SSH private key (ed25519 or RSA). A public key given by mistake is named as such.
-pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Identity>, OpenError> {
+/// Asks a person for the passphrase of a protected identity file (named by the argument); `None` when nobody can
+/// be asked (no terminal). The binary's edge asks on the terminal; the core never does.
+pub type AskPassphrase<'a> = &'a dyn Fn(&str) -> Option<age::secrecy::SecretString>;
+
+/// The largest scrypt work factor accepted for an `age -p` identity file, as the age CLI allows: `age -p` picks one
+/// that takes about a second on the machine that encrypted (18 on a typical laptop), and a slower machine must
+/// still open it.
+const MAX_SCRYPT_WORK_FACTOR: u8 = 22;
+
+/// The identities in an identity file: age X25519 keys (`AGE-SECRET-KEY-1...`, as `age-keygen` writes), such a
+/// file encrypted with a passphrase (`age -p`, as `age -d -i` reads it), or an OpenSSH private key (ed25519 or
+/// RSA, with or without a passphrase). A passphrase is asked for with `ask`. A public key given by mistake is named
+/// as such.
+///
+/// Errors: [`OpenError::Identity`] naming the file and what it holds instead, or that the passphrase is wrong or
+/// could not be asked for.
+pub fn read_identities(
+    path: &str,
+    bytes: &[u8],
+    ask: AskPassphrase<'_>,
+) -> Result<Vec<Identity>, OpenError> {
     let invalid = |reason: String| OpenError::Identity {
         path: path.to_owned(),
         reason,
     };
+    if let Some(start) = age_start(bytes) {
+        // An identity file encrypted with a passphrase, as `age -p` writes one.
+        let reader = age::armor::ArmoredReader::new(&bytes[start..]);
+        let decryptor = age::Decryptor::new_buffered(reader)
+            .map_err(|e| invalid(format!("it is a damaged age file ({e})")))?;
+        if !decryptor.is_scrypt() {
+            return Err(invalid(
+                "it is an age file encrypted to keys, not an identity file; -i needs your age key file or SSH \
+                 private key"
+                    .into(),
+            ));
+        }
+        let passphrase = ask(path).ok_or_else(|| OpenError::Passphrase {
+            path: path.to_owned(),
+        })?;
+        let mut identity = age::scrypt::Identity::new(passphrase);
+        identity.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
+        let mut plaintext = Vec::new();
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .and_then(|mut reader| {
+                std::io::Read::read_to_end(&mut reader, &mut plaintext).map_err(Into::into)
+            })
+            .map_err(|error| {
+                invalid(match error {
+                    age::DecryptError::ExcessiveWork { required, .. } => format!(
+                        "its passphrase encryption asks for more work (scrypt work factor {required}) than tollgate \
+                         allows ({MAX_SCRYPT_WORK_FACTOR})"
+                    ),
+                    _ => "the passphrase is wrong".to_owned(),
+                })
+            })?;
+        let no_more: AskPassphrase<'_> = &|_| None;
+        return read_identities(path, &plaintext, no_more);
+    }
     let text = String::from_utf8_lossy(bytes);
     let first = text.trim_start();
     if first.starts_with("age1")
@@ -295,9 +359,18 @@ pub fn read_identities(path: &str, bytes: &[u8]) -> Result<Vec<Identity>, OpenEr
                 identity: Box::new(identity),
                 public,
             }]),
-            age::ssh::Identity::Encrypted(_) => Err(invalid(
-                "passphrase-protected SSH keys are not supported; use `age -d` for those".into(),
-            )),
+            age::ssh::Identity::Encrypted(key) => {
+                let passphrase = ask(path).ok_or_else(|| OpenError::Passphrase {
+                    path: path.to_owned(),
+                })?;
+                let key = key
+                    .decrypt(passphrase)
+                    .map_err(|_| invalid("the passphrase is wrong".into()))?;
+                Ok(vec![Identity {
+                    identity: Box::new(age::ssh::Identity::Unencrypted(key)),
+                    public,
+                }])
+            }
             age::ssh::Identity::Unsupported(_) => {
                 let kind = match &public {
                     PublicKey::Ssh { openssh, .. } => {

@@ -27,7 +27,7 @@ pub enum CredentialsError {
     ReadState {
         /// The clients namespace.
         namespace: String,
-        /// The Secret's name; `(client states)` for the LIST.
+        /// The Secret's name; `tollgate-client-*` for the LIST of the clients' states.
         name: String,
         /// The API server's answer.
         reason: String,
@@ -142,7 +142,7 @@ impl Store<'_> {
         let secrets = self
             .list(self.secrets(), &selector)
             .await
-            .map_err(|error| self.read_error("(client states)", &error))?;
+            .map_err(|error| self.read_error("tollgate-client-*", &error))?;
         let mut states = BTreeMap::new();
         for secret in secrets {
             let name = secret.metadata.name.clone().unwrap_or_default();
@@ -269,4 +269,23 @@ impl Store<'_> {
             .ok_or_else(|| self.bad_state(name, format!("it has no `{STATE_KEY}`")))?;
         serde_json::from_slice(&bytes.0).map_err(|error| self.bad_state(name, error.to_string()))
     }
+}
+
+/// Every client state of the tollgate instance `instance` (a Settings cluster) in `namespace`, by client name, for
+/// `tollgate clients`: one LIST. The states hold tokens; callers show only what [`super::listing`] takes from them.
+///
+/// Errors: [`CredentialsError::ReadState`] when the LIST fails (e.g. 403 for someone who may not read the clients
+/// namespace's Secrets), [`CredentialsError::BadState`] for a state of another format.
+pub async fn read_client_states(
+    cluster: &Cluster,
+    namespace: &str,
+    instance: &str,
+) -> Result<BTreeMap<String, ClientState>, CredentialsError> {
+    Store {
+        cluster,
+        namespace,
+        instance,
+    }
+    .client_states()
+    .await
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::objects::{DesiredState, LiveState, ObjectKey, is_owned_by};
+use crate::compile::IMPERSONATION_ROLE_PREFIX;
+use crate::objects::{DesiredState, LiveState, ObjectKey, ObjectKind, is_owned_by};
 
 /// A subject as people know it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -23,7 +24,8 @@ pub struct SubjectName {
 /// A role in a scope.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Access {
-    /// The role as grants name it (`edit`, a custom role's name), or `session:<environment>`.
+    /// The role as grants name it (`edit`, a custom role's name), `session:<environment>`, or, for a client that
+    /// acts as its owner, `impersonate user <name>` / `impersonate group <name>`.
     pub role: String,
     /// The namespace, or `None` for the whole cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,6 +36,8 @@ impl std::fmt::Display for Access {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.namespace {
             Some(namespace) => write!(f, "{} in {namespace}", self.role),
+            // Impersonation has no scope: the identity then has whatever its own grants give.
+            None if self.role.starts_with("impersonate ") => f.write_str(&self.role),
             None => write!(f, "{} cluster-wide", self.role),
         }
     }
@@ -68,6 +72,19 @@ fn collect<'v>(
     objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>,
     clients_namespace: &str,
 ) -> AccessMap {
+    let objects: Vec<_> = objects.collect();
+    // Impersonation is access too: a role that lets a client act as a person shows as one access per identity,
+    // so a person leaving a group shows as the client losing `impersonate group ...`.
+    let impersonating: BTreeMap<&str, Vec<Access>> = objects
+        .iter()
+        .filter(|(key, _)| {
+            key.kind == ObjectKind::ClusterRole && key.name.starts_with(IMPERSONATION_ROLE_PREFIX)
+        })
+        .filter_map(|(key, manifest)| {
+            let identities = impersonation_rules(manifest);
+            (!identities.is_empty()).then_some((key.name.as_str(), identities))
+        })
+        .collect();
     let mut map = AccessMap::new();
     for (key, manifest) in objects {
         if !key.kind.is_binding() {
@@ -76,9 +93,12 @@ fn collect<'v>(
         let Some(role) = manifest["roleRef"]["name"].as_str() else {
             continue;
         };
-        let access = Access {
-            role: role_name(role),
-            namespace: key.namespace.clone(),
+        let accesses = match impersonating.get(role) {
+            Some(identities) if manifest["roleRef"]["kind"] == "ClusterRole" => identities.clone(),
+            _ => vec![Access {
+                role: role_name(role),
+                namespace: key.namespace.clone(),
+            }],
         };
         for subject in manifest["subjects"].as_array().into_iter().flatten() {
             let name = subject["name"].as_str().unwrap_or_default().to_owned();
@@ -104,10 +124,44 @@ fn collect<'v>(
                 },
                 _ => continue,
             };
-            map.entry(subject).or_default().insert(access.clone());
+            map.entry(subject)
+                .or_default()
+                .extend(accesses.iter().cloned());
         }
     }
     map
+}
+
+/// The identities a ClusterRole lets its subjects impersonate, as `impersonate user <name>` and `impersonate group
+/// <name>` accesses (cluster-wide: impersonation has no namespace); empty for a role without `impersonate` rules.
+fn impersonation_rules(manifest: &Value) -> Vec<Access> {
+    let mut accesses = Vec::new();
+    for rule in manifest["rules"].as_array().into_iter().flatten() {
+        let listed = |field: &str, wanted: &str| {
+            rule[field]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|item| item == wanted))
+        };
+        if !listed("verbs", "impersonate") {
+            continue;
+        }
+        for (resource, kind) in [
+            ("users", "user"),
+            ("groups", "group"),
+            ("serviceaccounts", "serviceaccount"),
+        ] {
+            if !listed("resources", resource) {
+                continue;
+            }
+            for name in rule["resourceNames"].as_array().into_iter().flatten() {
+                accesses.push(Access {
+                    role: format!("impersonate {kind} {}", name.as_str().unwrap_or_default()),
+                    namespace: None,
+                });
+            }
+        }
+    }
+    accesses
 }
 
 /// The access the cluster will grant after the plan: the desired bindings, except those apply leaves alone

@@ -140,6 +140,8 @@ pub struct Cluster {
     pub gateway: Option<Gateway>,
     /// Where VPN clients' address ranges come from; required once an active VPN client uses the cluster.
     pub client_pool: Option<ClientPool>,
+    /// Whether single-owner clients may impersonate their owner for `accessAs: user` grants.
+    pub impersonation: bool,
 }
 
 /// A cluster's WireGuard gateway, as clients' WireGuard configurations name it.

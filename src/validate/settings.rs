@@ -156,6 +156,7 @@ impl<'a> Validator<'a> {
                     api_server: cluster.api_server.clone(),
                     gateway,
                     client_pool,
+                    impersonation: cluster.impersonation,
                 },
             );
         }

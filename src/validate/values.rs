@@ -238,6 +238,10 @@ pub const MIN_TOKEN_LIFETIME_SECS: i64 = 600;
 /// A Kubernetes API server URL for client files: `https://host[:port][/path]`. Plain `http` is refused: the
 /// client file's token would travel in clear text.
 pub fn api_server(text: &str) -> Result<(), String> {
+    // URL parsing drops tabs and line breaks; kubectl refuses them. Say so without echoing them.
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the URL holds white space or control characters".to_owned());
+    }
     let parsed = url::Url::parse(text).map_err(|e| {
         format!("`{text}` is not a URL ({e}): write it like `https://k8s.example.com:6443`")
     })?;
