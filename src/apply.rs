@@ -432,6 +432,8 @@ mod tests {
             changes,
             access: Vec::new(),
             deletion_guard,
+            peers: Vec::new(),
+            peers_unknown: None,
         }
     }
 

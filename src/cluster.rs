@@ -18,8 +18,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::objects::{
-    DesiredState, INSTANCE_LABEL, LiveState, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey,
-    ObjectKind,
+    DesiredState, INSTANCE_LABEL, LivePeers, LiveState, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    ObjectKey, ObjectKind,
 };
 
 /// The field manager of every server-side apply tollgate makes; `kubectl get --show-managed-fields` names it.
@@ -371,6 +371,31 @@ impl Cluster {
             live.objects.extend(objects);
         }
         Ok(live)
+    }
+
+    /// The published peer list (ConfigMap `tollgate-peers` in the clients namespace), for the plan's peer changes:
+    /// one GET. A failure is not an error of the plan: peers are then not planned, and the plan says why.
+    pub async fn read_peers(&self, namespace: &str) -> LivePeers {
+        use crate::wireguard::peers::{PEERS_CONFIGMAP, PEERS_KEY, PeerList};
+        self.paced().await;
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.client.clone(), namespace);
+        match api.get_opt(PEERS_CONFIGMAP).await {
+            Ok(None) => LivePeers::Absent,
+            Ok(Some(configmap)) => match configmap.data.and_then(|mut d| d.remove(PEERS_KEY)) {
+                Some(text) => PeerList::parse(&text).map_or_else(
+                    |e| LivePeers::Unreadable(e.to_string()),
+                    LivePeers::Published,
+                ),
+                None => LivePeers::Unreadable(format!(
+                    "the ConfigMap {namespace}/{PEERS_CONFIGMAP} has no `{PEERS_KEY}`"
+                )),
+            },
+            Err(error) => LivePeers::Unreadable(format!(
+                "cannot read the ConfigMap {namespace}/{PEERS_CONFIGMAP}: {}",
+                describe(&error)
+            )),
+        }
     }
 
     async fn read_kind(

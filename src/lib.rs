@@ -2,7 +2,8 @@
 //!
 //! The pure stages, in the order data flows through them:
 //! [`config`] (load) -> [`validate`] -> [`compile`] -> [`plan`] -> [`render`]. At the edges, with I/O:
-//! [`cluster`] reads the live state and makes the writes [`apply`] decides.
+//! [`cluster`] reads the live state and makes the writes [`apply`] decides; [`wireguard`] is the VPN gateway and
+//! the developer's side of the tunnel.
 
 pub mod apply;
 pub mod cluster;
@@ -21,3 +22,4 @@ pub mod render;
 pub mod schema;
 pub mod synthetic;
 pub mod validate;
+pub mod wireguard;

@@ -206,6 +206,17 @@ pub struct DesiredState {
     pub deletion_guard: DeletionGuard,
     /// Every object the cluster should hold, as JSON manifests by key (so in apply order).
     pub objects: BTreeMap<ObjectKey, Value>,
+    /// The VPN clients of the cluster, when it has a gateway and a client pool: plan predicts their peers.
+    pub vpn: Option<VpnClients>,
+}
+
+/// The clients that should have a WireGuard peer on a cluster's gateway, and the pool their ranges come from.
+#[derive(Debug, Clone)]
+pub struct VpnClients {
+    /// Settings' `clientPool`.
+    pub pool: crate::validate::model::ClientPool,
+    /// Live clients with `vpn` on this cluster.
+    pub clients: std::collections::BTreeSet<String>,
 }
 
 /// What a cluster holds: every object of a managed kind that was read, owned by tollgate or not (a same-named
@@ -215,6 +226,23 @@ pub struct LiveState {
     /// The objects read, as JSON manifests by key; an unlabelled one read from a cluster has only its type and
     /// `metadata`.
     pub objects: BTreeMap<ObjectKey, Value>,
+    /// The gateway's published peers (ConfigMap `tollgate-peers`), when they were read.
+    pub peers: LivePeers,
+}
+
+/// What a cluster's published peer list was found to be.
+#[derive(Debug, Clone, Default)]
+pub enum LivePeers {
+    /// Not read (`--live-from`, `apply` without `--publish`): peers are not planned.
+    #[default]
+    NotRead,
+    /// None published yet (or `--offline`: an empty cluster).
+    Absent,
+    /// Read: the published list.
+    Published(crate::wireguard::peers::PeerList),
+    /// Could not be read or parsed (e.g. no permission to get the ConfigMap): peers are not planned, and the plan
+    /// says why.
+    Unreadable(String),
 }
 
 /// The field manager of every write tollgate makes (server-side apply); `managedFields` names it on every object

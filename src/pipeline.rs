@@ -57,12 +57,17 @@ pub fn plan_cluster(
     Ok((desired, plan))
 }
 
-/// Reads the live state of the desired state's instance and plans against it.
+/// Reads the live state of the desired state's instance and plans against it; with `peers`, also the gateway's
+/// published peers (one more GET), so that the plan shows the peer changes a publish will make.
 pub async fn plan_live(
     cluster: &Cluster,
     desired: &DesiredState,
+    peers: bool,
 ) -> Result<(LiveState, Plan), ReadError> {
-    let live = cluster.read_live(desired).await?;
+    let mut live = cluster.read_live(desired).await?;
+    if peers && desired.vpn.is_some() {
+        live.peers = cluster.read_peers(&desired.clients_namespace).await;
+    }
     let mut plan = plan(
         desired,
         &live,

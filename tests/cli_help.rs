@@ -17,6 +17,8 @@ const COMMANDS: &[&[&str]] = &[
     &["apply"],
     &["controller"],
     &["status"],
+    &["gateway"],
+    &["connect"],
     &["client"],
     &["client", "kubeconfig"],
     &["client", "wg-config"],

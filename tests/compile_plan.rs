@@ -97,6 +97,7 @@ fn plan_against_itself_is_empty_and_drift_is_an_update() {
     let state = desired("prod", common::now());
     let mut live = LiveState {
         objects: state.objects.clone(),
+        ..LiveState::default()
     };
     let unchanged = plan(&state, &live, Against::Empty);
     assert!(!unchanged.summary.has_changes());
@@ -141,6 +142,7 @@ fn changed_role_ref_is_a_replace_and_unowned_objects_are_conflicts() {
     let state = desired("prod", common::now());
     let mut live = LiveState {
         objects: state.objects.clone(),
+        ..LiveState::default()
     };
     let logs = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:logs");
     live.objects.get_mut(&logs).unwrap()["roleRef"]["name"] = "view".into();
@@ -192,6 +194,7 @@ fn objects_no_longer_desired_are_deleted_bindings_first() {
     let state = desired("prod", common::now());
     let live = LiveState {
         objects: state.objects.clone(),
+        ..LiveState::default()
     };
     let mut shrunk = state.clone();
     shrunk
@@ -221,6 +224,7 @@ fn the_guard_refuses_removing_every_grant_at_any_size() {
     let state = desired_from(common::now(), |_, text| Some(text.to_owned()));
     let live = LiveState {
         objects: state.objects.clone(),
+        ..LiveState::default()
     };
     let emptied = desired_from(common::now(), |path, text| {
         (!path.starts_with("access/")).then(|| text.to_owned())
@@ -255,6 +259,7 @@ fn a_commit_cannot_lower_the_guard_and_delete_in_one_step() {
     });
     let live = LiveState {
         objects: strict.objects.clone(),
+        ..LiveState::default()
     };
     // This commit lowers it back to 50% and 10, and takes most access away.
     let relaxed_and_emptied = desired_from(common::now(), |path, text| {
@@ -355,6 +360,7 @@ fn a_client_whose_owners_are_all_gone_loses_its_access_at_the_next_apply() {
     let state = desired_from(common::now(), |_, text| Some(text.to_owned()));
     let live = LiveState {
         objects: state.objects.clone(),
+        ..LiveState::default()
     };
     let bob_disabled = desired_from(common::now(), |path, text| match path {
         "users/bob.yaml" => Some(format!("{text}  disabled: true\n")),

@@ -30,6 +30,8 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what would change in one cluster, per object and per person')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
+            [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'Run the cluster''s WireGuard gateway: serve the peers the controller publishes, changing only what changed')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
@@ -132,6 +134,35 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once during an apply')
             [CompletionResult]::new('--no-leader-election', '--no-leader-election', [CompletionResultType]::ParameterName, 'Run without leader election (exactly one replica)')
             [CompletionResult]::new('--no-publish', '--no-publish', [CompletionResultType]::ParameterName, 'Apply only; do not issue credentials or publish client files')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;gateway' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The gateway''s own (the controller''s) namespace, where it writes its status (ConfigMap tollgate-gateway-status) for `tollgate status`')
+            [CompletionResult]::new('--clients-namespace', '--clients-namespace', [CompletionResultType]::ParameterName, 'Settings'' clientsNamespace: where the controller publishes the peer list (ConfigMap tollgate-peers) and the gateway''s key (Secret tollgate-gateway)')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'The WireGuard interface to create (at most 15 characters, unique on the host)')
+            [CompletionResult]::new('--listen-port', '--listen-port', [CompletionResultType]::ParameterName, 'The UDP port WireGuard listens on (the gateway Service''s target port)')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'boringtun worker threads')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often the peer list is read and the device compared with it')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where /healthz, /readyz and /metrics are served')
+            [CompletionResult]::new('--no-forward', '--no-forward', [CompletionResultType]::ParameterName, 'Do not enable IP forwarding or install the nftables filter; set up forwarding yourself')
+            [CompletionResult]::new('--no-masquerade', '--no-masquerade', [CompletionResultType]::ParameterName, 'Do not masquerade clients'' packets (the cluster network then needs a route back to the client pool)')
+            [CompletionResult]::new('--enable-forwarding-only', '--enable-forwarding-only', [CompletionResultType]::ParameterName, 'Only turn on IP forwarding in this network namespace, then exit (the gateway pod''s privileged init container; the gateway itself needs NET_ADMIN only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;connect' {
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`. Repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'An identity file to decrypt with, as `age -d -i`. Repeatable')
+            [CompletionResult]::new('--interface', '--interface', [CompletionResultType]::ParameterName, 'The WireGuard interface to create (at most 15 characters; one per tunnel on this machine)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Also merge the client''s context into this kubeconfig (as `client update-kubeconfig --use-context`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -290,6 +321,8 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what would change in one cluster, per object and per person')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Plan against the live cluster and apply the plan: server-side apply, then prune')
             [CompletionResult]::new('controller', 'controller', [CompletionResultType]::ParameterValue, 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease')
+            [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'Run the cluster''s WireGuard gateway: serve the peers the controller publishes, changing only what changed')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
@@ -311,6 +344,12 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;help;controller' {
+            break
+        }
+        'tollgate;help;gateway' {
+            break
+        }
+        'tollgate;help;connect' {
             break
         }
         'tollgate;help;status' {

@@ -27,6 +27,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand plan 'Show what would change in one cluster, per object and per person'
             cand apply 'Plan against the live cluster and apply the plan: server-side apply, then prune'
             cand controller 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
+            cand gateway 'Run the cluster''s WireGuard gateway: serve the peers the controller publishes, changing only what changed'
+            cand connect 'Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C'
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
@@ -124,6 +126,33 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --concurrency 'API requests in flight at once during an apply'
             cand --no-leader-election 'Run without leader election (exactly one replica)'
             cand --no-publish 'Apply only; do not issue credentials or publish client files'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;gateway'= {
+            cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
+            cand --context 'The kubeconfig context. Default: its current context'
+            cand --qps 'Client-side rate limit: API requests per second'
+            cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
+            cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --namespace 'The gateway''s own (the controller''s) namespace, where it writes its status (ConfigMap tollgate-gateway-status) for `tollgate status`'
+            cand --clients-namespace 'Settings'' clientsNamespace: where the controller publishes the peer list (ConfigMap tollgate-peers) and the gateway''s key (Secret tollgate-gateway)'
+            cand --interface 'The WireGuard interface to create (at most 15 characters, unique on the host)'
+            cand --listen-port 'The UDP port WireGuard listens on (the gateway Service''s target port)'
+            cand --threads 'boringtun worker threads'
+            cand --interval 'How often the peer list is read and the device compared with it'
+            cand --listen 'Where /healthz, /readyz and /metrics are served'
+            cand --no-forward 'Do not enable IP forwarding or install the nftables filter; set up forwarding yourself'
+            cand --no-masquerade 'Do not masquerade clients'' packets (the cluster network then needs a route back to the client pool)'
+            cand --enable-forwarding-only 'Only turn on IP forwarding in this network namespace, then exit (the gateway pod''s privileged init container; the gateway itself needs NET_ADMIN only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;connect'= {
+            cand -i 'An identity file to decrypt with, as `age -d -i`. Repeatable'
+            cand --identity 'An identity file to decrypt with, as `age -d -i`. Repeatable'
+            cand --interface 'The WireGuard interface to create (at most 15 characters; one per tunnel on this machine)'
+            cand --kubeconfig 'Also merge the client''s context into this kubeconfig (as `client update-kubeconfig --use-context`)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -262,6 +291,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand plan 'Show what would change in one cluster, per object and per person'
             cand apply 'Plan against the live cluster and apply the plan: server-side apply, then prune'
             cand controller 'Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync schedule), publish client files; one replica at a time, elected with a Lease'
+            cand gateway 'Run the cluster''s WireGuard gateway: serve the peers the controller publishes, changing only what changed'
+            cand connect 'Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C'
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
@@ -278,6 +309,10 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;help;apply'= {
         }
         &'tollgate;help;controller'= {
+        }
+        &'tollgate;help;gateway'= {
+        }
+        &'tollgate;help;connect'= {
         }
         &'tollgate;help;status'= {
         }

@@ -125,13 +125,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let cluster = args.kube.connect().await?;
         let (desired, live, plan, model) = match (compiled, &args.plan_file) {
             (Some((model, desired, now)), _) => {
-                let (live, plan) = plan_live(&cluster, &desired).await?;
+                let (live, plan) = plan_live(&cluster, &desired, args.publish).await?;
                 (desired, live, plan, Some((model, now)))
             }
             (None, Some(path)) => {
                 let saved = read_saved_plan(path)?;
                 let desired = saved.desired(path)?;
-                let (live, plan) = plan_live(&cluster, &desired).await?;
+                let (live, plan) = plan_live(&cluster, &desired, false).await?;
                 saved.check_current(path, &cluster.server, &fingerprint(&live))?;
                 (desired, live, plan, None)
             }

@@ -17,23 +17,23 @@ pub struct UpdateArgs {
     /// Client files: `artifacts/<cluster>/<client>.age`, or their decrypted JSON. Their paths are written into the
     /// kubeconfig, so keep them where they are (a checkout of the access repository, kept current with `git pull`).
     #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+    pub(super) files: Vec<PathBuf>,
     /// An identity file to decrypt with, as `age -d -i`: age keys (optionally `age -p` encrypted) or an SSH private
     /// key (a passphrase is asked for on the terminal). Repeatable.
     #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
-    identities: Vec<PathBuf>,
+    pub(super) identities: Vec<PathBuf>,
     /// The kubeconfig to update. Default: the first file of `KUBECONFIG`, then `~/.kube/config`.
     #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
+    pub(super) kubeconfig: Option<PathBuf>,
     /// Make the (first file's) context the current context.
     #[arg(long)]
-    use_context: bool,
+    pub(super) use_context: bool,
     /// The context's name instead of `<cluster>/<client>` (one client file only).
     #[arg(long, value_name = "NAME")]
-    context_name: Option<String>,
+    pub(super) context_name: Option<String>,
     /// The API server URL instead of the one in the client file (e.g. a tunnel or a private endpoint).
     #[arg(long, value_name = "URL")]
-    server: Option<String>,
+    pub(super) server: Option<String>,
 }
 
 /// `tollgate client get-token`.

@@ -8,7 +8,9 @@ mod client_kubeconfig;
 mod client_new;
 mod clients;
 mod completions;
+mod connect;
 mod controller;
+mod gateway;
 mod plan;
 mod render;
 mod schema;
@@ -51,6 +53,10 @@ enum Command {
     /// Run in the cluster: poll the Git branch, reconcile access when the configuration changes (and on a resync
     /// schedule), publish client files; one replica at a time, elected with a Lease.
     Controller(controller::Args),
+    /// Run the cluster's WireGuard gateway: serve the peers the controller publishes, changing only what changed.
+    Gateway(gateway::Args),
+    /// Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C.
+    Connect(connect::Args),
     /// Print what the controller reports: the applied revision, when, the last plan and the last error.
     Status(status::Args),
     /// List every client with its owners, recipients, clusters and the state of its credentials.
@@ -70,7 +76,7 @@ impl Cli {
     /// The log level when `TOLLGATE_LOG` does not set one: the controller tells what it does, commands only warn.
     pub fn default_log_level(&self) -> &'static str {
         match self.command {
-            Command::Controller(_) => "info",
+            Command::Controller(_) | Command::Gateway(_) => "info",
             _ => "warn",
         }
     }
@@ -84,6 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Controller(args) => controller::run(args),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Connect(args) => connect::run(args),
         Command::Status(args) => status::run(args),
         Command::Clients(args) => clients::list(args),
         Command::Client { command } => client::run(command),

@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
-use tollgate::objects::LiveState;
+use tollgate::objects::{LivePeers, LiveState};
 use tollgate::pipeline::plan_live;
 use tollgate::plan::saved::SavedPlan;
 use tollgate::plan::{Against, plan};
@@ -85,10 +85,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let live = LiveState::from_yaml(&shown, &text)?;
             plan(&desired, &live, Against::File { path: shown })
         }
-        (None, true) => plan(&desired, &LiveState::default(), Against::Empty),
+        // An empty cluster has no peers either: every VPN client's peer is new.
+        (None, true) => plan(
+            &desired,
+            &LiveState {
+                peers: LivePeers::Absent,
+                ..LiveState::default()
+            },
+            Against::Empty,
+        ),
         (None, false) => runtime()?.block_on(async {
             let cluster = args.kube.connect().await?;
-            let (live, plan) = plan_live(&cluster, &desired).await?;
+            let (live, plan) = plan_live(&cluster, &desired, true).await?;
             if let Some(out) = &args.out {
                 let saved = SavedPlan::new(&desired, &plan, &cluster.server, fingerprint(&live));
                 std::fs::write(out, saved.to_json())

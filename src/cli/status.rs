@@ -1,7 +1,10 @@
 //! `tollgate status`: what the controller reports (applied revision and when, the last plan, the last published
-//! commit, the last error with its diagnostics).
+//! commit, the last error with its diagnostics), and what the WireGuard gateway reports (its live peers with their
+//! last handshake and traffic, desired peers missing from the device, its last error).
 
 use std::process::ExitCode;
+
+use tollgate::wireguard::gateway::read_status as read_gateway_status;
 
 use super::args::KubeArgs;
 use super::runtime;
@@ -26,16 +29,44 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;
-        let status = tollgate::controller::status::read(&cluster.kube(), &args.namespace).await?;
+        let status = tollgate::controller::status::read(&cluster.kube(), &args.namespace).await;
+        // The gateway's own report, when a gateway runs: its absence is not an error (not every cluster has one).
+        let gateway = read_gateway_status(&cluster.kube(), &args.namespace).await;
+        // Without either report there is nothing to show but the controller's error.
+        let status = match (status, &gateway) {
+            (Ok(status), _) => Some(status),
+            (Err(error), Ok(Some(_))) => {
+                eprintln!("error: {error}");
+                None
+            }
+            (Err(error), _) => return Err(error.into()),
+        };
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            let mut json = match &status {
+                Some(status) => serde_json::to_value(status)?,
+                None => serde_json::json!({}),
+            };
+            match &gateway {
+                Ok(Some(gateway)) => json["gateway"] = serde_json::to_value(gateway)?,
+                Ok(None) => {}
+                Err(reason) => json["gatewayError"] = reason.clone().into(),
+            }
+            println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
-            print!("{}", status.human());
+            let gap = if let Some(status) = &status {
+                print!("{}", status.human());
+                "\n"
+            } else {
+                ""
+            };
+            match &gateway {
+                Ok(Some(gateway)) => print!("{gap}{}", gateway.human(jiff::Timestamp::now())),
+                Ok(None) => {}
+                Err(reason) => println!("{gap}Gateway: its status cannot be read: {reason}"),
+            }
         }
-        Ok(ExitCode::from(if status.last_error.is_some() {
-            1
-        } else {
-            0
-        }))
+        let failing = status.as_ref().is_none_or(|s| s.last_error.is_some())
+            || matches!(&gateway, Ok(Some(g)) if g.error.is_some());
+        Ok(ExitCode::from(u8::from(failing)))
     })
 }

@@ -44,6 +44,22 @@ pub enum CompileError {
     },
 }
 
+/// The clients that get a WireGuard peer on the cluster: live, `vpn`, and only when it has a gateway and a pool
+/// (the same rule the credentials step allocates ranges by).
+fn vpn_clients(model: &AccessModel, ctx: &CompileContext) -> Option<crate::objects::VpnClients> {
+    let settings = model.settings.clusters.get(ctx.cluster)?;
+    let pool = settings.gateway.as_ref().and(settings.client_pool)?;
+    Some(crate::objects::VpnClients {
+        pool,
+        clients: model
+            .clients
+            .values()
+            .filter(|c| c.vpn && model.client_is_live(c, ctx.cluster, ctx.now))
+            .map(|c| c.name.clone())
+            .collect(),
+    })
+}
+
 /// Compiles the objects of one cluster.
 pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState, CompileError> {
     if !model.settings.clusters.contains_key(ctx.cluster) {
@@ -74,6 +90,7 @@ pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState
         clients_namespace: model.settings.clients_namespace.clone(),
         deletion_guard: model.settings.deletion_guard,
         objects: out.objects,
+        vpn: vpn_clients(model, ctx),
     })
 }
 

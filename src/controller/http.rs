@@ -1,5 +1,6 @@
-//! The controller's HTTP endpoints for the kubelet and Prometheus: `/healthz` (the process serves), `/readyz` (the
-//! loop has run once: polled Git as the leader, or looked at the lease as a standby) and `/metrics`.
+//! The HTTP endpoints of the controller and the gateway for the kubelet and Prometheus: `/healthz` (the process
+//! serves), `/readyz` (the loop has run once: for the controller, polled Git as the leader or looked at the lease as
+//! a standby; for the gateway, configured its device) and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,18 +12,19 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::metrics::Metrics;
+/// Produces the `/metrics` text (OpenMetrics) on each scrape.
+pub type Encoder = Arc<dyn Fn() -> String + Send + Sync>;
 
 #[derive(Clone)]
 struct Shared {
-    metrics: Arc<Metrics>,
+    encode: Encoder,
     ready: Arc<AtomicBool>,
 }
 
 /// Binds `address` and serves until the returned task is aborted.
 pub async fn serve(
     address: SocketAddr,
-    metrics: Arc<Metrics>,
+    encode: Encoder,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -31,7 +33,7 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(Shared { metrics, ready });
+        .with_state(Shared { encode, ready });
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the HTTP endpoints stopped");
@@ -54,6 +56,6 @@ async fn metrics_text(State(shared): State<Shared>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        shared.metrics.encode(),
+        (shared.encode)(),
     )
 }

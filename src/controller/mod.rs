@@ -180,13 +180,19 @@ impl Controller {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ControllerError> {
         let ready = Arc::new(AtomicBool::new(false));
-        let (address, server) =
-            http::serve(self.config.listen, self.metrics.clone(), ready.clone())
-                .await
-                .map_err(|source| ControllerError::Listen {
-                    address: self.config.listen,
-                    source,
-                })?;
+        let (address, server) = http::serve(
+            self.config.listen,
+            {
+                let metrics = self.metrics.clone();
+                Arc::new(move || metrics.encode())
+            },
+            ready.clone(),
+        )
+        .await
+        .map_err(|source| ControllerError::Listen {
+            address: self.config.listen,
+            source,
+        })?;
         tracing::info!(%address, cluster = %self.config.cluster, url = %self.config.remote.url, branch = %self.config.remote.branch, "controller started");
         let election = self
             .config
@@ -435,7 +441,7 @@ impl Controller {
             ..Failure::at("compile", e)
         })?;
         // read live + plan.
-        let (live, plan) = plan_live(&self.cluster, &desired)
+        let (live, plan) = plan_live(&self.cluster, &desired, config.publish)
             .await
             .map_err(|e| Failure::at("read", e))?;
         // The controller never adopts and never lifts the deletion guard: those need a person (`tollgate apply`).

@@ -7,6 +7,7 @@ pub mod client_file;
 pub mod index;
 pub mod kubeconfig;
 pub mod listing;
+pub mod peers;
 pub mod reconcile;
 mod revocation;
 pub mod seal;

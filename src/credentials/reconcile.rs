@@ -20,6 +20,7 @@ use super::client_file::{
 use super::index::{
     ChangeReason, artifact_path, artifact_update, change_reason, client_recipients,
 };
+use super::peers::{peer_list, publish_peers};
 use super::revocation::{client_private_key, revocation_needed};
 use super::state::{ClientState, STATE_FORMAT_VERSION, WireGuardState, recipient_keys};
 use super::store::{CredentialsError, Store};
@@ -29,6 +30,7 @@ use crate::compile::subjects::SubjectResolver;
 use crate::git::ArtifactEdit;
 use crate::objects::DesiredState;
 use crate::validate::model::{AccessModel, Client};
+use crate::wireguard::reach::{Identities, reach};
 
 /// One client file the commit writes or removes, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -141,6 +143,8 @@ pub async fn reconcile_credentials(
     let subjects = SubjectResolver::new(input.model, input.cluster, input.now);
     let mut outcome = CredentialsOutcome::default();
     let mut saves: Vec<ClientState> = Vec::new();
+    // Each client's state after this run (the stored one where this run could not serve it): the gateway's peers.
+    let mut current: BTreeMap<String, ClientState> = stored.clone();
     let mut live_paths = BTreeSet::new();
     for client in active.values() {
         let path = artifact_path(input.model, input.cluster, &client.name);
@@ -301,8 +305,9 @@ pub async fn reconcile_credentials(
             published: Some(published),
         };
         if previous != Some(&state) {
-            saves.push(state);
+            saves.push(state.clone());
         }
+        current.insert(client.name.clone(), state);
     }
 
     // Clients that are gone (deleted, sunset, moved off this cluster): void their tokens now, even if apply's
@@ -369,6 +374,35 @@ pub async fn reconcile_credentials(
 
     for state in &saves {
         store.save_client_state(state).await?;
+    }
+    // The gateway's peers follow the saved states: a new client's key, a revoked client's new key, and no peer
+    // for a client that is gone, so revocation reaches the tunnel in the same reconcile.
+    if let (Some(pool), Some(gateway)) =
+        (vpn_pool, settings_cluster.and_then(|c| c.gateway.as_ref()))
+    {
+        // Where each client may go through the tunnel: where its identities are bound, in the compiled bindings.
+        let reach_of = |name: &str| {
+            let acts_as = active.get(name).and_then(|c| subjects.impersonation(c));
+            reach(
+                input.desired,
+                &Identities {
+                    namespace: namespace.to_owned(),
+                    service_account: name.to_owned(),
+                    user: acts_as.as_ref().map(|i| i.user.clone()),
+                    groups: acts_as.map(|i| i.groups).unwrap_or_default(),
+                },
+            )
+        };
+        let list = peer_list(
+            input.cluster,
+            pool,
+            gateway,
+            current
+                .values()
+                .filter(|s| active.get(s.client.as_str()).is_some_and(|c| c.vpn)),
+            reach_of,
+        );
+        publish_peers(cluster, namespace, &list, &shared.gateway_private_key).await?;
     }
     Ok(outcome)
 }

@@ -7,13 +7,17 @@ pub mod saved;
 
 use serde::Serialize;
 
+use crate::credentials::addresses::allocate;
+use crate::objects::LivePeers;
 use crate::objects::{
     DELETION_GUARD_ANNOTATION, DesiredState, LiveState, ObjectKey, ObjectKind, Ownership,
     is_owned_by, ownership,
 };
 use crate::validate::model::DeletionGuard;
+use crate::wireguard::peers::{PeerChange, peer_changes};
 use access::AccessChange;
 use diff::FieldChange;
+use std::collections::BTreeMap;
 
 /// Version of the JSON form of a plan; raised on any incompatible change to its shape.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -223,6 +227,13 @@ pub struct Plan {
     /// Set when the plan deletes more than Settings' `spec.deletionGuard` allows; apply then refuses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_guard: Option<DeletionGuardViolation>,
+    /// WireGuard peers of the gateway gained, lost or re-ranged, by client (written by `apply --publish` and the
+    /// controller's credentials step, after the objects).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerChange>,
+    /// Why peers could not be planned (the published list could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peers_unknown: Option<String>,
 }
 
 impl Plan {
@@ -379,6 +390,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
     }
     let access = access::access_changes(desired, live);
     let deletion_guard = deletion_guard(desired, live, &changes, &access);
+    let (peers, peers_unknown) = planned_peers(desired, live);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         cluster: cluster.to_owned(),
@@ -387,5 +399,31 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         access,
         changes,
         deletion_guard,
+        peers,
+        peers_unknown,
     }
+}
+
+/// The peer changes the credentials step will make: ranges as the pool will assign them (the published ranges are
+/// kept, new clients get the lowest free ones), compared with the published list.
+fn planned_peers(desired: &DesiredState, live: &LiveState) -> (Vec<PeerChange>, Option<String>) {
+    let published = match &live.peers {
+        LivePeers::NotRead => return (Vec::new(), None),
+        LivePeers::Absent => None,
+        LivePeers::Published(list) => Some(list),
+        LivePeers::Unreadable(reason) => return (Vec::new(), Some(reason.clone())),
+    };
+    let existing: BTreeMap<String, ipnet::IpNet> = published
+        .map(|l| {
+            l.peers
+                .iter()
+                .map(|p| (p.client.clone(), p.range))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ranges = match &desired.vpn {
+        Some(vpn) => allocate(vpn.pool, &existing, &vpn.clients).assigned,
+        None => BTreeMap::new(),
+    };
+    (peer_changes(published, &ranges), None)
 }

@@ -170,6 +170,8 @@ impl SavedPlan {
             clients_namespace: self.clients_namespace.clone(),
             deletion_guard: self.deletion_guard,
             objects,
+            // Peers are the credentials step's, which a saved plan does not carry.
+            vpn: None,
         })
     }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::compact;
 use crate::plan::diff::FieldChange;
 use crate::plan::{Action, Against, Plan};
+use crate::wireguard::peers::PeerAction;
 
 struct Palette {
     color: bool,
@@ -104,6 +105,21 @@ pub fn human(plan: &Plan, color: bool) -> String {
             for access in &change.lost {
                 let _ = writeln!(out, "    {}", p.red(&format!("- {access}")));
             }
+        }
+    }
+    if !plan.peers.is_empty() || plan.peers_unknown.is_some() {
+        let _ = writeln!(out, "\n{}", p.bold("WireGuard peers (with --publish):"));
+        for change in &plan.peers {
+            let line = change.to_string();
+            let line = match change.action {
+                PeerAction::Add => p.green(&line),
+                PeerAction::Remove => p.red(&line),
+                PeerAction::Range => p.yellow(&line),
+            };
+            let _ = writeln!(out, "  {line}");
+        }
+        if let Some(reason) = &plan.peers_unknown {
+            let _ = writeln!(out, "  not compared: {reason}");
         }
     }
     if let Some(guard) = &plan.deletion_guard {

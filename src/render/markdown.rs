@@ -53,6 +53,16 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if !plan.peers.is_empty() || plan.peers_unknown.is_some() {
+        out.push_str("#### WireGuard peers\n\n");
+        for change in &plan.peers {
+            let _ = writeln!(out, "- {}", code(&change.to_string()));
+        }
+        if let Some(reason) = &plan.peers_unknown {
+            let _ = writeln!(out, "- not compared: {}", code(reason));
+        }
+        out.push('\n');
+    }
     let changes: Vec<_> = plan.pending_changes().collect();
     if !changes.is_empty() {
         let mut block = String::new();

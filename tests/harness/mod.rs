@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod git;
+pub mod netns;
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
