@@ -1,7 +1,8 @@
 # The controller and gateway image: a static (musl) tollgate binary on Alpine with the `git` binary (tollgate pushes
 # client files with it; gix cannot push yet), OpenSSH's client (Git over SSH), and iproute2 and nftables (the
-# gateway sets its routes and its forward filter with them). Runs as a non-root user; the gateway's Deployment runs
-# it as root with NET_ADMIN only.
+# gateway sets its routes and its forward filter with them) and `wg` (to read the gateway's device). Runs as a
+# non-root user; the gateway's Deployment runs it as root with NET_ADMIN, after a privileged init container that
+# only turns on IP forwarding.
 #
 #   docker build -t tollgate .
 #
@@ -17,7 +18,7 @@ RUN cargo build --release --locked --bin tollgate \
     && strip target/release/tollgate
 
 FROM alpine:3
-RUN apk add --no-cache git openssh-client ca-certificates iproute2 nftables \
+RUN apk add --no-cache git openssh-client ca-certificates iproute2 nftables wireguard-tools-wg \
     && addgroup -S -g 65532 tollgate \
     && adduser -S -D -H -u 65532 -G tollgate tollgate
 COPY --from=build /src/target/release/tollgate /usr/local/bin/tollgate

@@ -803,7 +803,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__gateway)
-            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --interface --listen-port --threads --interval --no-forward --no-masquerade --listen --enable-forwarding-only --help"
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --interface --listen-port --threads --interval --no-forward --addresses-interval --no-masquerade --listen --enable-forwarding-only --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -850,6 +850,10 @@ _tollgate() {
                     return 0
                     ;;
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addresses-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -134,8 +134,9 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l interface 
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l listen-port -d 'The UDP port WireGuard listens on (the gateway Service\'s target port)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l threads -d 'boringtun worker threads' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l interval -d 'How often the peer list is read and the device compared with it' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l addresses-interval -d 'How often the Service and Pod addresses of namespaces are read, when a client is bound to namespaces (a new Pod is reachable after at most this long)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l listen -d 'Where /healthz, /readyz and /metrics are served' -r
-complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l no-forward -d 'Do not enable IP forwarding or install the nftables filter; set up forwarding yourself'
+complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l no-forward -d 'Do not turn on IP forwarding (it is on already: an init container or the pod\'s sysctls). The filter that keeps clients to their grants is installed either way'
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l no-masquerade -d 'Do not masquerade clients\' packets (the cluster network then needs a route back to the client pool)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -l enable-forwarding-only -d 'Only turn on IP forwarding in this network namespace, then exit (the gateway pod\'s privileged init container; the gateway itself needs NET_ADMIN only)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand gateway" -s h -l help -d 'Print help'

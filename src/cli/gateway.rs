@@ -36,9 +36,14 @@ pub struct Args {
     /// How often the peer list is read and the device compared with it.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     interval: std::time::Duration,
-    /// Do not enable IP forwarding or install the nftables filter; set up forwarding yourself.
+    /// Do not turn on IP forwarding (it is on already: an init container or the pod's sysctls). The filter that
+    /// keeps clients to their grants is installed either way.
     #[arg(long)]
     no_forward: bool,
+    /// How often the Service and Pod addresses of namespaces are read, when a client is bound to namespaces (a
+    /// new Pod is reachable after at most this long).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    addresses_interval: std::time::Duration,
     /// Do not masquerade clients' packets (the cluster network then needs a route back to the client pool).
     #[arg(long)]
     no_masquerade: bool,
@@ -66,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         clients_namespace: args.clients_namespace,
         interval: args.interval,
         forward: !args.no_forward,
+        addresses_interval: args.addresses_interval,
         masquerade: !args.no_masquerade,
         listen: args.listen,
     };

@@ -59,8 +59,12 @@ pub struct GatewayOptions {
     pub clients_namespace: String,
     /// How often the peer list is read and the device compared with it.
     pub interval: Duration,
-    /// Enable IP forwarding and install the nftables filter (and masquerade) for the clients' packets.
+    /// Turn on IP forwarding (off: it was turned on by an init container or the pod's sysctls). The nftables
+    /// filter is installed either way.
     pub forward: bool,
+    /// How often the Service and Pod addresses of namespaces are read (paged LISTs of all Services and
+    /// EndpointSlices), when a client is bound to namespaces.
+    pub addresses_interval: Duration,
     /// Masquerade clients' packets to the cluster's networks (the cluster needs no route back to the pool).
     pub masquerade: bool,
     /// Where /healthz, /readyz and /metrics are served.
@@ -345,33 +349,49 @@ pub fn firewall_rules(
 }
 
 /// The Service (cluster IPs) and Pod (EndpointSlice) addresses of every namespace: what a namespace grant lets a
-/// client reach. Two LISTs.
+/// client reach. Paged LISTs of 500, so memory stays bounded by a page plus the addresses.
 async fn read_addresses(
     client: &kube::Client,
 ) -> Result<BTreeMap<String, BTreeSet<IpAddr>>, String> {
     let mut addresses: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
-    let services = Api::<Service>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| format!("cannot list Services: {}", describe(&e)))?;
-    for service in services.items {
-        let namespace = service.metadata.namespace.unwrap_or_default();
-        let ips = service.spec.and_then(|s| s.cluster_ips).unwrap_or_default();
-        let parsed = ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok());
-        addresses.entry(namespace).or_default().extend(parsed);
+    let mut add = |namespace: Option<String>, ips: &mut dyn Iterator<Item = &String>| {
+        let parsed = ips.filter_map(|ip| ip.parse::<IpAddr>().ok());
+        addresses
+            .entry(namespace.unwrap_or_default())
+            .or_default()
+            .extend(parsed);
+    };
+    let services: Api<Service> = Api::all(client.clone());
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = services
+            .list(&params)
+            .await
+            .map_err(|e| format!("cannot list Services: {}", describe(&e)))?;
+        for service in page.items {
+            let ips = service.spec.and_then(|s| s.cluster_ips).unwrap_or_default();
+            add(service.metadata.namespace, &mut ips.iter());
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
     }
-    let slices = Api::<EndpointSlice>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| format!("cannot list EndpointSlices: {}", describe(&e)))?;
-    for slice in slices.items {
-        let namespace = slice.metadata.namespace.unwrap_or_default();
-        let parsed = slice
-            .endpoints
-            .iter()
-            .flat_map(|e| e.addresses.iter())
-            .filter_map(|ip| ip.parse::<IpAddr>().ok());
-        addresses.entry(namespace).or_default().extend(parsed);
+    let slices: Api<EndpointSlice> = Api::all(client.clone());
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = slices
+            .list(&params)
+            .await
+            .map_err(|e| format!("cannot list EndpointSlices: {}", describe(&e)))?;
+        for slice in page.items {
+            let mut ips = slice.endpoints.iter().flat_map(|e| e.addresses.iter());
+            add(slice.metadata.namespace, &mut ips);
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
     }
     Ok(addresses)
 }
@@ -575,17 +595,25 @@ pub async fn run(
     let mut routed: Option<IpNet> = None;
     let mut ruleset: Option<String> = None;
     let mut addresses: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
+    let mut addresses_read: Option<std::time::Instant> = None;
     let mut last_written: Option<(GatewayStatus, Timestamp)> = None;
     loop {
         // 3. The desired peers; on error the device keeps what it has.
         let mut error = None;
         match read_peers(&client, &options.clients_namespace).await {
             Ok(list) => {
-                // Where namespace-bound clients may go: read only when some client is bound to namespaces. On
-                // failure the last addresses stay (a new address is not reachable until the next good read).
-                if options.forward && list.peers.iter().any(|p| p.namespaces.is_some()) {
+                // Where namespace-bound clients may go: read only when some client is bound to namespaces, and at
+                // most every `addresses_interval`. On failure the last addresses stay (a new address is not
+                // reachable until the next good read).
+                let due = addresses_read.is_none_or(|at: std::time::Instant| {
+                    at.elapsed() >= options.addresses_interval
+                });
+                if due && list.peers.iter().any(|p| p.namespaces.is_some()) {
                     match read_addresses(&client).await {
-                        Ok(read) => addresses = read,
+                        Ok(read) => {
+                            addresses = read;
+                            addresses_read = Some(std::time::Instant::now());
+                        }
                         Err(e) => error = Some(e),
                     }
                 }
@@ -663,12 +691,11 @@ fn serve_list(
         device.route(&[list.pool]).map_err(|e| e.to_string())?;
         *served.routed = Some(list.pool);
     }
-    if options.forward {
-        let rules = firewall_rules(&options.interface, list, addresses, options.masquerade);
-        if served.ruleset.as_ref() != Some(&rules) {
-            nft(&rules)?;
-            *served.ruleset = Some(rules);
-        }
+    // The filter is installed whatever `--no-forward` says: forwarding may be on without this process's help.
+    let rules = firewall_rules(&options.interface, list, addresses, options.masquerade);
+    if served.ruleset.as_ref() != Some(&rules) {
+        nft(&rules)?;
+        *served.ruleset = Some(rules);
     }
     let live = device.get().map_err(|e| e.to_string())?;
     let changes = diff(&live.peers, &list.peers);
