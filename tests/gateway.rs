@@ -588,6 +588,47 @@ fn the_gateway_serves_the_repository_s_peers_live_and_clients_connect() {
         Duration::from_secs(10),
         || connect_said().contains("handshake with the gateway"),
     );
+    // A second tunnel with the same interface name is refused before it touches the first; `wg show` reads the
+    // tunnel but `wg set` cannot change it (a set naming a live peer would kill boringtun's device).
+    let second = Command::new("ip")
+        .args(["netns", "exec", &world.c2])
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["connect", &world.client_file("alice-laptop"), "-i"])
+        .arg(identity("alice.agekey"))
+        .args(["--interface", &world.connect_if])
+        .output()
+        .expect("tollgate connect runs");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && said.contains("exists already"),
+        "{said}"
+    );
+    let shown = ok(
+        "ip",
+        &["netns", "exec", &world.c2, "wg", "show", &world.connect_if],
+    );
+    assert!(
+        shown.contains("latest handshake") && !shown.contains("years"),
+        "{shown}"
+    );
+    let set = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &world.c2,
+            "wg",
+            "set",
+            &world.connect_if,
+            "listen-port",
+            "4000",
+        ],
+    );
+    assert!(!set.status.success(), "wg set was accepted");
+    assert!(
+        reaches(&world.c2, SERVICE, Duration::from_secs(2)),
+        "the tunnel survives"
+    );
 
     // A client added by a commit joins while alice's stream runs; the stream loses nothing and never stalls.
     let stream = Stream::start(&world.c1, SERVICE);

@@ -1,7 +1,7 @@
 //! `tollgate connect`: the developer's side of the VPN. Decrypts a client file, brings up a userspace WireGuard
 //! interface (boringtun) to the cluster's gateway with the file's address, routes and DNS, optionally merges the
-//! client's kubeconfig context, and takes it all down on Ctrl-C / SIGTERM (the interface, and with it its routes,
-//! goes with the process even on `kill -9`).
+//! client's kubeconfig context, and takes it all down on Ctrl-C / SIGTERM / SIGHUP (the interface, and with it its
+//! routes, goes with the process even on `kill -9`).
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::PathBuf;
@@ -100,7 +100,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let peer = peer_section(&wg.gateway_public_key, &allowed, Some(endpoint), Some(25));
     device.set(&format!("{key}{peer}\n"))?;
     device.up(&[address])?;
-    device.route(&allowed)?;
+    device.route_new(&allowed).map_err(|error| {
+        anyhow::anyhow!(
+            "{error}\nA route for one of allowedIps exists already (another VPN or network?): check `ip route`; the \
+             tunnel was taken down"
+        )
+    })?;
     let dns = set_dns(&args.interface, &wg.dns);
 
     println!(
@@ -127,7 +132,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("Ctrl-C or SIGTERM takes the tunnel down.");
 
     runtime()?.block_on(async {
-        let shutdown = shutdown_signal();
+        // Ctrl-C, SIGTERM, and SIGHUP (the terminal closed) all take the tunnel down in order.
+        let shutdown = async {
+            let hangup = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = hangup => {}
+            }
+        };
         tokio::pin!(shutdown);
         let mut told = false;
         loop {

@@ -76,7 +76,10 @@ impl Cli {
     /// The log level when `TOLLGATE_LOG` does not set one: the controller tells what it does, commands only warn.
     pub fn default_log_level(&self) -> &'static str {
         match self.command {
-            Command::Controller(_) | Command::Gateway(_) => "info",
+            Command::Controller(_) => "info",
+            // boringtun logs harmless noise at error level (an EINTR of its poll, stray packets of old sessions).
+            Command::Gateway(_) => "info,boringtun=off",
+            Command::Connect(_) => "warn,boringtun=off",
             _ => "warn",
         }
     }

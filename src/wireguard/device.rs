@@ -152,7 +152,8 @@ fn handshakes_as_unix_time(answer: &str) -> String {
     out
 }
 
-/// Serves `/var/run/wireguard/<interface>.sock` for `wg`, forwarding each request to the device.
+/// Serves `/var/run/wireguard/<interface>.sock` for `wg show`, forwarding each `get` to the device; a `set` is
+/// refused with EPERM.
 fn serve_socket(
     listener: UnixListener,
     uapi: Arc<Mutex<BufReader<UnixStream>>>,
@@ -183,6 +184,13 @@ fn serve_socket(
         if request.is_empty() {
             continue;
         }
+        // Read-only: the device is this process's to configure (from the repository). A `set` from outside could
+        // also name an existing peer, which panics boringtun's device and leaves the tunnel dead.
+        if !request.starts_with("get=1") {
+            let mut writer = &connection;
+            let _ = writer.write_all(b"errno=1\n\n");
+            continue;
+        }
         if !request.ends_with("\n\n") {
             request.push('\n');
         }
@@ -190,11 +198,7 @@ fn serve_socket(
             let mut stream = uapi.lock().expect("the UAPI lock is never poisoned");
             exchange(&mut stream, &request)
         };
-        let answer = match answer {
-            Ok(answer) if request.starts_with("get=1") => handshakes_as_unix_time(&answer),
-            Ok(answer) => answer,
-            Err(_) => "errno=5\n\n".into(),
-        };
+        let answer = answer.map_or_else(|_| "errno=5\n\n".into(), |a| handshakes_as_unix_time(&a));
         let mut writer = &connection;
         let _ = writer.write_all(answer.as_bytes());
     }
@@ -213,6 +217,25 @@ impl Device {
             interface: interface.to_owned(),
             reason,
         };
+        check_name(interface).map_err(|reason| create(reason.to_owned()))?;
+        // boringtun opens the TUN device multi-queue: an interface of that name here would be joined, not refused.
+        if std::path::Path::new("/sys/class/net")
+            .join(interface)
+            .exists()
+        {
+            return Err(create(
+                "an interface of that name exists already (another tunnel?); choose another with --interface".into(),
+            ));
+        }
+        // The socket path is shared by every network namespace: one that answers belongs to a live interface.
+        let socket = PathBuf::from(format!("{SOCKET_DIR}/{interface}.sock"));
+        if UnixStream::connect(&socket).is_ok() {
+            return Err(create(format!(
+                "{} is in use by another WireGuard interface of that name (maybe in another network namespace); \
+                 choose another with --interface",
+                socket.display()
+            )));
+        }
         let (ours, theirs) = UnixStream::pair().map_err(|e| create(e.to_string()))?;
         let config = DeviceConfig {
             n_threads: threads.max(1),
@@ -249,7 +272,6 @@ impl Device {
         close_on_exec_all();
         ours.set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(|e| create(e.to_string()))?;
-        let socket = PathBuf::from(format!("{SOCKET_DIR}/{interface}.sock"));
         std::fs::create_dir_all(SOCKET_DIR).map_err(|e| create(format!("{SOCKET_DIR}: {e}")))?;
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
@@ -324,17 +346,30 @@ impl Device {
         ip(&["link", "set", "dev", &self.interface, "up"])
     }
 
-    /// `ip route replace <net> dev <interface>` for each network (idempotent).
+    /// `ip route replace <net> dev <interface>` for each network (idempotent: the gateway's route of its pool).
     ///
     /// # Errors
     /// [`DeviceError::Ip`].
     pub fn route(&self, networks: &[IpNet]) -> Result<(), DeviceError> {
+        self.routes("replace", networks)
+    }
+
+    /// `ip route add <net> dev <interface>` for each network: fails, rather than take it over, when a route for
+    /// one of them exists already (another VPN, a LAN), as wg-quick does.
+    ///
+    /// # Errors
+    /// [`DeviceError::Ip`], e.g. "File exists".
+    pub fn route_new(&self, networks: &[IpNet]) -> Result<(), DeviceError> {
+        self.routes("add", networks)
+    }
+
+    fn routes(&self, verb: &str, networks: &[IpNet]) -> Result<(), DeviceError> {
         for network in networks {
             let family = if network.addr().is_ipv4() { "-4" } else { "-6" };
             ip(&[
                 family,
                 "route",
-                "replace",
+                verb,
                 &network.to_string(),
                 "dev",
                 &self.interface,
@@ -342,6 +377,18 @@ impl Device {
         }
         Ok(())
     }
+}
+
+/// A Linux interface name: 1 to 15 bytes, none of `/`, `%`, `:` or white space (the kernel's `dev_valid_name`).
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 15 {
+        return Err("an interface name has 1 to 15 characters");
+    }
+    let bad = |c: char| c == '/' || c == '%' || c == ':' || c.is_whitespace() || c.is_control();
+    if name == "." || name == ".." || name.chars().any(bad) {
+        return Err("an interface name cannot contain `/`, `%`, `:` or white space");
+    }
+    Ok(())
 }
 
 /// Marks every open file descriptor close-on-exec. boringtun opens `/dev/net/tun` (and its epoll and timer fds)
