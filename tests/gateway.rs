@@ -721,6 +721,38 @@ fn the_gateway_serves_the_repository_s_peers_live_and_clients_connect() {
         || connect_said().contains(&format!("tunnel {} down", world.connect_if)),
     );
 
+    // Carol, added by the commit above, connects from the same machine with `tollgate connect`: her handshake
+    // succeeds, and with no grant at all she reaches nothing in the cluster.
+    let carol_log = world.dir.path().join("carol.log");
+    let carol = Command::new("ip")
+        .args(["netns", "exec", &world.c2])
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["connect", &world.client_file("carol-laptop"), "-i"])
+        .arg(identity("carol.agekey"))
+        .args(["--interface", &world.connect_if])
+        .stdout(std::fs::File::create(&carol_log).expect("log"))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("tollgate connect starts");
+    world.net.children.push(carol);
+    let carol_said = || std::fs::read_to_string(&carol_log).unwrap_or_default();
+    eventually("carol's tunnel is up", Duration::from_secs(20), || {
+        carol_said().contains("Ctrl-C")
+    });
+    assert!(carol_said().contains("10.90.0.8/32"), "{}", carol_said());
+    // Her packets start the handshake; the gateway lets none of them into the cluster.
+    assert!(
+        !reaches(&world.c2, SERVICE, Duration::from_secs(2)),
+        "carol has no grant"
+    );
+    assert!(
+        !reaches(&world.c2, OTHER, Duration::from_secs(2)),
+        "carol has no grant"
+    );
+    eventually("carol's handshake", Duration::from_secs(20), || {
+        carol_said().contains("handshake with the gateway")
+    });
+
     // A change of range: the pool moves; alice's old address is dead, the new one (from her new file) works.
     world.edit("settings.yaml", |text| {
         text.replace("10.90.0.0/24", "10.91.0.0/24")

@@ -239,9 +239,9 @@ impl Device {
         let (ours, theirs) = UnixStream::pair().map_err(|e| create(e.to_string()))?;
         let config = DeviceConfig {
             n_threads: threads.max(1),
-            // One TUN queue, opened before `DeviceHandle::new` returns: with one queue per thread, the threads
-            // open theirs later, and those fds could not be kept from the processes this one starts (below).
-            use_multi_queue: false,
+            // One TUN queue per worker thread; the threads open theirs as they start, which `start` waits for so
+            // that every queue's fd is made close-on-exec (below).
+            use_multi_queue: true,
             // The device owns this end from now on (boringtun wraps it in a UnixStream).
             uapi_fd: theirs.into_raw_fd(),
             ..DeviceConfig::default()
@@ -269,6 +269,12 @@ impl Device {
                     }
                 }
             })?;
+        // Worker threads open their TUN queues as they start: wait for all of them (a second at most) before
+        // marking every fd close-on-exec.
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while tun_queues() < threads.max(1) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         close_on_exec_all();
         ours.set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(|e| create(e.to_string()))?;
@@ -389,6 +395,19 @@ fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("an interface name cannot contain `/`, `%`, `:` or white space");
     }
     Ok(())
+}
+
+/// How many TUN queues this process holds open.
+fn tun_queues() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| {
+                std::fs::read_link(e.path())
+                    .is_ok_and(|target| target.as_os_str() == "/dev/net/tun")
+            })
+            .count()
+    })
 }
 
 /// Marks every open file descriptor close-on-exec. boringtun opens `/dev/net/tun` (and its epoll and timer fds)
