@@ -801,13 +801,20 @@ fn the_gateway_serves_the_repository_s_peers_live_and_clients_connect() {
             })
         },
     );
-    let metrics = in_netns(&world.gw, || {
-        let mut stream = TcpStream::connect("127.0.0.1:9100").expect("metrics");
-        write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").expect("request");
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut text).expect("response");
-        text
-    });
+    let http_get = |path: &'static str| {
+        in_netns(&world.gw, move || {
+            let mut stream = TcpStream::connect("127.0.0.1:9100").expect("the gateway's HTTP port");
+            write!(stream, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut stream, &mut text).expect("response");
+            text
+        })
+    };
+    assert!(
+        http_get("/healthz").starts_with("HTTP/1.0 200"),
+        "the loop turns: alive"
+    );
+    let metrics = http_get("/metrics");
     assert!(metrics.contains("tollgate_gateway_peers 2"), "{metrics}");
     assert!(
         metrics.contains("tollgate_gateway_missing_peers 0"),

@@ -118,7 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    let changed = plan.summary.has_changes();
+    // A change of WireGuard peers alone (e.g. a new pool) is a change too: the publish will make it.
+    let changed = plan.summary.has_changes() || !plan.peers.is_empty();
     Ok(ExitCode::from(if args.detailed_exitcode && changed {
         2
     } else {

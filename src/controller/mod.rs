@@ -187,6 +187,8 @@ impl Controller {
                 Arc::new(move || metrics.encode())
             },
             ready.clone(),
+            // The controller's loop reports its own failures (status, Events); the process serving is alive.
+            Arc::new(|| true),
         )
         .await
         .map_err(|source| ControllerError::Listen {

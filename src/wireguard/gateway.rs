@@ -547,7 +547,19 @@ pub async fn run(
         let metrics = metrics.clone();
         Arc::new(move || metrics.lock().expect("metrics lock").encode())
     };
-    let (_, http) = crate::controller::http::serve(options.listen, encoder, ready.clone())
+    // Alive while the loop turns: a turn that hangs (an API call, the device) for 10 intervals (at least 30 s) fails
+    // /healthz, so the kubelet restarts the gateway, which restores every peer from the list.
+    let last_turn = Arc::new(std::sync::atomic::AtomicU64::new(unix_seconds()));
+    let alive = {
+        let (last_turn, limit) = (
+            last_turn.clone(),
+            (options.interval * 10).max(Duration::from_secs(30)),
+        );
+        Arc::new(move || {
+            unix_seconds().saturating_sub(last_turn.load(Ordering::Relaxed)) <= limit.as_secs()
+        })
+    };
+    let (_, http) = crate::controller::http::serve(options.listen, encoder, ready.clone(), alive)
         .await
         .map_err(|source| GatewayError::Listen {
             address: options.listen,
@@ -570,6 +582,8 @@ pub async fn run(
             ),
             Err(error) => tracing::warn!(%error, "cannot read the gateway's key; retrying"),
         }
+        // Waiting for the key is work going as planned, not a hang.
+        last_turn.store(unix_seconds(), Ordering::Relaxed);
         tokio::select! {
             () = tokio::time::sleep(options.interval) => {}
             () = &mut shutdown => { http.abort(); return Ok(()); }
@@ -637,6 +651,7 @@ pub async fn run(
             tracing::warn!(%error, "the peer list could not be served; the device keeps its peers");
         }
         ready.store(true, Ordering::Relaxed);
+        last_turn.store(unix_seconds(), Ordering::Relaxed);
 
         // 4. Report what the device has.
         match device.get() {
@@ -675,6 +690,13 @@ pub async fn run(
 struct Served<'a> {
     routed: &'a mut Option<IpNet>,
     ruleset: &'a mut Option<String>,
+}
+
+/// Seconds since the Unix epoch, for the liveness check.
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Brings the device to the list: the route when the pool changes, the firewall when its rules change (a grant, a
