@@ -551,6 +551,19 @@ async fn can(
     resource: &str,
     namespace: Option<&str>,
 ) -> bool {
+    can_named(plane, user, verb, group, resource, namespace, None).await
+}
+
+/// [`can`] for one object by name (`resourceNames` rules).
+async fn can_named(
+    plane: &ControlPlane,
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> bool {
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.to_owned()),
@@ -564,6 +577,7 @@ async fn can(
                 resource: Some(resource.split('/').next().unwrap_or(resource).to_owned()),
                 subresource: resource.split_once('/').map(|(_, sub)| sub.to_owned()),
                 namespace: namespace.map(str::to_owned),
+                name: name.map(str::to_owned),
                 ..ResourceAttributes::default()
             }),
             ..SubjectAccessReviewSpec::default()
@@ -660,6 +674,78 @@ async fn deploy_installs_a_controller_that_works_with_least_privilege() {
             can(&plane, sa, verb, group, resource, namespace).await,
             expected,
             "{verb} {resource} in {namespace:?}"
+        );
+    }
+    // The gateway's ServiceAccount: its peer list and key by name, the addresses of namespaces, its status; never
+    // a client's state, never Secrets in general.
+    let gateway = "system:serviceaccount:tollgate-system:tollgate-gateway";
+    let clients = Some("tollgate-clients");
+    for (verb, group, resource, namespace, name, expected) in [
+        (
+            "get",
+            "",
+            "configmaps",
+            clients,
+            Some("tollgate-peers"),
+            true,
+        ),
+        (
+            "get",
+            "",
+            "secrets",
+            clients,
+            Some("tollgate-gateway"),
+            true,
+        ),
+        ("list", "", "services", None, None, true),
+        (
+            "list",
+            "discovery.k8s.io",
+            "endpointslices",
+            None,
+            None,
+            true,
+        ),
+        (
+            "patch",
+            "",
+            "configmaps",
+            Some("tollgate-system"),
+            Some("tollgate-gateway-status"),
+            true,
+        ),
+        ("get", "", "secrets", clients, Some("tollgate-state"), false),
+        (
+            "get",
+            "",
+            "secrets",
+            clients,
+            Some("tollgate-client-alice-laptop"),
+            false,
+        ),
+        ("list", "", "secrets", clients, None, false),
+        (
+            "patch",
+            "",
+            "configmaps",
+            clients,
+            Some("tollgate-peers"),
+            false,
+        ),
+        (
+            "patch",
+            "",
+            "configmaps",
+            Some("tollgate-system"),
+            Some("tollgate-status"),
+            false,
+        ),
+        ("create", "", "pods", Some("tollgate-system"), None, false),
+    ] {
+        assert_eq!(
+            can_named(&plane, gateway, verb, group, resource, namespace, name).await,
+            expected,
+            "gateway: {verb} {resource} {name:?} in {namespace:?}"
         );
     }
     // What a bug or a bad repository might make the controller do, tried with its own token: each is refused

@@ -118,8 +118,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    // A change of WireGuard peers alone (e.g. a new pool) is a change too: the publish will make it.
-    let changed = plan.summary.has_changes() || !plan.peers.is_empty();
+    // Peer changes do not count: only a publish makes them, and an `apply` without `--publish` never will.
+    let changed = plan.summary.has_changes();
     Ok(ExitCode::from(if args.detailed_exitcode && changed {
         2
     } else {
