@@ -57,7 +57,11 @@ impl Replica {
             .args(["controller", "--cluster", cluster, "--git", &server.url])
             .arg("--git-cache")
             .arg(dir.join(format!("{name}-cache")))
-            .args(["--interval", "300ms"])
+            .args(if extra.contains(&"--interval") {
+                &[][..]
+            } else {
+                &["--interval", "300ms"][..]
+            })
             // No resync during a test unless it asks for one.
             .args(if extra.contains(&"--resync") {
                 &[][..]
@@ -418,6 +422,169 @@ fn follows_the_branch_keeps_the_last_good_state_and_reports() {
         .wait(Duration::from_secs(10))
         .expect("the controller stops on SIGTERM");
     assert!(exit.success(), "exit status {exit:?}");
+}
+
+/// POSTs a webhook to the receiver as a forge would: (status code, body).
+fn post_webhook(port: u16, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the webhook receiver listens");
+    let mut request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    // A receiver that refuses a body by its length answers before reading it and may close early: what it
+    // answered is what counts.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// GitHub's signature header value for `body`.
+fn github_signature(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+#[test]
+fn a_push_webhook_applies_a_commit_at_once_and_forged_ones_trigger_nothing() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let first = server.head();
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let secret_file = plane.dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "s3cret\n").expect("write");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &[
+            "--no-leader-election",
+            "--no-publish",
+            // A poll a minute: only the webhook can make a change apply within seconds.
+            "--interval",
+            "60s",
+            "--webhook-listen",
+            &listen,
+            "--webhook-secret-file",
+            secret_file.to_str().expect("utf-8"),
+        ],
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the first commit is applied",
+        &replica,
+        || applied_revision(&plane).as_deref() == Some(first.as_str()),
+    );
+
+    // A change is pushed; forged, unsigned, foreign-branch and non-push requests arrive first and change nothing.
+    let teams = server.work.join("access/teams.yaml");
+    let text = std::fs::read_to_string(&teams).expect("teams");
+    std::fs::write(
+        &teams,
+        format!("{text}# a comment is a change of configuration\n"),
+    )
+    .expect("write");
+    server.commit_and_push("A change the webhook announces");
+    let second = server.head();
+    let push = br#"{"ref":"refs/heads/main"}"#;
+    let other = br#"{"ref":"refs/heads/feature"}"#;
+    let signed = |body: &[u8], event: &str, delivery: &str| {
+        vec![
+            ("X-Hub-Signature-256", github_signature(b"s3cret", body)),
+            ("X-GitHub-Event", event.to_owned()),
+            ("X-GitHub-Delivery", delivery.to_owned()),
+        ]
+    };
+    let mut refused = 0;
+    for i in 0..100 {
+        let headers = match i % 4 {
+            0 => vec![],
+            1 => vec![("X-Hub-Signature-256", github_signature(b"guess", push))],
+            2 => vec![
+                ("X-Gitlab-Token", "s3cre".to_owned()),
+                ("X-Gitlab-Event", "Push Hook".to_owned()),
+            ],
+            _ => vec![
+                ("X-Gitea-Signature", "00".repeat(32)),
+                ("X-Gitea-Event", "push".to_owned()),
+            ],
+        };
+        assert_eq!(post_webhook(port, &headers, push).0, 401, "request {i}");
+        refused += 1;
+    }
+    assert_eq!(
+        post_webhook(port, &signed(other, "push", "d0"), other).0,
+        200
+    );
+    assert_eq!(post_webhook(port, &signed(push, "ping", "d1"), push).0, 200);
+    let big = vec![b' '; 1024 * 1024 + 1];
+    assert_eq!(
+        post_webhook(port, &signed(&big, "push", "d2"), &big).0,
+        413,
+        "bodies are capped"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        applied_revision(&plane).as_deref(),
+        Some(first.as_str()),
+        "nothing triggered a poll"
+    );
+    assert_eq!(
+        replica.metric("tollgate_webhook_requests_total{result=\"unauthorized\"}"),
+        f64::from(refused)
+    );
+
+    // The forge's push: applied within seconds, long before the next poll.
+    let sent = Instant::now();
+    let (code, _) = post_webhook(port, &signed(push, "push", "d3"), push);
+    assert_eq!(code, 202);
+    wait_until(
+        Duration::from_secs(10),
+        "the pushed commit is applied",
+        &replica,
+        || applied_revision(&plane).as_deref() == Some(second.as_str()),
+    );
+    println!("change applied {:?} after the webhook", sent.elapsed());
+    // The same delivery again is a replay: answered, not acted on.
+    let (code, body) = post_webhook(port, &signed(push, "push", "d3"), push);
+    assert_eq!(
+        (code, body.trim()),
+        (200, "a delivery seen before (replay)")
+    );
+    assert_eq!(
+        replica.metric("tollgate_webhook_requests_total{result=\"push\"}"),
+        1.0
+    );
 }
 
 fn lease_holder(plane: &ControlPlane) -> Option<String> {

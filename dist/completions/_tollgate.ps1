@@ -132,6 +132,8 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--lease-duration', '--lease-duration', [CompletionResultType]::ParameterName, 'How long the lease holds without renewal; a standby takes over after this long')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where /healthz, /readyz and /metrics are served')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'API requests in flight at once during an apply')
+            [CompletionResult]::new('--webhook-listen', '--webhook-listen', [CompletionResultType]::ParameterName, 'Also receive push webhooks (GitHub, GitLab, Gitea/Forgejo) on this address at `POST /webhook`: a verified push to the branch makes the controller poll at once')
+            [CompletionResult]::new('--webhook-secret-file', '--webhook-secret-file', [CompletionResultType]::ParameterName, 'The webhook''s shared secret (GitHub/Gitea: the HMAC key; GitLab: the token), read from this file')
             [CompletionResult]::new('--no-leader-election', '--no-leader-election', [CompletionResultType]::ParameterName, 'Run without leader election (exactly one replica)')
             [CompletionResult]::new('--no-publish', '--no-publish', [CompletionResultType]::ParameterName, 'Apply only; do not issue credentials or publish client files')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

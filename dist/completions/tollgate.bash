@@ -701,7 +701,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__controller)
-            opts="-h --cluster --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --kubeconfig --context --qps --burst --list-page-size --interval --resync --namespace --identity --no-leader-election --lease-name --lease-duration --listen --no-publish --concurrency --help"
+            opts="-h --cluster --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --kubeconfig --context --qps --burst --list-page-size --interval --resync --namespace --identity --no-leader-election --lease-name --lease-duration --listen --no-publish --concurrency --webhook-listen --webhook-secret-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -792,6 +792,14 @@ _tollgate() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --webhook-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --webhook-secret-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -124,6 +124,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --lease-duration 'How long the lease holds without renewal; a standby takes over after this long'
             cand --listen 'Where /healthz, /readyz and /metrics are served'
             cand --concurrency 'API requests in flight at once during an apply'
+            cand --webhook-listen 'Also receive push webhooks (GitHub, GitLab, Gitea/Forgejo) on this address at `POST /webhook`: a verified push to the branch makes the controller poll at once'
+            cand --webhook-secret-file 'The webhook''s shared secret (GitHub/Gitea: the HMAC key; GitLab: the token), read from this file'
             cand --no-leader-election 'Run without leader election (exactly one replica)'
             cand --no-publish 'Apply only; do not issue credentials or publish client files'
             cand -h 'Print help'

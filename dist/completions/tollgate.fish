@@ -120,6 +120,8 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-n
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l lease-duration -d 'How long the lease holds without renewal; a standby takes over after this long' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l listen -d 'Where /healthz, /readyz and /metrics are served' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l concurrency -d 'API requests in flight at once during an apply' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l webhook-listen -d 'Also receive push webhooks (GitHub, GitLab, Gitea/Forgejo) on this address at `POST /webhook`: a verified push to the branch makes the controller poll at once' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l webhook-secret-file -d 'The webhook\'s shared secret (GitHub/Gitea: the HMAC key; GitLab: the token), read from this file' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l no-leader-election -d 'Run without leader election (exactly one replica)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l no-publish -d 'Apply only; do not issue credentials or publish client files'
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -s h -l help -d 'Print help'

@@ -18,7 +18,9 @@ use super::runtime;
 #[command(after_help = "Examples:
   tollgate controller --git https://git.example.com/org/access.git --cluster prod \\
       --git-token-file /var/run/tollgate/git/token
-  tollgate controller --git git://127.0.0.1/access.git --cluster dev --no-leader-election --interval 1s")]
+  tollgate controller --git git://127.0.0.1/access.git --cluster dev --no-leader-election --interval 1s
+  tollgate controller --git https://git.example.com/org/access.git --cluster prod --interval 60s \
+      --webhook-listen 0.0.0.0:9090 --webhook-secret-file /var/run/tollgate/webhook/secret")]
 pub struct Args {
     /// The cluster this controller reconciles, as the repository's Settings name it.
     #[arg(long, env = "TOLLGATE_CLUSTER")]
@@ -58,6 +60,13 @@ pub struct Args {
     /// API requests in flight at once during an apply.
     #[arg(long, default_value = "16")]
     concurrency: NonZeroUsize,
+    /// Also receive push webhooks (GitHub, GitLab, Gitea/Forgejo) on this address at `POST /webhook`: a verified
+    /// push to the branch makes the controller poll at once.
+    #[arg(long, value_name = "ADDRESS", requires = "webhook_secret_file")]
+    webhook_listen: Option<std::net::SocketAddr>,
+    /// The webhook's shared secret (GitHub/Gitea: the HMAC key; GitLab: the token), read from this file.
+    #[arg(long, value_name = "FILE", requires = "webhook_listen")]
+    webhook_secret_file: Option<std::path::PathBuf>,
 }
 
 /// Runs until SIGTERM or Ctrl-C, then releases the lease and exits 0.
@@ -73,7 +82,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             std::process::id()
         )
     });
+    let webhook = match (args.webhook_listen, &args.webhook_secret_file) {
+        (Some(listen), Some(path)) => {
+            let secret = std::fs::read(path)
+                .with_context(|| format!("cannot read the webhook secret {}", path.display()))?;
+            // A trailing newline from `echo secret > file` is not part of the secret the forge holds.
+            let secret = secret.trim_ascii_end().to_vec();
+            anyhow::ensure!(
+                !secret.is_empty(),
+                "the webhook secret {} is empty: a receiver without a secret would take anyone's requests",
+                path.display()
+            );
+            Some((listen, secret))
+        }
+        _ => None,
+    };
     let config = ControllerConfig {
+        webhook,
         remote,
         cluster: args.cluster,
         lease: (!args.no_leader_election).then(|| LeaseConfig {

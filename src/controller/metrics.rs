@@ -52,6 +52,9 @@ pub struct Metrics {
     pub artifacts_published: Counter,
     /// 1 while this replica holds the lease.
     pub leader: Gauge,
+    /// Webhook requests by result: `push`, `ignored`, `unauthorized`, `bad_request`
+    /// (`tollgate_webhook_requests_total`).
+    pub webhook_requests: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -67,6 +70,7 @@ impl Default for Metrics {
             tokens_issued: Counter::default(),
             artifacts_published: Counter::default(),
             leader: Gauge::default(),
+            webhook_requests: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -110,6 +114,11 @@ impl Default for Metrics {
             metrics.artifacts_published.clone(),
         );
         registry.register(
+            "webhook_requests",
+            "Push webhook requests by result",
+            metrics.webhook_requests.clone(),
+        );
+        registry.register(
             "leader",
             "1 while this replica holds the lease and reconciles",
             metrics.leader.clone(),
@@ -128,6 +137,15 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String does not fail");
         text
+    }
+
+    /// Counts one webhook request under its `result` label (`push`, `ignored`, `unauthorized`, `bad_request`).
+    pub fn count_webhook(&self, result: &str) {
+        self.webhook_requests
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one reconcile under its `result` label (`success`, `failed`, `invalid`, `refused`).

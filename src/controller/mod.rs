@@ -9,6 +9,7 @@ pub mod http;
 pub mod lease;
 pub mod metrics;
 pub mod status;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct ControllerConfig {
     pub lease: Option<LeaseConfig>,
     /// Author and committer of the client files commits.
     pub author: Author,
+    /// The push webhook receiver: where it listens and the shared secret (GitHub/Gitea HMAC key, GitLab token).
+    pub webhook: Option<(SocketAddr, Vec<u8>)>,
     /// Whether a successful apply is followed by the credentials step and a push of client files.
     pub publish: bool,
     /// How apply writes (concurrency, adoption, the deletion guard); `tollgate controller` never adopts nor lifts
@@ -195,6 +198,27 @@ impl Controller {
             address: self.config.listen,
             source,
         })?;
+        // Push notifications wake the loop at once; polling every `interval` stays the fallback.
+        let poll_now = Arc::new(tokio::sync::Notify::new());
+        let webhook = match &self.config.webhook {
+            Some((listen, secret)) => {
+                let (bound, task) = webhook::serve(
+                    *listen,
+                    secret.clone(),
+                    &self.config.remote.branch,
+                    poll_now.clone(),
+                    self.metrics.clone(),
+                )
+                .await
+                .map_err(|source| ControllerError::Listen {
+                    address: *listen,
+                    source,
+                })?;
+                tracing::info!(address = %bound, "webhook receiver started");
+                Some(task)
+            }
+            None => None,
+        };
         tracing::info!(%address, cluster = %self.config.cluster, url = %self.config.remote.url, branch = %self.config.remote.branch, "controller started");
         let election = self
             .config
@@ -244,6 +268,7 @@ impl Controller {
                 biased;
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(self.config.interval) => {}
+                () = poll_now.notified() => {}
                 () = leadership.acquired(), if !leader => {}
             }
         }
@@ -253,6 +278,9 @@ impl Controller {
         }
         self.metrics.leader.set(0);
         server.abort();
+        if let Some(task) = webhook {
+            task.abort();
+        }
         Ok(())
     }
 
