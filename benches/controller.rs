@@ -4,10 +4,13 @@
 //! 1. change-to-applied latency: 20 commits that add or remove a grant, each measured from the end of `git push`
 //!    until the RoleBinding exists (or is gone), with a 1 s poll interval; p50 and p95 next to Flux's default
 //!    interval of 1 minute;
-//! 2. steady state with a large organisation applied (tens of thousands of objects): the controller's resident
+//! 2. the same with push webhooks: a 60 s poll interval, and after each `git push` a signed webhook sent the way
+//!    GitHub sends it; before the first, 100 forged, unsigned or replayed requests, which must trigger nothing;
+//! 3. steady state with a large organisation applied (tens of thousands of objects): the controller's resident
 //!    memory and CPU over an idle minute, and its API requests in that minute by verb (from the audit log).
 //!
-//! Prints figures; asserts nothing about time. Run: `cargo bench --bench controller` (a few minutes).
+//! Prints figures; asserts nothing about time. Run: `cargo bench --bench controller` (a few minutes); `cargo bench
+//! --bench controller -- webhook` runs only the webhook part.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use harness::git::GitServer;
-use harness::{APPLIER_TOKEN, APPLIER_USER, ControlPlane, Options};
+use harness::{APPLIER_TOKEN, APPLIER_USER, ControlPlane, Options, github_signature, post_webhook};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
@@ -180,6 +183,130 @@ async fn latency() {
     );
 }
 
+async fn webhook_latency() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    let admin = plane.admin().await;
+    create_namespaces(
+        &admin,
+        ["payments", "search", "search-indexer", SYSTEM_NAMESPACE]
+            .into_iter()
+            .map(str::to_owned),
+    )
+    .await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = GitServer::start(&root.join("example-repo"));
+    let secret_file = plane.dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "s3cret").expect("write");
+    let port = harness::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let secret = secret_file.to_str().expect("utf-8");
+    let _controller = controller(
+        &plane,
+        &server,
+        "staging",
+        "60s",
+        &["--webhook-listen", &listen, "--webhook-secret-file", secret],
+    );
+    wait_applied(&admin, &server.head(), Duration::from_secs(60)).await;
+
+    let push = br#"{"ref":"refs/heads/main"}"#;
+    let signed = |delivery: &str| {
+        vec![
+            ("X-Hub-Signature-256", github_signature(b"s3cret", push)),
+            ("X-GitHub-Event", "push".to_owned()),
+            ("X-GitHub-Delivery", delivery.to_owned()),
+        ]
+    };
+    let teams = server.work.join("access/teams.yaml");
+    let original = std::fs::read_to_string(&teams).expect("teams");
+    let marker = "    - role: view\n      cluster: prod\n      namespaces: [payments]\n";
+    let with_grant = original.replacen(
+        marker,
+        &format!("{marker}    - role: view\n      cluster: staging\n      namespaces: [search]\n"),
+        1,
+    );
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), "search");
+    let applied = |add: bool| {
+        let bindings = bindings.clone();
+        async move {
+            bindings
+                .get_opt("tollgate:view")
+                .await
+                .expect("get")
+                .is_some()
+                == add
+        }
+    };
+
+    // Forged, unsigned and replayed requests after a push: the change must stay unapplied.
+    std::fs::write(&teams, &with_grant).expect("write");
+    server.commit_and_push("grant view");
+    assert_eq!(post_webhook(port, &signed("seen"), push).0, 202);
+    wait_applied(&admin, &server.head(), Duration::from_secs(10)).await;
+    std::fs::write(&teams, &original).expect("write");
+    server.commit_and_push("revoke view");
+    let mut triggered = 0;
+    for i in 0..100 {
+        let headers = match i % 4 {
+            0 => vec![],
+            1 => vec![
+                ("X-Hub-Signature-256", github_signature(b"guess", push)),
+                ("X-GitHub-Event", "push".to_owned()),
+            ],
+            2 => vec![
+                ("X-Gitlab-Token", "s3cre".to_owned()),
+                ("X-Gitlab-Event", "Push Hook".to_owned()),
+            ],
+            // A replay of the delivery already acted on.
+            _ => signed("seen"),
+        };
+        if post_webhook(port, &headers, push).0 == 202 {
+            triggered += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let unapplied = !applied(false).await;
+
+    let mut samples = Vec::new();
+    for round in 0..20 {
+        // The first round applies the revoke that the forged requests did not.
+        let add = round % 2 == 1;
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis((round * 373) % 1000)).await;
+            std::fs::write(&teams, if add { &with_grant } else { &original }).expect("write");
+            server.commit_and_push(if add { "grant view" } else { "revoke view" });
+        }
+        let pushed = Instant::now();
+        assert_eq!(
+            post_webhook(port, &signed(&format!("d{round}")), push).0,
+            202
+        );
+        while !applied(add).await {
+            assert!(
+                pushed.elapsed() < Duration::from_secs(30),
+                "round {round} not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        samples.push(pushed.elapsed());
+    }
+    samples.sort();
+    println!("change-to-applied latency with push webhooks, 20 commits, poll interval 60 s");
+    println!(
+        "  tollgate controller      p50 {:>6.0} ms   p95 {:>6.0} ms   max {:>6.0} ms",
+        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
+        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
+        samples.last().expect("samples").as_secs_f64() * 1000.0
+    );
+    println!(
+        "  100 forged, unsigned or replayed requests: {triggered} accepted; the pushed change {} applied by them",
+        if unapplied { "was not" } else { "WAS" }
+    );
+}
+
 /// (resident KiB, peak resident KiB, CPU seconds so far) of a process, from /proc.
 fn usage(pid: u32) -> (u64, u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -279,8 +406,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let only_webhook = std::env::args().any(|a| a == "webhook");
     runtime.block_on(async {
-        latency().await;
-        steady_state().await;
+        if !only_webhook {
+            latency().await;
+        }
+        webhook_latency().await;
+        if !only_webhook {
+            steady_state().await;
+        }
     });
 }

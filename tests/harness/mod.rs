@@ -418,3 +418,48 @@ impl Drop for ControlPlane {
         }
     }
 }
+
+/// POSTs a webhook to the receiver as a forge would: (status code, body).
+pub fn post_webhook(port: u16, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the webhook receiver listens");
+    let mut request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send");
+    // A receiver that refuses a body by its length answers before reading it and may close early: what it
+    // answered is what counts.
+    let _ = std::io::Write::write_all(&mut stream, body);
+    let mut response = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut stream, &mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// GitHub's signature header value for `body`.
+pub fn github_signature(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
