@@ -118,65 +118,116 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-async fn latency() {
-    let plane = ControlPlane::start(Options {
-        controller_manager: false,
-        audit_log: false,
-    });
-    let admin = plane.admin().await;
-    create_namespaces(
-        &admin,
-        ["payments", "search", "search-indexer", SYSTEM_NAMESPACE]
-            .into_iter()
-            .map(str::to_owned),
-    )
-    .await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let server = GitServer::start(&root.join("example-repo"));
-    let _controller = controller(&plane, &server, "staging", "1s", &[]);
-    wait_applied(&admin, &server.head(), Duration::from_secs(60)).await;
+/// The example organisation on a fresh control plane and Git server, and the grant the latency rounds add and
+/// remove (a RoleBinding `tollgate:view` in `search`).
+struct Rig {
+    plane: ControlPlane,
+    admin: kube::Client,
+    server: GitServer,
+    teams: std::path::PathBuf,
+    original: String,
+    with_grant: String,
+}
 
-    let teams = server.work.join("access/teams.yaml");
-    let original = std::fs::read_to_string(&teams).expect("teams");
-    let marker = "    - role: view\n      cluster: prod\n      namespaces: [payments]\n";
-    let with_grant = original.replacen(
-        marker,
-        &format!("{marker}    - role: view\n      cluster: staging\n      namespaces: [search]\n"),
-        1,
-    );
-    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), "search");
-    let mut samples = Vec::new();
-    for round in 0..20 {
-        let add = round % 2 == 0;
-        // Commits arrive at any moment of the poll interval, not in step with it.
-        tokio::time::sleep(Duration::from_millis((round * 373) % 1000)).await;
-        std::fs::write(&teams, if add { &with_grant } else { &original }).expect("write");
-        server.commit_and_push(if add { "grant view" } else { "revoke view" });
-        let pushed = Instant::now();
-        loop {
-            let exists = bindings
-                .get_opt("tollgate:view")
-                .await
-                .expect("get")
-                .is_some();
-            if exists == add {
-                break;
-            }
+impl Rig {
+    async fn start() -> Rig {
+        let plane = ControlPlane::start(Options {
+            controller_manager: false,
+            audit_log: false,
+        });
+        let admin = plane.admin().await;
+        create_namespaces(
+            &admin,
+            ["payments", "search", "search-indexer", SYSTEM_NAMESPACE]
+                .into_iter()
+                .map(str::to_owned),
+        )
+        .await;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let server = GitServer::start(&root.join("example-repo"));
+        let teams = server.work.join("access/teams.yaml");
+        let original = std::fs::read_to_string(&teams).expect("teams");
+        let marker = "    - role: view\n      cluster: prod\n      namespaces: [payments]\n";
+        let with_grant = original.replacen(
+            marker,
+            &format!(
+                "{marker}    - role: view\n      cluster: staging\n      namespaces: [search]\n"
+            ),
+            1,
+        );
+        Rig {
+            plane,
+            admin,
+            server,
+            teams,
+            original,
+            with_grant,
+        }
+    }
+
+    /// Commits and pushes the grant (`add`) or its removal.
+    fn commit(&self, add: bool) {
+        let text = if add {
+            &self.with_grant
+        } else {
+            &self.original
+        };
+        std::fs::write(&self.teams, text).expect("write");
+        self.server
+            .commit_and_push(if add { "grant view" } else { "revoke view" });
+    }
+
+    /// Whether the cluster shows the grant as `add` says.
+    async fn applied(&self, add: bool) -> bool {
+        Api::<RoleBinding>::namespaced(self.admin.clone(), "search")
+            .get_opt("tollgate:view")
+            .await
+            .expect("get")
+            .is_some()
+            == add
+    }
+
+    /// Waits (polling every 10 ms, at most 30 s) until the cluster shows the grant as `add` says; the time since
+    /// `pushed`.
+    async fn wait_until_applied(&self, add: bool, pushed: Instant, round: u64) -> Duration {
+        while !self.applied(add).await {
             assert!(
                 pushed.elapsed() < Duration::from_secs(30),
                 "round {round} not applied"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        samples.push(pushed.elapsed());
+        pushed.elapsed()
     }
+}
+
+/// Prints p50, p95 and max of the samples under `title`.
+fn report(title: &str, samples: &mut [Duration]) {
     samples.sort();
-    println!("change-to-applied latency, 20 commits, poll interval 1 s");
+    println!("{title}");
     println!(
         "  tollgate controller      p50 {:>6.0} ms   p95 {:>6.0} ms   max {:>6.0} ms",
-        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
-        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
+        percentile(samples, 0.5).as_secs_f64() * 1000.0,
+        percentile(samples, 0.95).as_secs_f64() * 1000.0,
         samples.last().expect("samples").as_secs_f64() * 1000.0
+    );
+}
+
+async fn latency() {
+    let rig = Rig::start().await;
+    let _controller = controller(&rig.plane, &rig.server, "staging", "1s", &[]);
+    wait_applied(&rig.admin, &rig.server.head(), Duration::from_secs(60)).await;
+    let mut samples = Vec::new();
+    for round in 0..20 {
+        let add = round % 2 == 0;
+        // Commits arrive at any moment of the poll interval, not in step with it.
+        tokio::time::sleep(Duration::from_millis((round * 373) % 1000)).await;
+        rig.commit(add);
+        samples.push(rig.wait_until_applied(add, Instant::now(), round).await);
+    }
+    report(
+        "change-to-applied latency, 20 commits, poll interval 1 s",
+        &mut samples,
     );
     println!(
         "  Flux (default interval)  a commit waits up to 60 s for the next poll (30 s on average), then applies"
@@ -184,33 +235,20 @@ async fn latency() {
 }
 
 async fn webhook_latency() {
-    let plane = ControlPlane::start(Options {
-        controller_manager: false,
-        audit_log: false,
-    });
-    let admin = plane.admin().await;
-    create_namespaces(
-        &admin,
-        ["payments", "search", "search-indexer", SYSTEM_NAMESPACE]
-            .into_iter()
-            .map(str::to_owned),
-    )
-    .await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let server = GitServer::start(&root.join("example-repo"));
-    let secret_file = plane.dir.path().join("webhook-secret");
+    let rig = Rig::start().await;
+    let secret_file = rig.plane.dir.path().join("webhook-secret");
     std::fs::write(&secret_file, "s3cret").expect("write");
     let port = harness::free_port();
     let listen = format!("127.0.0.1:{port}");
     let secret = secret_file.to_str().expect("utf-8");
     let _controller = controller(
-        &plane,
-        &server,
+        &rig.plane,
+        &rig.server,
         "staging",
         "60s",
         &["--webhook-listen", &listen, "--webhook-secret-file", secret],
     );
-    wait_applied(&admin, &server.head(), Duration::from_secs(60)).await;
+    wait_applied(&rig.admin, &rig.server.head(), Duration::from_secs(60)).await;
 
     let push = br#"{"ref":"refs/heads/main"}"#;
     let signed = |delivery: &str| {
@@ -220,34 +258,12 @@ async fn webhook_latency() {
             ("X-GitHub-Delivery", delivery.to_owned()),
         ]
     };
-    let teams = server.work.join("access/teams.yaml");
-    let original = std::fs::read_to_string(&teams).expect("teams");
-    let marker = "    - role: view\n      cluster: prod\n      namespaces: [payments]\n";
-    let with_grant = original.replacen(
-        marker,
-        &format!("{marker}    - role: view\n      cluster: staging\n      namespaces: [search]\n"),
-        1,
-    );
-    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), "search");
-    let applied = |add: bool| {
-        let bindings = bindings.clone();
-        async move {
-            bindings
-                .get_opt("tollgate:view")
-                .await
-                .expect("get")
-                .is_some()
-                == add
-        }
-    };
 
     // Forged, unsigned and replayed requests after a push: the change must stay unapplied.
-    std::fs::write(&teams, &with_grant).expect("write");
-    server.commit_and_push("grant view");
+    rig.commit(true);
     assert_eq!(post_webhook(port, &signed("seen"), push).0, 202);
-    wait_applied(&admin, &server.head(), Duration::from_secs(10)).await;
-    std::fs::write(&teams, &original).expect("write");
-    server.commit_and_push("revoke view");
+    wait_applied(&rig.admin, &rig.server.head(), Duration::from_secs(10)).await;
+    rig.commit(false);
     let mut triggered = 0;
     for i in 0..100 {
         let headers = match i % 4 {
@@ -268,7 +284,7 @@ async fn webhook_latency() {
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let unapplied = !applied(false).await;
+    let unapplied = !rig.applied(false).await;
 
     let mut samples = Vec::new();
     for round in 0..20 {
@@ -276,30 +292,18 @@ async fn webhook_latency() {
         let add = round % 2 == 1;
         if round > 0 {
             tokio::time::sleep(Duration::from_millis((round * 373) % 1000)).await;
-            std::fs::write(&teams, if add { &with_grant } else { &original }).expect("write");
-            server.commit_and_push(if add { "grant view" } else { "revoke view" });
+            rig.commit(add);
         }
         let pushed = Instant::now();
         assert_eq!(
             post_webhook(port, &signed(&format!("d{round}")), push).0,
             202
         );
-        while !applied(add).await {
-            assert!(
-                pushed.elapsed() < Duration::from_secs(30),
-                "round {round} not applied"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        samples.push(pushed.elapsed());
+        samples.push(rig.wait_until_applied(add, pushed, round).await);
     }
-    samples.sort();
-    println!("change-to-applied latency with push webhooks, 20 commits, poll interval 60 s");
-    println!(
-        "  tollgate controller      p50 {:>6.0} ms   p95 {:>6.0} ms   max {:>6.0} ms",
-        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
-        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
-        samples.last().expect("samples").as_secs_f64() * 1000.0
+    report(
+        "change-to-applied latency with push webhooks, 20 commits, poll interval 60 s",
+        &mut samples,
     );
     println!(
         "  100 forged, unsigned or replayed requests: {triggered} accepted; the pushed change {} applied by them",

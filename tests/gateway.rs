@@ -190,20 +190,9 @@ struct World {
 
 impl World {
     fn publish(&self) {
-        let output = self.plane.tollgate(
-            &self.applier,
-            &[
-                "apply",
-                "--git",
-                &self.server.url,
-                "--git-cache",
-                &self.cache.path().display().to_string(),
-                "--cluster",
-                "dev",
-                "--yes",
-                "--publish",
-            ],
-        );
+        let args = self.server.publish_args(self.cache.path(), "dev", &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = self.plane.tollgate(&self.applier, &args);
         assert_success(&output);
         git(
             &self.server.work,

@@ -348,22 +348,11 @@ impl World {
     }
 
     fn publish(&self) -> Value {
-        let output = self.plane.tollgate(
-            &self.applier,
-            &[
-                "apply",
-                "--git",
-                &self.server.url,
-                "--git-cache",
-                &self.cache.path().display().to_string(),
-                "--cluster",
-                "dev",
-                "--yes",
-                "--publish",
-                "--output",
-                "json",
-            ],
-        );
+        let args = self
+            .server
+            .publish_args(self.cache.path(), "dev", &["--output", "json"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = self.plane.tollgate(&self.applier, &args);
         assert_success(&output);
         serde_json::from_slice(&output.stdout).expect("an apply report")
     }

@@ -60,24 +60,13 @@ impl World {
     }
 
     fn run_publish(&self) -> Output {
-        self.plane.tollgate(
-            &self.kubeconfig,
-            &[
-                "apply",
-                "--git",
-                &self.server.url,
-                "--git-cache",
-                &self.cache.path().display().to_string(),
-                "--cluster",
-                "staging",
-                "--now",
-                NOW,
-                "--yes",
-                "--publish",
-                "--output",
-                "json",
-            ],
-        )
+        let args = self.server.publish_args(
+            self.cache.path(),
+            "staging",
+            &["--now", NOW, "--output", "json"],
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.plane.tollgate(&self.kubeconfig, &args)
     }
 
     /// Decrypts a published client file from a fresh stock clone, remembering its secrets.

@@ -163,10 +163,27 @@ pub enum StatusReadError {
 
 /// Writes the status (server-side apply of the whole ConfigMap by the field manager `tollgate`).
 pub async fn write(client: &kube::Client, namespace: &str, status: &Status) -> Result<(), String> {
+    apply_json_configmap(client, namespace, STATUS_CONFIGMAP, STATUS_KEY, status)
+        .await
+        .map_err(|e| describe(&e))
+}
+
+/// Server-side applies (field manager `tollgate`) the ConfigMap `name` in `namespace` holding `value` as pretty
+/// JSON under `key`, labelled as tollgate's: how the controller and the gateway publish their reports.
+///
+/// # Errors
+/// The API server's answer.
+pub async fn apply_json_configmap(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), kube::Error> {
     let configmap = ConfigMap {
         metadata: ObjectMeta {
-            name: Some(STATUS_CONFIGMAP.into()),
-            namespace: Some(namespace.into()),
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([(
                 crate::objects::MANAGED_BY_LABEL.to_owned(),
                 crate::objects::MANAGED_BY_VALUE.to_owned(),
@@ -174,20 +191,19 @@ pub async fn write(client: &kube::Client, namespace: &str, status: &Status) -> R
             ..ObjectMeta::default()
         },
         data: Some(BTreeMap::from([(
-            STATUS_KEY.to_owned(),
-            serde_json::to_string_pretty(status).expect("a status serializes"),
+            key.to_owned(),
+            serde_json::to_string_pretty(value).expect("a report serializes"),
         )])),
         ..ConfigMap::default()
     };
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(
-            STATUS_CONFIGMAP,
-            &PatchParams::apply("tollgate").force(),
+            name,
+            &PatchParams::apply(crate::objects::FIELD_MANAGER).force(),
             &Patch::Apply(&configmap),
         )
         .await
         .map(|_| ())
-        .map_err(|e| describe(&e))
 }
 
 /// Reads the status the controller of `namespace` wrote (one GET), for `tollgate status`.

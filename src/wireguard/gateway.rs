@@ -21,7 +21,7 @@ use ipnet::IpNet;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -35,7 +35,7 @@ use super::peers::{
     interface_command, key_bytes,
 };
 use crate::cluster::describe;
-use crate::objects::FIELD_MANAGER;
+use crate::controller::status::apply_json_configmap;
 
 /// The ConfigMap, in the gateway's namespace, that holds its [`GatewayStatus`] under [`GATEWAY_STATUS_KEY`].
 pub const GATEWAY_STATUS_CONFIGMAP: &str = "tollgate-gateway-status";
@@ -483,34 +483,6 @@ async fn read_peers(client: &kube::Client, namespace: &str) -> Result<PeerList, 
     PeerList::parse(&text).map_err(|e| e.to_string())
 }
 
-/// Writes the status ConfigMap (server-side apply).
-async fn write_status(
-    client: &kube::Client,
-    namespace: &str,
-    status: &GatewayStatus,
-) -> Result<(), kube::Error> {
-    let configmap = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(GATEWAY_STATUS_CONFIGMAP.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        data: Some(BTreeMap::from([(
-            GATEWAY_STATUS_KEY.to_owned(),
-            serde_json::to_string_pretty(status).expect("a status serializes"),
-        )])),
-        ..ConfigMap::default()
-    };
-    Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .patch(
-            GATEWAY_STATUS_CONFIGMAP,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&configmap),
-        )
-        .await
-        .map(|_| ())
-}
-
 /// Reads the gateway's status ConfigMap in `namespace`; `Ok(None)` when no gateway has written one.
 ///
 /// # Errors
@@ -665,7 +637,15 @@ pub async fn run(
                         || now.duration_since(*at) > jiff::SignedDuration::from_secs(30)
                 });
                 if due {
-                    match write_status(&client, &options.namespace, &status).await {
+                    match apply_json_configmap(
+                        &client,
+                        &options.namespace,
+                        GATEWAY_STATUS_CONFIGMAP,
+                        GATEWAY_STATUS_KEY,
+                        &status,
+                    )
+                    .await
+                    {
                         Ok(()) => last_written = Some((status, now)),
                         Err(e) => {
                             tracing::warn!(error = %describe(&e), "cannot write the gateway status");

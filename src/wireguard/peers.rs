@@ -156,18 +156,13 @@ pub fn key_bytes(key: &str) -> Option<[u8; 32]> {
 
 /// A base64 key as the UAPI writes it: lowercase hex.
 fn key_hex(key: &str) -> Option<String> {
-    Some(key_bytes(key)?.iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex::encode(key_bytes(key)?))
 }
 
 /// A UAPI hex key back to base64.
-fn hex_key(hex: &str) -> Option<String> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..32)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-        .collect();
-    Some(BASE64.encode(bytes?))
+fn hex_key(text: &str) -> Option<String> {
+    let bytes: [u8; 32] = hex::decode(text).ok()?.try_into().ok()?;
+    Some(BASE64.encode(bytes))
 }
 
 /// One peer as a device reports it (`get=1`).

@@ -133,6 +133,19 @@ impl GitServer {
         git(&self.work, &["push", "--quiet", "origin", "HEAD:main"]);
     }
 
+    /// `tollgate apply --git <this server> --git-cache CACHE --cluster CLUSTER --yes --publish`, then `extra`: the
+    /// publish a controller would run, as one command.
+    pub fn publish_args(&self, cache: &Path, cluster: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = ["apply", "--git", &self.url, "--git-cache"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.push(cache.display().to_string());
+        args.extend(["--cluster", cluster, "--yes", "--publish"].map(str::to_owned));
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    }
+
     /// The branch head as the server has it.
     pub fn head(&self) -> String {
         text(&git(&self.bare, &["rev-parse", "main"]))
