@@ -281,6 +281,12 @@ impl Cluster {
             .trim_end_matches('/')
             .to_owned();
         let certificate_authority = certificate_authority_pem(&config);
+        // An API server that accepts a connection and never answers (a half-dead connection during a control plane
+        // failover) would otherwise hold a request, and the loop waiting on it, forever.
+        let mut config = config;
+        if config.read_timeout.is_none() {
+            config.read_timeout = Some(std::time::Duration::from_secs(60));
+        }
         let client = kube::Client::try_from(config).map_err(ConnectError::Client)?;
         let quota = Quota::per_second(options.rate_limit.qps).allow_burst(options.rate_limit.burst);
         Ok(Cluster {

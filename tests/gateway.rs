@@ -413,7 +413,7 @@ fn the_gateway_serves_the_repository_s_peers_live_and_clients_connect() {
     let slices = std::env::temp_dir().join(format!("{prefix}-slices.yaml"));
     std::fs::write(
         &slices,
-        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo, namespace: payments, labels: {kubernetes.io/service-name: echo}}\naddressType: IPv4\nendpoints: [{addresses: [10.96.0.10]}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo, namespace: other, labels: {kubernetes.io/service-name: echo}}\naddressType: IPv4\nendpoints: [{addresses: [10.96.0.20]}]\n",
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo, namespace: payments, labels: {kubernetes.io/service-name: echo, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}}\naddressType: IPv4\nendpoints: [{addresses: [10.96.0.10]}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: echo, namespace: other, labels: {kubernetes.io/service-name: echo, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}}\naddressType: IPv4\nendpoints: [{addresses: [10.96.0.20]}]\n",
     )
     .expect("write");
     assert_success(&plane.kubectl(&["apply", "-f", &slices.display().to_string()]));

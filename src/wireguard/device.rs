@@ -80,7 +80,7 @@ pub struct Device {
     interface: String,
     socket: PathBuf,
     /// Our end of the UAPI socket pair; one request at a time.
-    uapi: Arc<Mutex<BufReader<UnixStream>>>,
+    uapi: Uapi,
     stop: Arc<AtomicBool>,
     _handle: DeviceHandle,
 }
@@ -92,6 +92,27 @@ impl Drop for Device {
         let _ = UnixStream::connect(&self.socket);
         let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+/// The UAPI channel, shared by the process and the `wg show` proxy. `None` once an exchange failed halfway: a late
+/// answer could pair with the next request, so none is made any more (the gateway then stops, and its restart
+/// restores every peer).
+type Uapi = Arc<Mutex<Option<BufReader<UnixStream>>>>;
+
+/// One request over the channel; a failure breaks the channel for good.
+fn exchange_on(uapi: &Uapi, request: &str) -> std::io::Result<String> {
+    let mut channel = uapi.lock().expect("the UAPI lock is never poisoned");
+    let stream = channel.as_mut().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "an earlier request to the device failed halfway; the channel is closed",
+        )
+    })?;
+    let answer = exchange(stream, request);
+    if answer.is_err() {
+        *channel = None;
+    }
+    answer
 }
 
 /// Sends one UAPI request over `stream` and reads the answer up to its `errno=` line.
@@ -154,50 +175,34 @@ fn handshakes_as_unix_time(answer: &str) -> String {
 
 /// Serves `/var/run/wireguard/<interface>.sock` for `wg show`, forwarding each `get` to the device; a `set` is
 /// refused with EPERM.
-fn serve_socket(
-    listener: UnixListener,
-    uapi: Arc<Mutex<BufReader<UnixStream>>>,
-    stop: Arc<AtomicBool>,
-) {
+fn serve_socket(listener: UnixListener, uapi: Uapi, stop: Arc<AtomicBool>) {
     for connection in listener.incoming() {
         if stop.load(Ordering::Relaxed) {
             return;
         }
         let Ok(connection) = connection else { continue };
         let _ = connection.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(&connection);
-        let mut request = String::new();
-        // A request is `get=1` or `set=1` and its lines, up to an empty line (or the end of the connection).
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let blank = line == "\n";
-                    request.push_str(&line);
-                    if blank {
-                        break;
-                    }
-                }
-            }
-        }
-        if request.is_empty() {
+        let _ = connection.set_write_timeout(Some(Duration::from_secs(5)));
+        // Only the first line decides, read with a cap: `get=1` is served; anything else, `set=1` included, is
+        // refused. The device is this process's to configure (from the repository), and a `set` naming an existing
+        // peer would panic boringtun's device.
+        let mut first = String::new();
+        let _ = std::io::Read::take(BufReader::new(&connection), 64).read_line(&mut first);
+        if first.is_empty() {
             continue;
         }
-        // Read-only: the device is this process's to configure (from the repository). A `set` from outside could
-        // also name an existing peer, which panics boringtun's device and leaves the tunnel dead.
-        if !request.starts_with("get=1") {
+        if first != "get=1\n" {
             let mut writer = &connection;
-            let _ = writer.write_all(b"errno=1\n\n");
+            let errno: &[u8] = if first.starts_with("set=1") {
+                b"errno=1\n\n"
+            } else {
+                b"errno=22\n\n"
+            };
+            let _ = writer.write_all(errno);
             continue;
         }
-        if !request.ends_with("\n\n") {
-            request.push('\n');
-        }
-        let answer = {
-            let mut stream = uapi.lock().expect("the UAPI lock is never poisoned");
-            exchange(&mut stream, &request)
-        };
+        let request = "get=1\n";
+        let answer = exchange_on(&uapi, request);
         let answer = answer.map_or_else(|_| "errno=5\n\n".into(), |a| handshakes_as_unix_time(&a));
         let mut writer = &connection;
         let _ = writer.write_all(answer.as_bytes());
@@ -282,7 +287,10 @@ impl Device {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .map_err(|e| create(format!("{}: {e}", socket.display())))?;
-        let uapi = Arc::new(Mutex::new(BufReader::new(ours)));
+        // Only root reads the device's state (as for wireguard-go's and the kernel's).
+        std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| create(format!("{}: {e}", socket.display())))?;
+        let uapi = Arc::new(Mutex::new(Some(BufReader::new(ours))));
         let stop = Arc::new(AtomicBool::new(false));
         {
             let (uapi, stop) = (uapi.clone(), stop.clone());
@@ -303,8 +311,7 @@ impl Device {
     }
 
     fn uapi(&self, request: &str) -> Result<String, DeviceError> {
-        let mut stream = self.uapi.lock().expect("the UAPI lock is never poisoned");
-        exchange(&mut stream, request).map_err(|e| DeviceError::Uapi {
+        exchange_on(&self.uapi, request).map_err(|e| DeviceError::Uapi {
             interface: self.interface.clone(),
             socket: self.socket.clone(),
             reason: e.to_string(),
@@ -349,7 +356,9 @@ impl Device {
                 &self.interface,
             ])?;
         }
-        ip(&["link", "set", "dev", &self.interface, "up"])
+        // 1420, as wg-quick and wireguard-go: 1500 minus the WireGuard, UDP and IPv6 headers, so that tunnel packets
+        // are not fragmented (UDP load balancers often drop fragments).
+        ip(&["link", "set", "dev", &self.interface, "mtu", "1420", "up"])
     }
 
     /// `ip route replace <net> dev <interface>` for each network (idempotent: the gateway's route of its pool).

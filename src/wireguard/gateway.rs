@@ -377,8 +377,12 @@ async fn read_addresses(
             None => break,
         }
     }
+    // Only the EndpointSlice controller's slices: hand-made ones (or mirrored selector-less Endpoints) could name
+    // any address and widen a namespace grant to it.
     let slices: Api<EndpointSlice> = Api::all(client.clone());
-    let mut params = ListParams::default().limit(500);
+    let mut params = ListParams::default()
+        .limit(500)
+        .labels("endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io");
     loop {
         let page = slices
             .list(&params)
@@ -653,7 +657,9 @@ pub async fn run(
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot read the WireGuard device"),
+            // The device's channel failed (it may be out of step with its answers): a restart restores every
+            // peer from the list, which is safer than guessing.
+            Err(e) => return Err(e.into()),
         }
 
         tokio::select! {
@@ -693,19 +699,25 @@ fn serve_list(
         device.route(&[list.pool]).map_err(|e| e.to_string())?;
         *served.routed = Some(list.pool);
     }
-    // The filter is installed whatever `--no-forward` says: forwarding may be on without this process's help.
+    let live = device.get().map_err(|e| e.to_string())?;
+    let changes = diff(&live.peers, &list.peers);
+    // Order: removals first (a revocation never waits for anything), then the filter, then the adds, so that a new
+    // peer, or one whose range another client held, never meets the old rules. A filter that cannot be installed
+    // holds the adds back, not the removals. The filter is installed whatever `--no-forward` says: forwarding may
+    // be on without this process's help.
+    if let Some(command) = changes.removal_command() {
+        device.set(&command).map_err(|e| e.to_string())?;
+    }
     let rules = firewall_rules(&options.interface, list, addresses, options.masquerade);
     if served.ruleset.as_ref() != Some(&rules) {
         nft(&rules)?;
         *served.ruleset = Some(rules);
     }
-    let live = device.get().map_err(|e| e.to_string())?;
-    let changes = diff(&live.peers, &list.peers);
+    if let Some(command) = changes.add_command() {
+        device.set(&command).map_err(|e| e.to_string())?;
+    }
     if changes.is_empty() {
         return Ok(());
-    }
-    for command in changes.set_commands() {
-        device.set(&command).map_err(|e| e.to_string())?;
     }
     let m = metrics.lock().expect("metrics lock");
     for (action, count) in [

@@ -28,9 +28,11 @@ pub const GATEWAY_SECRET: &str = "tollgate-gateway";
 /// The data key of the private key (base64, as `wg` prints it) in [`GATEWAY_SECRET`].
 pub const GATEWAY_PRIVATE_KEY: &str = "privateKey";
 
-/// What a gateway serves: the cluster's networks, the client pool and one peer per VPN client.
+/// What a gateway serves: the cluster's networks, the client pool and one peer per VPN client. Unknown fields are
+/// ignored, so that a newer controller's list does not stop an older gateway (incompatible changes raise
+/// [`PEERS_FORMAT_VERSION`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PeerList {
     /// [`PEERS_FORMAT_VERSION`].
     pub format_version: u32,
@@ -50,7 +52,7 @@ pub struct PeerList {
 
 /// One client's peer: its public key and the range it may send from (its WireGuard `AllowedIPs` on the gateway).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Peer {
     /// The `Client` document's name.
     pub client: String,
@@ -304,30 +306,42 @@ impl PeerDiff {
     /// first the removals (removed and changed peers), then the adds (new and changed peers). Empty when there
     /// is nothing to do, so an unchanged peer is never sent.
     pub fn set_commands(&self) -> Vec<String> {
-        let mut commands = Vec::new();
+        self.removal_command()
+            .into_iter()
+            .chain(self.add_command())
+            .collect()
+    }
+
+    /// The `set=1` that removes the removed and the changed peers, if any.
+    pub fn removal_command(&self) -> Option<String> {
         let removals: Vec<&str> = self
             .remove
             .iter()
             .map(String::as_str)
             .chain(self.change.iter().map(|p| p.public_key.as_str()))
             .collect();
-        if !removals.is_empty() {
-            let mut command = String::from("set=1\n");
-            for key in removals {
-                let hex = key_hex(key).expect("keys were checked when the list was parsed");
-                command.push_str(&format!("public_key={hex}\nremove=true\n"));
-            }
-            commands.push(command + "\n");
+        if removals.is_empty() {
+            return None;
         }
+        let mut command = String::from("set=1\n");
+        for key in removals {
+            let hex = key_hex(key).expect("keys were checked when the list was parsed");
+            command.push_str(&format!("public_key={hex}\nremove=true\n"));
+        }
+        Some(command + "\n")
+    }
+
+    /// The `set=1` that adds the new and the changed peers, if any.
+    pub fn add_command(&self) -> Option<String> {
         let adds: Vec<&Peer> = self.add.iter().chain(&self.change).collect();
-        if !adds.is_empty() {
-            let mut command = String::from("set=1\n");
-            for peer in adds {
-                command.push_str(&peer_section(&peer.public_key, &[peer.range], None, None));
-            }
-            commands.push(command + "\n");
+        if adds.is_empty() {
+            return None;
         }
-        commands
+        let mut command = String::from("set=1\n");
+        for peer in adds {
+            command.push_str(&peer_section(&peer.public_key, &[peer.range], None, None));
+        }
+        Some(command + "\n")
     }
 }
 
@@ -370,7 +384,10 @@ pub fn diff(live: &[LivePeer], desired: &[Peer]) -> PeerDiff {
     for peer in desired {
         match live_by_key.get(peer.public_key.as_str()) {
             None => result.add.push(peer.clone()),
-            Some(live) if live.allowed_ips != [peer.range] => result.change.push(peer.clone()),
+            // boringtun reports allowed IPs without host bits: compare like with like.
+            Some(live) if live.allowed_ips != [peer.range.trunc()] => {
+                result.change.push(peer.clone());
+            }
             Some(_) => {}
         }
     }
@@ -540,6 +557,9 @@ mod tests {
                 .set_commands()
                 .is_empty()
         );
+        // The device reports ranges without host bits; a range written with them is the same range.
+        let hosty = [peer("a", 1, "10.90.0.1/30")];
+        assert!(diff(&[live(1, &["10.90.0.0/30"])], &hosty).is_empty());
     }
 
     #[test]
