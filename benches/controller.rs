@@ -10,7 +10,7 @@
 //!    memory and CPU over an idle minute, and its API requests in that minute by verb (from the audit log).
 //!
 //! Prints figures; asserts nothing about time. Run: `cargo bench --bench controller` (a few minutes); `cargo bench
-//! --bench controller -- webhook` runs only the webhook part.
+//! --bench controller -- webhook` runs only the webhook part, `-- steady` only the large organisation.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -311,16 +311,21 @@ async fn webhook_latency() {
     );
 }
 
-/// (resident KiB, peak resident KiB, CPU seconds so far) of a process, from /proc.
-fn usage(pid: u32) -> (u64, u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let field = |name: &str| {
+/// The fields of a process's /proc status, in KiB, by name (`VmRSS:`); 0 when absent.
+fn status_fields(pid: u32) -> impl Fn(&str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    move |name: &str| {
         status
             .lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
-    };
+    }
+}
+
+/// (resident KiB, peak resident KiB, CPU seconds so far) of a process, from /proc.
+fn usage(pid: u32) -> (u64, u64, f64) {
+    let field = status_fields(pid);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let after_name = stat.rsplit_once(')').expect("stat format").1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
@@ -366,24 +371,77 @@ async fn steady_state() {
     .await;
     let server = GitServer::start(work.path());
     // As in the live benchmark, the client-side rate limit is raised for the cold apply of this many objects
-    // (the default --qps 200 would make it last five minutes); idle, it does not matter.
-    let controller = controller(
-        &plane,
-        &server,
-        "bench",
-        "5s",
-        &["--qps", "2000", "--burst", "2000", "--concurrency", "32"],
-    );
+    // (the default --qps 200 would make it last five minutes); idle, it does not matter. The resync (every 10
+    // minutes by default) is moved out of the way, so that the idle minute measures idling.
+    let flags = [
+        "--qps",
+        "2000",
+        "--burst",
+        "2000",
+        "--concurrency",
+        "32",
+        "--resync",
+        "0 0 0 1 1 *",
+    ];
+    let controller = controller(&plane, &server, "bench", "5s", &flags);
     let pid = controller.0.id();
+    let sampler = RssSampler::start(pid);
     let first = wait_applied(&admin, &server.head(), Duration::from_secs(1800)).await;
+    if let Some((at, (anon, file))) = sampler.stop() {
+        println!(
+            "  (highest resident memory sampled: {:.1} MiB anonymous + {:.1} MiB file-backed at {at})",
+            anon as f64 / 1024.0,
+            file as f64 / 1024.0
+        );
+    }
+    let log = plane.dir.path().join("controller.log");
+    let steps = reconcile_steps(&log);
+    let (_, first_peak, _) = usage(pid);
     println!(
         "steady state: {objects} managed objects, {} clients",
         LARGE.clients
     );
     println!(
-        "  first reconcile (apply + 1,000 tokens + client files): {:.1} s",
-        first.as_secs_f64()
+        "  first reconcile (apply + 1,000 tokens + client files): {:.1} s (apply {:.1} s, publish {:.1} s), peak \
+         resident memory {:.1} MiB",
+        first.as_secs_f64(),
+        steps.first().map_or(0.0, |s| s.0),
+        steps.first().map_or(0.0, |s| s.1),
+        first_peak as f64 / 1024.0
     );
+    // A restarted controller (a new pod) reconciles the head, its own publish commit, with every object live and
+    // nothing new: it reads everything, writes nothing and commits nothing.
+    drop(controller);
+    std::fs::rename(&log, plane.dir.path().join("controller-1.log")).expect("rename the log");
+    let commits = server.commit_count();
+    let writes_before = plane.writes_by(APPLIER_USER).len();
+    let controller = self::controller(&plane, &server, "bench", "5s", &flags);
+    let pid = controller.0.id();
+    let published_head = server.head();
+    let restarted = wait_applied(&admin, &published_head, Duration::from_secs(600)).await;
+    let (_, second_peak, _) = usage(pid);
+    let later_writes = plane.writes_by(APPLIER_USER)[writes_before..]
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e["objectRef"]["resource"].as_str(),
+                Some("leases" | "configmaps" | "events")
+            )
+        })
+        .count();
+    println!(
+        "  after a restart, a reconcile with nothing new (all {objects} objects live): {:.1} s, peak resident \
+         memory {:.1} MiB, {later_writes} writes to managed objects or credentials, {} new commits",
+        restarted.as_secs_f64(),
+        second_peak as f64 / 1024.0,
+        server.commit_count() - commits
+    );
+    let throttled = plane
+        .requests_by(APPLIER_USER)
+        .iter()
+        .filter(|e| e["responseStatus"]["code"] == 429)
+        .count();
+    println!("  HTTP 429 answers to the controller: {throttled}");
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before_requests = plane.requests_by(APPLIER_USER).len();
     let (_, _, cpu_before) = usage(pid);
@@ -397,7 +455,7 @@ async fn steady_state() {
         *by_verb.entry(format!("{verb} {resource}")).or_default() += 1;
     }
     println!(
-        "  idle minute: RSS {:.1} MiB (peak during the first reconcile {:.1} MiB), CPU {:.2} s",
+        "  idle minute after it: RSS {:.1} MiB (peak {:.1} MiB), CPU {:.2} s",
         rss as f64 / 1024.0,
         peak as f64 / 1024.0,
         cpu_after - cpu_before
@@ -405,18 +463,100 @@ async fn steady_state() {
     println!("  API requests in the idle minute by verb: {by_verb:?}");
 }
 
+/// (apply, publish) seconds of each reconcile that applied, from the controller's JSON log: "applying" to
+/// "publishing client files" to "reconciled".
+fn reconcile_steps(log: &Path) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut steps = Vec::new();
+    let mut started: Option<(jiff::Timestamp, Option<jiff::Timestamp>)> = None;
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(at) = event["timestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        else {
+            continue;
+        };
+        match event["message"].as_str() {
+            Some("applying") => started = Some((at, None)),
+            Some("publishing client files") => {
+                if let Some((_, publishing)) = &mut started {
+                    *publishing = Some(at);
+                }
+            }
+            Some("reconciled") => {
+                if let Some((applying, Some(publishing))) = started.take() {
+                    let seconds =
+                        |a: jiff::Timestamp, b: jiff::Timestamp| b.duration_since(a).as_secs_f64();
+                    steps.push((seconds(applying, publishing), seconds(publishing, at)));
+                }
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
+/// Samples a process's resident memory every 20 ms until aborted; `highest` holds when it was highest, and how
+/// high (KiB).
+struct RssSampler {
+    task: tokio::task::JoinHandle<()>,
+    highest: std::sync::Arc<std::sync::Mutex<Option<Sample>>>,
+}
+
+/// When, and resident anonymous and file-backed memory in KiB.
+type Sample = (jiff::Timestamp, (u64, u64));
+
+/// Resident anonymous and file-backed memory of a process, KiB.
+fn anon_and_file(pid: u32) -> (u64, u64) {
+    let field = status_fields(pid);
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let highest =
+            std::sync::Arc::new(std::sync::Mutex::new(None::<(jiff::Timestamp, (u64, u64))>));
+        let seen = highest.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let rss = anon_and_file(pid);
+                {
+                    let mut highest = seen.lock().expect("not poisoned");
+                    if highest.is_none_or(|(_, top)| rss.0 + rss.1 > top.0 + top.1) {
+                        *highest = Some((jiff::Timestamp::now(), rss));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        RssSampler { task, highest }
+    }
+
+    fn stop(self) -> Option<Sample> {
+        self.task.abort();
+        *self.highest.lock().expect("not poisoned")
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let only_webhook = std::env::args().any(|a| a == "webhook");
+    // `webhook` or `steady` runs only that part.
+    let only = |part: &str| std::env::args().any(|a| a == part);
+    let all = !only("webhook") && !only("steady");
     runtime.block_on(async {
-        if !only_webhook {
+        if all {
             latency().await;
         }
-        webhook_latency().await;
-        if !only_webhook {
+        if all || only("webhook") {
+            webhook_latency().await;
+        }
+        if all || only("steady") {
             steady_state().await;
         }
     });

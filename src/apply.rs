@@ -8,10 +8,11 @@
 use std::num::NonZeroUsize;
 
 use futures::StreamExt;
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, describe, status_code};
-use crate::objects::{DesiredState, LiveState, ObjectKey, ObjectKind};
+use crate::objects::{DesiredState, LiveState, Manifest, ObjectKey, ObjectKind};
 use crate::plan::{Action, Change, DeletionGuardViolation, Plan};
 
 /// Version of the JSON form of an apply report.
@@ -227,14 +228,19 @@ fn waves(plan: &Plan) -> Vec<Vec<(usize, &Change)>> {
 
 /// Applies a plan computed from `desired` and `live` (as read from `cluster`). Refuses before writing anything
 /// when [`preflight`] fails; otherwise every object gets an outcome, failed ones with the API server's reason.
+/// `progress` counts the objects that need a request (every change but `no-op` and `unowned`) as they are
+/// written; `ProgressBar::hidden()` shows nothing.
 pub async fn apply(
     cluster: &Cluster,
     plan: &Plan,
     desired: &DesiredState,
     live: &LiveState,
     options: &ApplyOptions,
+    progress: &ProgressBar,
 ) -> Result<ApplyReport, Refusal> {
     preflight(plan, options)?;
+    let needs_request = |change: &Change| !matches!(change.action, Action::NoOp | Action::Unowned);
+    progress.set_length(plan.changes.iter().filter(|c| needs_request(c)).count() as u64);
     let mut outcomes: Vec<Option<ObjectOutcome>> = vec![None; plan.changes.len()];
     for wave in waves(plan) {
         let is_prune = wave
@@ -279,14 +285,17 @@ pub async fn apply(
         } else {
             wave
         };
-        let results: Vec<(usize, ObjectOutcome)> =
-            futures::stream::iter(wave)
-                .map(|(index, change)| async move {
-                    (index, write(cluster, change, desired, live).await)
-                })
-                .buffer_unordered(options.concurrency.get())
-                .collect()
-                .await;
+        let results: Vec<(usize, ObjectOutcome)> = futures::stream::iter(wave)
+            .map(|(index, change)| async move {
+                let outcome = write(cluster, change, desired, live).await;
+                if needs_request(change) {
+                    progress.inc(1);
+                }
+                (index, outcome)
+            })
+            .buffer_unordered(options.concurrency.get())
+            .collect()
+            .await;
         for (index, outcome) in results {
             outcomes[index] = Some(outcome);
         }
@@ -333,11 +342,8 @@ async fn write(
             .get(key)
             .expect("every change other than a delete names a desired object")
     };
-    let live_uid = || {
-        live.objects
-            .get(key)
-            .and_then(|m| m["metadata"]["uid"].as_str())
-    };
+    // Read only for the changes that need it (a precondition on a delete), not for every no-op.
+    let live_uid = || live.objects.get(key).and_then(|m| m.metadata().uid);
     let result = match change.action {
         Action::NoOp | Action::Unowned => Ok(Outcome::Unchanged),
         Action::Create => applied(cluster, key, manifest(), Outcome::Created).await,
@@ -346,16 +352,32 @@ async fn write(
             // Only the labels and metadata of an unlabelled object were read, so an immutable `roleRef` that
             // differs shows only now; adopting means the repository's binding replaces it.
             Err(error) if key.kind.is_binding() && status_code(&error) == Some(422) => {
-                replace(cluster, key, manifest(), live_uid(), Outcome::Adopted).await
+                replace(
+                    cluster,
+                    key,
+                    manifest(),
+                    live_uid().as_deref(),
+                    Outcome::Adopted,
+                )
+                .await
             }
             result => result.map(|()| Outcome::Adopted).map_err(|e| describe(&e)),
         },
         Action::Delete => cluster
-            .delete(key, live_uid())
+            .delete(key, live_uid().as_deref())
             .await
             .map(|()| Outcome::Deleted)
             .map_err(|e| describe(&e)),
-        Action::Replace => replace(cluster, key, manifest(), live_uid(), Outcome::Replaced).await,
+        Action::Replace => {
+            replace(
+                cluster,
+                key,
+                manifest(),
+                live_uid().as_deref(),
+                Outcome::Replaced,
+            )
+            .await
+        }
     };
     match result {
         Ok(outcome) => ObjectOutcome {
@@ -370,7 +392,7 @@ async fn write(
 async fn applied(
     cluster: &Cluster,
     key: &ObjectKey,
-    manifest: &serde_json::Value,
+    manifest: &Manifest,
     outcome: Outcome,
 ) -> Result<Outcome, String> {
     cluster
@@ -384,7 +406,7 @@ async fn applied(
 async fn replace(
     cluster: &Cluster,
     key: &ObjectKey,
-    manifest: &serde_json::Value,
+    manifest: &Manifest,
     uid: Option<&str>,
     outcome: Outcome,
 ) -> Result<Outcome, String> {

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+use kube::Resource as _;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, Preconditions,
@@ -19,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::objects::{
     DesiredState, INSTANCE_LABEL, LivePeers, LiveState, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
-    ObjectKey, ObjectKind,
+    Manifest, ObjectKey, ObjectKind,
 };
 
 /// The field manager of every server-side apply tollgate makes; `kubectl get --show-managed-fields` names it.
@@ -220,24 +224,73 @@ pub fn status_code(error: &kube::Error) -> Option<u16> {
     }
 }
 
-/// A live object as plan compares it: with its type (list items lack it), and with `managedFields` cut down to
-/// who wrote it (manager and operation): ownership needs the names, while the field sets would double the memory
-/// of a large read.
-fn live_manifest(kind: ObjectKind, mut value: Value) -> Value {
-    if let Value::Object(map) = &mut value {
-        map.insert("apiVersion".into(), kind.api_version().into());
-        map.insert("kind".into(), kind.kind().into());
-        if let Some(Value::Object(metadata)) = map.get_mut("metadata")
-            && let Some(Value::Array(entries)) = metadata.get_mut("managedFields")
-        {
-            for entry in entries.iter_mut() {
-                if let Value::Object(fields) = entry {
-                    fields.retain(|k, _| k == "manager" || k == "operation");
-                }
-            }
-        }
-    }
-    value
+/// One page of a LIST of tollgate's objects, decoded straight into what plan reads. Each object's
+/// `managedFields` are cut to who wrote them (manager and operation) by the decoder itself: ownership needs the
+/// names, while the field sets (`fieldsV1`, the largest part of a listed object) are skipped without being built.
+#[derive(serde::Deserialize)]
+struct LivePage {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default)]
+    items: Vec<LiveObject>,
+}
+
+/// A listed object: the metadata plan, prune and the fingerprint read, and every other field as it came.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct LiveObject {
+    metadata: LiveMetadata,
+    #[serde(flatten)]
+    fields: serde_json::Map<String, Value>,
+}
+
+/// What plan reads of `metadata`: fields the API server sets and tollgate does not compare
+/// (`creationTimestamp`, `generation`, ...) are skipped.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LiveMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    managed_fields: Option<Vec<LiveManager>>,
+}
+
+/// One `managedFields` entry: its manager and operation; `fieldsV1` is skipped.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct LiveManager {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    manager: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operation: Option<String>,
+}
+
+/// A listed object as plan compares it: with its type, which list items lack.
+fn live_manifest(kind: ObjectKind, mut object: LiveObject) -> Manifest {
+    object
+        .fields
+        .insert("apiVersion".into(), kind.api_version().into());
+    object.fields.insert("kind".into(), kind.kind().into());
+    Manifest::new(&object)
+}
+
+/// The key of a listed object of `kind` (list items carry no type); `None` without a name.
+fn object_key(kind: ObjectKind, name: Option<&str>, namespace: Option<&str>) -> Option<ObjectKey> {
+    Some(ObjectKey {
+        kind,
+        namespace: kind
+            .is_namespaced()
+            .then(|| namespace.unwrap_or("default").to_owned()),
+        name: name?.to_owned(),
+    })
 }
 
 impl Cluster {
@@ -409,7 +462,7 @@ impl Cluster {
         kind: ObjectKind,
         selector: &str,
         desired: &DesiredState,
-    ) -> Result<Vec<(ObjectKey, Value)>, ReadError> {
+    ) -> Result<Vec<(ObjectKey, Manifest)>, ReadError> {
         let list_error = |error| ReadError::List {
             resource: kind.plural(),
             server: self.server.clone(),
@@ -418,14 +471,24 @@ impl Cluster {
         let api = self.api(kind, None);
         let mut objects = Vec::new();
         let owned = ListParams::default().labels(selector);
+        let url = DynamicObject::url_path(&api_resource(kind), None);
         self.list_pages(
             owned,
-            async |p| api.list(p).await,
-            |item| {
-                let value = serde_json::to_value(item).expect("a listed object serializes to JSON");
-                let manifest = live_manifest(kind, value);
-                if let Some(key) = ObjectKey::of_manifest(&manifest) {
-                    objects.push((key, manifest));
+            async |p| {
+                let request = kube::core::Request::new(&url)
+                    .list(p)
+                    .map_err(kube::Error::BuildRequest)?;
+                let page: LivePage = self.client.request(request).await?;
+                Ok((page.items, page.metadata.continue_))
+            },
+            |item: LiveObject| {
+                let key = object_key(
+                    kind,
+                    item.metadata.name.as_deref(),
+                    item.metadata.namespace.as_deref(),
+                );
+                if let Some(key) = key {
+                    objects.push((key, live_manifest(kind, item)));
                 }
             },
         )
@@ -440,38 +503,64 @@ impl Cluster {
         if creates == 0 {
             return Ok(objects);
         }
-        self.list_pages(ListParams::default(), async |p| api.list_metadata(p).await, |item| {
-            let manifest = live_manifest(
-                kind,
-                serde_json::json!({
-                    "metadata": serde_json::to_value(item.metadata).expect("metadata serializes to JSON"),
-                }),
-            );
-            if let Some(key) = ObjectKey::of_manifest(&manifest)
-                && desired.objects.contains_key(&key)
-                && !seen.contains(&key)
-            {
-                objects.push((key, manifest));
-            }
-        })
+        self.list_pages(
+            ListParams::default(),
+            async |p| {
+                let page = api.list_metadata(p).await?;
+                Ok((page.items, page.metadata.continue_))
+            },
+            |item| {
+                let metadata = item.metadata;
+                if let Some(key) = object_key(
+                    kind,
+                    metadata.name.as_deref(),
+                    metadata.namespace.as_deref(),
+                ) && desired.objects.contains_key(&key)
+                    && !seen.contains(&key)
+                {
+                    let object = LiveObject {
+                        metadata: LiveMetadata {
+                            name: metadata.name,
+                            namespace: metadata.namespace,
+                            uid: metadata.uid,
+                            resource_version: metadata.resource_version,
+                            labels: metadata.labels,
+                            annotations: metadata.annotations,
+                            managed_fields: metadata.managed_fields.map(|entries| {
+                                entries
+                                    .into_iter()
+                                    .map(|e| LiveManager {
+                                        manager: e.manager,
+                                        operation: e.operation,
+                                    })
+                                    .collect()
+                            }),
+                        },
+                        fields: serde_json::Map::new(),
+                    };
+                    objects.push((key, live_manifest(kind, object)));
+                }
+            },
+        )
         .await
         .map_err(list_error)?;
         Ok(objects)
     }
 
-    /// Runs one LIST page by page (`--list-page-size` objects each), paced, handing every item to `each`.
-    async fn list_pages<T: Clone>(
+    /// Runs one LIST page by page (`--list-page-size` objects each), paced, handing every item to `each`; `list`
+    /// fetches one page and returns its items and continue token.
+    async fn list_pages<T>(
         &self,
         params: ListParams,
-        list: impl AsyncFn(&ListParams) -> Result<kube::core::ObjectList<T>, kube::Error>,
+        list: impl AsyncFn(&ListParams) -> Result<(Vec<T>, Option<String>), kube::Error>,
         mut each: impl FnMut(T),
     ) -> Result<(), kube::Error> {
         let mut params = params.limit(self.list_page);
         loop {
             self.paced().await;
-            let page = list(&params).await?;
-            page.items.into_iter().for_each(&mut each);
-            match page.metadata.continue_ {
+            let (items, continue_token) = list(&params).await?;
+            items.into_iter().for_each(&mut each);
+            match continue_token {
                 Some(token) if !token.is_empty() => params = params.continue_token(&token),
                 _ => return Ok(()),
             }
@@ -480,7 +569,7 @@ impl Cluster {
 
     /// Server-side apply of one object with tollgate's field manager. `force` takes over fields another manager
     /// set (a hand edit is drift to repair; an unlabelled object is only reached with `--adopt`).
-    pub async fn apply(&self, key: &ObjectKey, manifest: &Value) -> Result<(), kube::Error> {
+    pub async fn apply(&self, key: &ObjectKey, manifest: &Manifest) -> Result<(), kube::Error> {
         self.paced().await;
         self.api(key.kind, key.namespace.as_deref())
             .patch(
@@ -524,11 +613,11 @@ impl Cluster {
 pub fn fingerprint(live: &LiveState) -> String {
     let mut hasher = Sha256::new();
     for (key, manifest) in &live.objects {
-        let metadata = &manifest["metadata"];
+        let metadata = manifest.metadata();
         hasher.update(format!(
             "{key}\t{}\t{}\n",
-            metadata["uid"].as_str().unwrap_or(""),
-            metadata["resourceVersion"].as_str().unwrap_or("")
+            metadata.uid.as_deref().unwrap_or(""),
+            metadata.resource_version.as_deref().unwrap_or("")
         ));
     }
     let digest = hasher.finalize();

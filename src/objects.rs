@@ -1,13 +1,15 @@
 //! Kubernetes objects as compile produces them and plan compares them: a typed key and the manifest as JSON.
 //!
 //! Compile builds k8s-openapi types and turns them into JSON once, so that plan can diff any kind field by field
-//! and render any kind the same way; desired and live state are the same shape.
+//! and render any kind the same way; desired and live state are the same shape. Manifests are held as compact
+//! JSON text ([`Manifest`]), not as parsed trees, so that a state of tens of thousands of objects stays small.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::validate::model::DeletionGuard;
 
@@ -195,6 +197,184 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// One object's manifest as compact JSON text.
+///
+/// A parsed `serde_json::Value` tree takes about ten times the memory of its text (a 55,670-object desired state
+/// took 248 MiB as trees, 26 MB as text), so states hold text and parse where a field is read: whole
+/// ([`Manifest::value`]) to compare or render, or only the fields a step needs ([`Manifest::metadata`],
+/// [`Manifest::binding`]), which skips the rest without building it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Manifest(Box<RawValue>);
+
+impl Manifest {
+    /// Serializes `object` (a k8s-openapi type, or a `Value`) straight to compact JSON.
+    ///
+    /// # Panics
+    /// When `object` does not serialize to JSON, which k8s-openapi types and `Value`s always do.
+    pub fn new(object: &impl Serialize) -> Manifest {
+        Manifest(
+            serde_json::value::to_raw_value(object)
+                .expect("k8s-openapi objects and JSON values serialize to JSON"),
+        )
+    }
+
+    /// The manifest as a JSON tree.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).expect("a manifest is JSON by construction")
+    }
+
+    /// Changes the manifest through its JSON tree (parsed and written back: for the rare edit, not a loop).
+    pub fn edit(&mut self, change: impl FnOnce(&mut Value)) {
+        let mut tree = self.value();
+        change(&mut tree);
+        *self = Manifest::new(&tree);
+    }
+
+    /// The compact JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The metadata plan and apply decide with: labels, annotations, uid, resourceVersion and the field managers.
+    /// Lenient as the JSON-tree reading was: a field of another type than expected (a hand-written `--live-from`
+    /// file) counts as absent, without hiding the others.
+    pub fn metadata(&self) -> Metadata {
+        #[derive(Deserialize)]
+        struct Object {
+            #[serde(default)]
+            metadata: Value,
+        }
+        let metadata = serde_json::from_str::<Object>(self.0.get())
+            .map(|o| o.metadata)
+            .unwrap_or_default();
+        let strings = |field: &str| -> BTreeMap<String, String> {
+            metadata[field]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        };
+        Metadata {
+            labels: strings("labels"),
+            annotations: strings("annotations"),
+            uid: metadata["uid"].as_str().map(str::to_owned),
+            resource_version: metadata["resourceVersion"].as_str().map(str::to_owned),
+            managed_fields: metadata["managedFields"].as_array().map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| ManagedFieldsEntry {
+                        manager: e["manager"].as_str().map(str::to_owned),
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// A binding's `roleRef` and `subjects`; `None` when the manifest has no `roleRef.name` (not a binding).
+    /// Only these two fields are built; the rest of the manifest is skipped.
+    pub fn binding(&self) -> Option<Binding> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Object {
+            #[serde(default)]
+            role_ref: Value,
+            #[serde(default)]
+            subjects: Value,
+        }
+        let object = serde_json::from_str::<Object>(self.0.get()).ok()?;
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        Some(Binding {
+            role_ref: RoleRef {
+                kind: text(&object.role_ref["kind"]),
+                name: object.role_ref["name"].as_str()?.to_owned(),
+            },
+            subjects: object
+                .subjects
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|subject| Subject {
+                    kind: text(&subject["kind"]),
+                    name: text(&subject["name"]),
+                    namespace: subject["namespace"].as_str().map(str::to_owned),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl From<Value> for Manifest {
+    fn from(value: Value) -> Manifest {
+        Manifest::new(&value)
+    }
+}
+
+impl PartialEq for Manifest {
+    fn eq(&self, other: &Manifest) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+/// The part of an object's `metadata` that ownership, prune and the fingerprint read (see [`Manifest::metadata`]).
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// `metadata.labels` (string values only).
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations` (string values only).
+    pub annotations: BTreeMap<String, String>,
+    /// `metadata.uid`, set by the API server.
+    pub uid: Option<String>,
+    /// `metadata.resourceVersion`, set by the API server.
+    pub resource_version: Option<String>,
+    /// The `manager` of each `metadata.managedFields` entry; `None` when the field is absent (`kubectl get -o yaml`
+    /// leaves it out).
+    pub managed_fields: Option<Vec<ManagedFieldsEntry>>,
+}
+
+/// One `metadata.managedFields` entry, as far as ownership reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ManagedFieldsEntry {
+    /// The field manager, e.g. `tollgate` or `kubectl-client-side-apply`.
+    pub manager: Option<String>,
+}
+
+/// A RoleBinding's or ClusterRoleBinding's `roleRef` and `subjects` (see [`Manifest::binding`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// `roleRef`.
+    pub role_ref: RoleRef,
+    /// `subjects`; empty when absent.
+    pub subjects: Vec<Subject>,
+}
+
+/// A binding's `roleRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRef {
+    /// `Role` or `ClusterRole` (empty when absent).
+    pub kind: String,
+    /// The role's name.
+    pub name: String,
+}
+
+/// One of a binding's `subjects`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// `User`, `Group` or `ServiceAccount` (empty when absent).
+    pub kind: String,
+    /// The user's, group's or ServiceAccount's name (empty when absent).
+    pub name: String,
+    /// A ServiceAccount's namespace.
+    pub namespace: Option<String>,
+}
+
 /// What one cluster should hold, as compiled from the repository.
 #[derive(Debug, Clone)]
 pub struct DesiredState {
@@ -205,7 +385,7 @@ pub struct DesiredState {
     /// Settings' `spec.deletionGuard`, which plan checks deletions against.
     pub deletion_guard: DeletionGuard,
     /// Every object the cluster should hold, as JSON manifests by key (so in apply order).
-    pub objects: BTreeMap<ObjectKey, Value>,
+    pub objects: BTreeMap<ObjectKey, Manifest>,
     /// The VPN clients of the cluster, when it has a gateway and a client pool: plan predicts their peers.
     pub vpn: Option<VpnClients>,
 }
@@ -225,7 +405,7 @@ pub struct VpnClients {
 pub struct LiveState {
     /// The objects read, as JSON manifests by key; an unlabelled one read from a cluster has only its type and
     /// `metadata`.
-    pub objects: BTreeMap<ObjectKey, Value>,
+    pub objects: BTreeMap<ObjectKey, Manifest>,
     /// The gateway's published peers (ConfigMap `tollgate-peers`), when they were read.
     pub peers: LivePeers,
 }
@@ -270,20 +450,22 @@ pub enum Ownership {
 }
 
 /// Decides ownership from evidence tollgate itself wrote: its labels and its field manager.
-pub fn ownership(manifest: &Value, cluster: &str) -> Ownership {
-    let labels = &manifest["metadata"]["labels"];
-    let labelled = labels[MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY_VALUE)
-        && labels[INSTANCE_LABEL].as_str() == Some(cluster);
+pub fn ownership(manifest: &Manifest, cluster: &str) -> Ownership {
+    ownership_of(&manifest.metadata(), cluster)
+}
+
+/// [`ownership`] of an object whose metadata was already read.
+pub fn ownership_of(metadata: &Metadata, cluster: &str) -> Ownership {
+    let labels = &metadata.labels;
+    let labelled = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+        && labels.get(INSTANCE_LABEL).map(String::as_str) == Some(cluster);
     if !labelled {
         return Ownership::Foreign;
     }
-    let Some(entries) = manifest["metadata"]["managedFields"].as_array() else {
+    let Some(entries) = &metadata.managed_fields else {
         return Ownership::Owned;
     };
-    let managers: Vec<String> = entries
-        .iter()
-        .filter_map(|e| e["manager"].as_str().map(str::to_owned))
-        .collect();
+    let managers: Vec<String> = entries.iter().filter_map(|e| e.manager.clone()).collect();
     if managers.iter().any(|m| m == FIELD_MANAGER) {
         Ownership::Owned
     } else {
@@ -292,7 +474,7 @@ pub fn ownership(manifest: &Value, cluster: &str) -> Ownership {
 }
 
 /// Whether a live object is tollgate's in `cluster` (see [`ownership`]).
-pub fn is_owned_by(manifest: &Value, cluster: &str) -> bool {
+pub fn is_owned_by(manifest: &Manifest, cluster: &str) -> bool {
     ownership(manifest, cluster) == Ownership::Owned
 }
 
@@ -322,6 +504,14 @@ impl LiveState {
                 })?;
             state.add(value);
         }
+        // Manifests are parsed again as JSON where a field is read; serde_json refuses deeper nesting (128 levels)
+        // than serde_yaml, so such a file is refused here rather than failing later.
+        for (key, manifest) in &state.objects {
+            serde_json::from_str::<Value>(manifest.json()).map_err(|e| LiveStateError::Parse {
+                path: path.to_owned(),
+                message: format!("{key}: {e}"),
+            })?;
+        }
         Ok(state)
     }
 
@@ -341,7 +531,75 @@ impl LiveState {
             return;
         }
         if let Some(key) = ObjectKey::of_manifest(&value) {
-            self.objects.insert(key, value);
+            self.objects.insert(key, Manifest::new(&value));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_odd_field_hides_only_itself() {
+        // A hand-written `--live-from` object: a label that is a number, a null annotation, a non-string uid.
+        let manifest = Manifest::new(&json!({
+            "metadata": {
+                "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, INSTANCE_LABEL: "prod", "version": 2},
+                "annotations": {"a": null, "b": "kept"},
+                "uid": 7,
+                "managedFields": [{"manager": "tollgate"}, {"manager": 3}, "junk"],
+            },
+            "roleRef": {"kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "User", "name": 5}, {"kind": "Group", "name": "g"}],
+        }));
+        let metadata = manifest.metadata();
+        assert_eq!(metadata.labels.len(), 2);
+        assert_eq!(
+            metadata.annotations,
+            BTreeMap::from([("b".into(), "kept".into())])
+        );
+        assert_eq!(metadata.uid, None);
+        assert_eq!(ownership(&manifest, "prod"), Ownership::Owned);
+        let binding = manifest.binding().expect("a binding");
+        assert_eq!(binding.role_ref.name, "view");
+        assert_eq!(
+            binding
+                .subjects
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["", "g"]
+        );
+        // Without a role name it is no binding, as the tree reading skipped it.
+        assert!(
+            Manifest::new(&json!({"roleRef": {"kind": "Role"}}))
+                .binding()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn live_objects_nested_deeper_than_json_allows_are_refused() {
+        // serde_yaml and serde_json stop at different depths: whatever a `--live-from` file holds, either it is
+        // refused with its object named, or every manifest it gave parses again as JSON (plan's diff reads it).
+        let mut refused_by_the_json_check = 0;
+        for depth in 100..140 {
+            let text = format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: a, namespace: b}}\ndeep: {}{}\n",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            match LiveState::from_yaml("live.yaml", &text) {
+                Ok(state) => state.objects.values().for_each(|m| drop(m.value())),
+                Err(LiveStateError::Parse { message, .. }) => {
+                    if message.starts_with("ServiceAccount b/a") {
+                        refused_by_the_json_check += 1;
+                    }
+                }
+            }
+        }
+        assert!(refused_by_the_json_check > 0);
     }
 }

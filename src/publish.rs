@@ -62,6 +62,10 @@ pub struct PublishInput<'a> {
     pub author: &'a Author,
     /// How long to wait between rejected pushes, and how many pushes to try.
     pub backoff: Backoff,
+    /// API requests in flight at once for tokens and state Secrets (`--concurrency`).
+    pub concurrency: std::num::NonZeroUsize,
+    /// Counts the clients served; `ProgressBar::hidden()` shows nothing.
+    pub progress: indicatif::ProgressBar,
 }
 
 /// Runs the credentials step, commits the client files it changed in one commit on top of `input.base`, pushes it
@@ -81,9 +85,13 @@ pub async fn publish(
             now: input.now,
             clock: Timestamp::now(),
             tree: &input.base.files,
+            concurrency: input.concurrency,
+            progress: &input.progress,
         },
     )
-    .await?;
+    .await;
+    input.progress.finish_and_clear();
+    let outcome = outcome?;
     let mut report = PublishReport {
         commit: None,
         push_attempts: 0,

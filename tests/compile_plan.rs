@@ -34,6 +34,7 @@ fn compiling_twice_gives_byte_identical_yaml() {
 fn every_object_carries_ownership_labels_and_source() {
     let state = desired("staging", common::now());
     for (key, manifest) in &state.objects {
+        let manifest = manifest.value();
         let metadata = &manifest["metadata"];
         assert_eq!(
             metadata["labels"]["app.kubernetes.io/managed-by"], "tollgate",
@@ -58,7 +59,7 @@ fn every_object_carries_ownership_labels_and_source() {
 fn one_binding_per_scope_and_role_holds_all_subjects() {
     let state = desired("staging", common::now());
     let key = ObjectKey::namespaced(ObjectKind::RoleBinding, "search", "tollgate:edit");
-    let subjects: Vec<_> = state.objects[&key]["subjects"]
+    let subjects: Vec<_> = state.objects[&key].value()["subjects"]
         .as_array()
         .unwrap()
         .iter()
@@ -67,19 +68,28 @@ fn one_binding_per_scope_and_role_holds_all_subjects() {
     // search = erin, frank, grace; only frank owns a staging client.
     assert_eq!(subjects, ["frank-workstation"]);
     let admin = ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, "tollgate:cluster-admin");
-    assert_eq!(state.objects[&admin]["subjects"][0]["name"], "alice-laptop");
-    assert_eq!(state.objects[&admin]["roleRef"]["name"], "cluster-admin");
+    assert_eq!(
+        state.objects[&admin].value()["subjects"][0]["name"],
+        "alice-laptop"
+    );
+    assert_eq!(
+        state.objects[&admin].value()["roleRef"]["name"],
+        "cluster-admin"
+    );
 }
 
 #[test]
 fn user_mode_grants_name_prefixed_users_and_groups() {
     let state = desired("prod", common::now());
     let view = ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, "tollgate:view");
-    assert_eq!(state.objects[&view]["subjects"][0]["kind"], "Group");
-    assert_eq!(state.objects[&view]["subjects"][0]["name"], "oidc:platform");
+    assert_eq!(state.objects[&view].value()["subjects"][0]["kind"], "Group");
+    assert_eq!(
+        state.objects[&view].value()["subjects"][0]["name"],
+        "oidc:platform"
+    );
     let search = ObjectKey::namespaced(ObjectKind::RoleBinding, "search", "tollgate:view");
     assert_eq!(
-        state.objects[&search]["subjects"][0]["name"],
+        state.objects[&search].value()["subjects"][0]["name"],
         "oidc:grace@example.com"
     );
 }
@@ -105,10 +115,12 @@ fn plan_against_itself_is_empty_and_drift_is_an_update() {
 
     // Someone adds a subject by hand, and deletes another binding.
     let logs = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:logs");
-    live.objects.get_mut(&logs).unwrap()["subjects"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"kind": "User", "name": "intruder", "apiGroup": "rbac.authorization.k8s.io"}));
+    live.objects.get_mut(&logs).unwrap().edit(|m| {
+        m["subjects"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"kind": "User", "name": "intruder", "apiGroup": "rbac.authorization.k8s.io"}));
+    });
     let view = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:view");
     live.objects.remove(&view);
     let drift = plan(
@@ -145,9 +157,15 @@ fn changed_role_ref_is_a_replace_and_unowned_objects_are_conflicts() {
         ..LiveState::default()
     };
     let logs = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:logs");
-    live.objects.get_mut(&logs).unwrap()["roleRef"]["name"] = "view".into();
+    live.objects
+        .get_mut(&logs)
+        .unwrap()
+        .edit(|m| m["roleRef"]["name"] = "view".into());
     let sa = ObjectKey::namespaced(ObjectKind::ServiceAccount, "tollgate-clients", "bob-laptop");
-    live.objects.get_mut(&sa).unwrap()["metadata"]["labels"] = serde_json::json!({});
+    live.objects
+        .get_mut(&sa)
+        .unwrap()
+        .edit(|m| m["metadata"]["labels"] = serde_json::json!({}));
     let result = plan(&state, &live, Against::Empty);
     let change = |key: &ObjectKey| {
         result
@@ -274,9 +292,11 @@ fn a_commit_cannot_lower_the_guard_and_delete_in_one_step() {
     // Without the record of the last applied limits (a first apply), the commit's own limits decide.
     let mut unrecorded = live.clone();
     for manifest in unrecorded.objects.values_mut() {
-        if let Some(annotations) = manifest["metadata"]["annotations"].as_object_mut() {
-            annotations.remove("tollgate.dev/deletion-guard");
-        }
+        manifest.edit(|m| {
+            if let Some(annotations) = m["metadata"]["annotations"].as_object_mut() {
+                annotations.remove("tollgate.dev/deletion-guard");
+            }
+        });
     }
     let result = plan(&relaxed_and_emptied, &unrecorded, Against::Empty);
     assert!(

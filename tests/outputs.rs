@@ -71,7 +71,11 @@ fn kubectl_reads_every_rendered_object_as_compiled() {
             },
         )
         .expect("compiles");
-        let compiled: Vec<Value> = desired.objects.values().cloned().collect();
+        let compiled: Vec<Value> = desired
+            .objects
+            .values()
+            .map(tollgate::objects::Manifest::value)
+            .collect();
         assert_eq!(read.len(), compiled.len(), "{repo}/{cluster}");
         for (read, compiled) in read.iter().zip(&compiled) {
             assert_eq!(

@@ -209,42 +209,6 @@ fn an_expired_token_says_git_pull() {
     assert!(!stderr(&output).contains("plain-token-value"));
 }
 
-/// Runs `args` on a new pseudo-terminal (its controlling terminal), types `typed` when asked for a passphrase, and
-/// returns everything the terminal showed and the exit code.
-fn on_terminal(args: &[&str], typed: &str) -> (String, i32) {
-    let script = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-seen = b""
-typed = False
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    seen += chunk
-    if not typed and b"Passphrase for" in seen:
-        os.write(fd, os.environ["TYPED"].encode() + b"\n")
-        typed = True
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(seen.decode(errors="replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("TYPED", typed)
-        .output()
-        .expect("python3 runs");
-    (stdout(&output), output.status.code().unwrap_or(-1))
-}
-
 /// Runs tollgate in a new session without a controlling terminal, as a daemon or CI job would.
 fn without_terminal(args: &[&str]) -> Output {
     Command::new("setsid")
@@ -730,10 +694,10 @@ async fn a_client_acts_as_its_owner_and_as_nobody_else() {
         "-i",
         protected_arg.as_str(),
     ];
-    let (shown, code) = on_terminal(&get_token, "correct horse");
+    let (shown, code) = common::on_terminal(&get_token, "correct horse");
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("\"kind\": \"ExecCredential\""), "{shown}");
-    let (shown, code) = on_terminal(&get_token, "wrong horse");
+    let (shown, code) = common::on_terminal(&get_token, "wrong horse");
     assert_eq!(code, 1, "{shown}");
     assert!(shown.contains("the passphrase is wrong"), "{shown}");
     let output = without_terminal(&get_token);
@@ -752,7 +716,7 @@ async fn a_client_acts_as_its_owner_and_as_nobody_else() {
         ),
     )
     .expect("write");
-    let (shown, code) = on_terminal(
+    let (shown, code) = common::on_terminal(
         &[
             "client",
             "get-token",

@@ -56,6 +56,12 @@ impl World {
     fn publish(&self) -> Value {
         let output = self.run_publish();
         assert_success(&output);
+        // Not a terminal, and JSON: no progress bars.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("objects [") && !stderr.contains("client files ["),
+            "{stderr}"
+        );
         serde_json::from_slice(&output.stdout).expect("an apply report")
     }
 
@@ -512,6 +518,31 @@ async fn publishes_renews_revokes_and_never_leaks() {
             .exists(),
         "the others stay"
     );
+
+    // On a terminal, apply shows how far it is on stderr: objects written, then clients served (every JSON run
+    // above showed nothing extra: `World::publish` checks).
+    std::fs::write(
+        world.server.work.join("clients/yann-laptop.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: Client\nmetadata:\n  name: yann-laptop\nspec:\n  owners: [bob]\n  clusters: [staging]\n",
+    )
+    .expect("write");
+    world.server.commit_and_push("yann-laptop");
+    let kubeconfig = world.kubeconfig.display().to_string();
+    let mut args = world
+        .server
+        .publish_args(world.cache.path(), "staging", &["--now", NOW]);
+    args.extend(["--kubeconfig".to_owned(), kubeconfig]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (shown, code) = common::on_terminal(&args, "");
+    assert_eq!(code, 0, "{shown}");
+    // The new client's ServiceAccount and the bindings that now name it, then tokens and files for every client.
+    for bar in ["objects [", "tokens [", "client files ["] {
+        assert!(shown.contains(bar), "no `{bar}` progress in:\n{shown}");
+    }
+    let yann = world
+        .client_file("yann-laptop", "bob.agekey")
+        .expect("bob decrypts yann-laptop's file");
+    assert_eq!(yann.client, "yann-laptop");
 
     // No secret, ever: not in any blob or commit message of any commit on the server.
     let objects = world.server.every_object();

@@ -244,7 +244,7 @@ fn every_file_level_case_has_its_diagnostic() {
             assert!(
                 logs.namespaces
                     .as_ref()
-                    .is_some_and(|n| n.contains("payments"))
+                    .is_some_and(|n| n.iter().any(|n| n == "payments"))
             );
         }
     }

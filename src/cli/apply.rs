@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::ValueEnum;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use tollgate::apply::{ApplyOptions, NamespaceDeletion, apply, preflight};
 use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
@@ -144,7 +145,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if plan.summary.has_changes() || (args.adopt && plan.summary.conflict > 0) {
             confirm(&plan, args.yes)?;
         }
-        let mut outcome = apply(&cluster, &plan, &desired, &live, &options).await?;
+        // Progress on stderr only for people: a terminal, and the human report.
+        let show_progress = args.output == ReportOutput::Human && std::io::stderr().is_terminal();
+        let writing = progress_bar(show_progress, "objects");
+        let mut outcome = apply(&cluster, &plan, &desired, &live, &options, &writing).await?;
+        writing.finish_and_clear();
         // Credentials need every ServiceAccount in place: publish only after a complete apply.
         if let (true, true, Some(remote), Some(snapshot), Some((model, now))) =
             (args.publish, outcome.succeeded(), &remote, snapshot, &model)
@@ -160,6 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     base: snapshot,
                     author: &args.git.author(),
                     backoff: Backoff::default(),
+                    concurrency: options.concurrency,
+                    progress: progress_bar(show_progress, "clients"),
                 },
             )
             .await?;
@@ -213,4 +220,19 @@ fn confirm(plan: &Plan, yes: bool) -> anyhow::Result<()> {
         anyhow::bail!("apply cancelled; nothing was written");
     }
     Ok(())
+}
+
+/// A progress bar on stderr (`{what} [=====>   ] 1200/5008 (3s)`) when `shown`; hidden otherwise, so that pipes,
+/// logs and JSON reports get nothing extra. Cleared when the work is done.
+fn progress_bar(shown: bool, what: &str) -> ProgressBar {
+    if !shown {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({elapsed})")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
 }

@@ -15,8 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::objects::{
-    DesiredState, ENVIRONMENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectKey,
-    ObjectKind, REVISION_ANNOTATION, SOURCE_ANNOTATION,
+    DesiredState, ENVIRONMENT_LABEL, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Manifest,
+    ObjectKey, ObjectKind, REVISION_ANNOTATION, SOURCE_ANNOTATION,
 };
 use crate::validate::model::{AccessModel, Environment, Origin};
 
@@ -97,7 +97,7 @@ pub fn compile(model: &AccessModel, ctx: &CompileContext) -> Result<DesiredState
 /// Collects compiled objects; the first definition of a key wins (e.g. two environments sharing a namespace).
 struct ObjectSink<'a> {
     ctx: CompileContext<'a>,
-    objects: BTreeMap<ObjectKey, Value>,
+    objects: BTreeMap<ObjectKey, Manifest>,
 }
 
 impl ObjectSink<'_> {
@@ -133,14 +133,13 @@ impl ObjectSink<'_> {
         if self.objects.contains_key(&key) {
             return;
         }
-        let manifest = serde_json::to_value(object).expect("k8s-openapi objects serialize to JSON");
-        self.objects.insert(key, manifest);
+        self.objects.insert(key, Manifest::new(&object));
     }
 
     /// Sets an annotation on an object already compiled.
     fn annotate(&mut self, key: &ObjectKey, name: &str, value: String) {
         if let Some(manifest) = self.objects.get_mut(key) {
-            manifest["metadata"]["annotations"][name] = Value::String(value);
+            manifest.edit(|tree| tree["metadata"]["annotations"][name] = Value::String(value));
         }
     }
 

@@ -429,6 +429,7 @@ impl Controller {
     }
 
     /// The pipeline, one step after the other; the first failure ends it with the step's name.
+    #[allow(clippy::too_many_lines)]
     async fn reconcile(&self, snapshot: Snapshot) -> Result<Reconciled, Failure> {
         let config = &self.config;
         let revision = snapshot.commit.to_string();
@@ -457,6 +458,9 @@ impl Controller {
             }
             Err(other) => return Err(Failure::at("validate", other)),
         };
+        // The files' text is only needed for diagnostics, which validation has resolved: free it before the
+        // states are built, so that a large reconcile's peak does not hold it too.
+        drop(loaded);
         // compile: pure.
         let desired = compile(
             &checked.model,
@@ -487,9 +491,16 @@ impl Controller {
         })?;
         // apply.
         tracing::info!(%revision, create = plan.summary.create, update = plan.summary.update, replace = plan.summary.replace, delete = plan.summary.delete, "applying");
-        let report = apply(&self.cluster, &plan, &desired, &live, &config.apply)
-            .await
-            .map_err(|e| Failure::at("apply", e))?;
+        let report = apply(
+            &self.cluster,
+            &plan,
+            &desired,
+            &live,
+            &config.apply,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .map_err(|e| Failure::at("apply", e))?;
         for (action, count) in [
             ("created", report.summary.created),
             ("updated", report.summary.updated),
@@ -527,6 +538,10 @@ impl Controller {
                 )
             });
         }
+        // The live state, the plan and the report are done with; publish needs only the model and the desired
+        // state, so free them before it allocates its own.
+        let summary = plan.summary.clone();
+        drop((live, plan, report));
         // publish: credentials, then one commit of client files on top of this head.
         let mut published_commit = None;
         if config.publish {
@@ -542,6 +557,8 @@ impl Controller {
                     base: snapshot,
                     author: &config.author,
                     backoff: Backoff::default(),
+                    concurrency: config.apply.concurrency,
+                    progress: indicatif::ProgressBar::hidden(),
                 },
             )
             .await
@@ -568,7 +585,7 @@ impl Controller {
             }
         }
         Ok(Reconciled {
-            summary: plan.summary,
+            summary,
             published_commit,
             held_back,
         })

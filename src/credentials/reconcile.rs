@@ -9,11 +9,14 @@
 //! the tree, so the next run publishes again; a crash after the push finds the blob in place and does nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::addresses::allocate;
+use super::addresses::{Allocation, allocate};
 use super::client_file::{
     CLIENT_FILE_FORMAT_VERSION, ClientFile, KubernetesAccess, WireGuardAccess,
 };
@@ -22,15 +25,17 @@ use super::index::{
 };
 use super::peers::{peer_list, publish_peers};
 use super::revocation::{client_private_key, revocation_needed};
-use super::state::{ClientState, STATE_FORMAT_VERSION, WireGuardState, recipient_keys};
+use super::state::{
+    ClientState, STATE_FORMAT_VERSION, SharedState, WireGuardState, recipient_keys,
+};
 use super::store::{CredentialsError, Store};
 use super::tokens::token_is_fresh;
 use crate::cluster::Cluster;
-use crate::compile::subjects::SubjectResolver;
+use crate::compile::subjects::{Impersonation, SubjectResolver};
 use crate::git::ArtifactEdit;
 use crate::objects::DesiredState;
-use crate::validate::model::{AccessModel, Client};
-use crate::wireguard::reach::{Identities, reach};
+use crate::validate::model::{AccessModel, Client, Recipient};
+use crate::wireguard::reach::{Grants, Identities};
 
 /// One client file the commit writes or removes, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +103,228 @@ pub struct CredentialsInput<'a> {
     pub clock: Timestamp,
     /// The fetched tree's files (path -> blob id), to see what the repository holds now.
     pub tree: &'a BTreeMap<String, gix::ObjectId>,
+    /// API requests in flight at once (`--concurrency`); each is also paced by the connection's `--qps`.
+    pub concurrency: NonZeroUsize,
+    /// Counts the clients whose token is settled, then whose file is built; `ProgressBar::hidden()` shows nothing.
+    pub progress: &'a indicatif::ProgressBar,
+}
+
+/// A client the credentials step serves in this run, with what was decided about it before any request.
+struct Pending<'a> {
+    client: &'a Client,
+    /// Its file's path in the repository.
+    path: String,
+    /// Its stored state, if any.
+    previous: Option<&'a ClientState>,
+    /// Who its file is encrypted to.
+    recipients: Vec<Recipient>,
+    /// The recipients' keys, sorted: what the state records.
+    keys: Vec<String>,
+    /// Its ServiceAccount's uid before this run.
+    uid: String,
+    /// Whether its tokens must be voided (a recipient left): its ServiceAccount is re-created.
+    revoke: bool,
+    /// Who it acts as, resolved here because the resolver is not shared between threads.
+    impersonate: Option<Impersonation>,
+}
+
+/// A client's ServiceAccount and token after the API requests of this run.
+struct Issued {
+    /// The ServiceAccount's uid (a new one when it was re-created).
+    uid: String,
+    token: String,
+    issued: Timestamp,
+    expires: Timestamp,
+    /// Whether the TokenRequest API issued the token in this run.
+    new_token: bool,
+}
+
+/// Re-creates a client's ServiceAccount when its tokens must be voided, then keeps its token while it is the
+/// current ServiceAccount's and has more than a third of its life left, or asks for a new one. `Err` says why the
+/// client cannot be served; a failed token request after a re-creation still reports the new uid.
+async fn issue(
+    store: &Store<'_>,
+    input: &CredentialsInput<'_>,
+    p: &Pending<'_>,
+) -> Result<Issued, (String, Option<String>)> {
+    let mut uid = p.uid.clone();
+    if p.revoke {
+        uid = store
+            .recreate_service_account(input.desired, &p.client.name, &uid)
+            .await
+            .map_err(|reason| {
+                (
+                    format!("cannot revoke its tokens by re-creating its ServiceAccount: {reason}"),
+                    None,
+                )
+            })?;
+    }
+    let reusable = p.previous.filter(|prev| {
+        !p.revoke && prev.service_account_uid == uid && token_is_fresh(prev, input.clock)
+    });
+    if let Some(prev) = reusable {
+        return Ok(Issued {
+            uid,
+            token: prev.token.clone(),
+            issued: prev.token_issued,
+            expires: prev.token_expires,
+            new_token: false,
+        });
+    }
+    match store
+        .request_token(&p.client.name, input.model.settings.token_lifetime)
+        .await
+    {
+        Ok((token, expires)) => Ok(Issued {
+            uid,
+            token,
+            issued: input.clock,
+            expires,
+            new_token: true,
+        }),
+        Err(reason) => Err((
+            format!("cannot issue a token: {reason}"),
+            p.revoke.then_some(uid),
+        )),
+    }
+}
+
+/// What every client file is built from besides the client itself.
+struct FileContext<'a> {
+    input: &'a CredentialsInput<'a>,
+    /// The API server URL client files name.
+    server: String,
+    certificate_authority: &'a str,
+    allocation: Option<&'a Allocation>,
+    shared: &'a SharedState,
+}
+
+/// A client's file, encrypted, and its new state.
+struct Sealed {
+    state: ClientState,
+    /// The HMAC of the plaintext, which the state's index records.
+    hmac: String,
+    /// The file to write; `None` when the published one is current.
+    edit: Option<ArtifactEdit>,
+    /// The client's previous file, when it moved (a renamed cluster folder) and is still in the tree.
+    previous_path_removed: Option<String>,
+}
+
+impl FileContext<'_> {
+    /// Builds a client's file and encrypts it to its recipients, unless the published one is current. Pure CPU.
+    fn seal(&self, p: &Pending<'_>, issued: &Issued) -> Result<Sealed, String> {
+        let input = self.input;
+        let settings_cluster = input.model.settings.clusters.get(input.cluster);
+        let wireguard_state = match (self.allocation, p.client.vpn) {
+            (Some(allocation), true) => match allocation.assigned.get(&p.client.name) {
+                Some(address) => Some(WireGuardState {
+                    private_key: client_private_key(p.previous, p.revoke),
+                    address: *address,
+                }),
+                None => {
+                    return Err(format!(
+                        "the client pool of cluster {} is exhausted; no WireGuard range for it",
+                        input.cluster
+                    ));
+                }
+            },
+            _ => None,
+        };
+        let file = ClientFile {
+            format_version: CLIENT_FILE_FORMAT_VERSION,
+            client: p.client.name.clone(),
+            cluster: input.cluster.to_owned(),
+            kubernetes: KubernetesAccess {
+                server: self.server.clone(),
+                certificate_authority: self.certificate_authority.to_owned(),
+                token: issued.token.clone(),
+                token_expires: issued.expires.to_string(),
+                default_namespace: p.client.default_namespace.clone(),
+                impersonate: p.impersonate.clone(),
+            },
+            wireguard: wireguard_state.as_ref().and_then(|w| {
+                let gateway = settings_cluster?.gateway.as_ref()?;
+                Some(WireGuardAccess {
+                    private_key: w.private_key.clone(),
+                    address: w.address.to_string(),
+                    gateway_public_key: self.shared.gateway_public_key()?,
+                    endpoint: gateway.endpoint.clone(),
+                    allowed_ips: gateway
+                        .allowed_ips
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
+                    dns: gateway
+                        .dns
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
+                })
+            }),
+        };
+        let plaintext = file.to_json();
+        let hmac = self.shared.plaintext_hmac(plaintext.as_bytes());
+        let previous_artifact = p.previous.and_then(|prev| prev.published.as_ref());
+        let (published, edit, previous_path_removed) = match artifact_update(
+            previous_artifact,
+            &p.path,
+            plaintext.as_bytes(),
+            &hmac,
+            &p.recipients,
+            input.tree,
+        ) {
+            Ok(None) => (
+                previous_artifact
+                    .expect("only a published artifact can be current")
+                    .clone(),
+                None,
+                None,
+            ),
+            Ok(Some((edit, published))) => {
+                let moved = previous_artifact
+                    .filter(|old| old.path != p.path && input.tree.contains_key(&old.path))
+                    .map(|old| old.path.clone());
+                (published, Some(edit), moved)
+            }
+            Err(error) => return Err(format!("cannot encrypt its file: {error}")),
+        };
+        Ok(Sealed {
+            state: ClientState {
+                format_version: STATE_FORMAT_VERSION,
+                client: p.client.name.clone(),
+                service_account_uid: issued.uid.clone(),
+                token: issued.token.clone(),
+                token_issued: issued.issued,
+                token_expires: issued.expires,
+                recipients: p.keys.clone(),
+                wireguard: wireguard_state,
+                published: Some(published),
+            },
+            hmac,
+            edit,
+            previous_path_removed,
+        })
+    }
+}
+
+/// `f` over `items` on every core (scoped threads, contiguous chunks), results in the order of `items`: encrypting
+/// a thousand files to RSA and X25519 recipients is CPU-bound work that one thread would serialise.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("a sealing thread does not panic"))
+            .collect()
+    })
 }
 
 /// Runs the credentials step; per-client problems are reported in the outcome, only state I/O failures abort.
@@ -146,169 +373,136 @@ pub async fn reconcile_credentials(
     // Each client's state after this run (the stored one where this run could not serve it): the gateway's peers.
     let mut current: BTreeMap<String, ClientState> = stored.clone();
     let mut live_paths = BTreeSet::new();
+
+    // 1. Per client, what it needs (pure): its file's path, recipients, ServiceAccount and whether its tokens must
+    //    be voided.
+    let mut pending = Vec::with_capacity(active.len());
     for client in active.values() {
         let path = artifact_path(input.model, input.cluster, &client.name);
         live_paths.insert(path.clone());
         let previous = stored.get(&client.name);
-        let fail = |reason: String| ClientFailure {
-            client: client.name.clone(),
-            reason,
-        };
         let recipients = client_recipients(input.model, client, input.now);
         let keys = recipient_keys(&recipients);
-        let Some(mut uid) = accounts.get(&client.name).cloned() else {
-            outcome.failures.push(fail(format!(
-                "its ServiceAccount {namespace}/{} does not exist (did the apply fail?)",
-                client.name
-            )));
+        let Some(uid) = accounts.get(&client.name).cloned() else {
+            outcome.failures.push(ClientFailure {
+                client: client.name.clone(),
+                reason: format!(
+                    "its ServiceAccount {namespace}/{} does not exist (did the apply fail?)",
+                    client.name
+                ),
+            });
             continue;
         };
         let revoke = revocation_needed(previous, &keys);
-        if revoke {
-            match store
-                .recreate_service_account(input.desired, &client.name, &uid)
-                .await
-            {
-                Ok(new_uid) => {
-                    uid = new_uid;
-                    accounts.insert(client.name.clone(), uid.clone());
-                    outcome.revoked.push(client.name.clone());
-                }
-                Err(reason) => {
-                    outcome.failures.push(fail(format!(
-                        "cannot revoke its tokens by re-creating its ServiceAccount: {reason}"
-                    )));
-                    continue;
-                }
-            }
+        pending.push(Pending {
+            client,
+            path,
+            previous,
+            recipients,
+            keys,
+            uid,
+            revoke,
+            impersonate: subjects.impersonation(client),
+        });
+    }
+
+    // 2. The API requests (re-created ServiceAccounts, new tokens), `concurrency` in flight, each paced by the
+    //    connection's rate limit; results come back in client order.
+    let store = &store;
+    input.progress.set_length(pending.len() as u64);
+    input.progress.set_message("tokens");
+    let tokens: Vec<Result<Issued, (String, Option<String>)>> =
+        futures::stream::iter(pending.iter())
+            .map(|p| async move {
+                let issued = issue(store, input, p).await;
+                input.progress.inc(1);
+                issued
+            })
+            .buffered(input.concurrency.get())
+            .collect()
+            .await;
+
+    // 3. The client files (pure CPU: HMAC and age encryption to each recipient), on every core.
+    let mut ready = Vec::with_capacity(pending.len());
+    for (p, issued) in pending.iter().zip(tokens) {
+        let new_uid = match &issued {
+            Ok(issued) => p.revoke.then(|| issued.uid.clone()),
+            Err((_, new_uid)) => new_uid.clone(),
+        };
+        if let Some(uid) = new_uid {
+            accounts.insert(p.client.name.clone(), uid);
+            outcome.revoked.push(p.client.name.clone());
         }
-
-        // The token: kept while it is the current ServiceAccount's and has more than a third of its life left.
-        let reusable = previous
-            .filter(|p| !revoke && p.service_account_uid == uid && token_is_fresh(p, input.clock));
-        let (token, issued, expires) = match reusable {
-            Some(p) => (p.token.clone(), p.token_issued, p.token_expires),
-            None => match store
-                .request_token(&client.name, input.model.settings.token_lifetime)
-                .await
-            {
-                Ok((token, expires)) => {
+        match issued {
+            Ok(issued) => {
+                if issued.new_token {
                     outcome.tokens_issued += 1;
-                    (token, input.clock, expires)
                 }
-                Err(reason) => {
-                    outcome
-                        .failures
-                        .push(fail(format!("cannot issue a token: {reason}")));
-                    continue;
-                }
-            },
-        };
-
-        let wireguard_state = match (&allocation, client.vpn) {
-            (Some(allocation), true) => match allocation.assigned.get(&client.name) {
-                Some(address) => Some(WireGuardState {
-                    private_key: client_private_key(previous, revoke),
-                    address: *address,
-                }),
-                None => {
-                    outcome.failures.push(fail(format!(
-                        "the client pool of cluster {} is exhausted; no WireGuard range for it",
-                        input.cluster
-                    )));
-                    continue;
-                }
-            },
-            _ => None,
-        };
-        let file = ClientFile {
-            format_version: CLIENT_FILE_FORMAT_VERSION,
-            client: client.name.clone(),
-            cluster: input.cluster.to_owned(),
-            kubernetes: KubernetesAccess {
-                server: settings_cluster
-                    .map_or_else(|| cluster.server.clone(), |c| c.api_server.clone()),
-                certificate_authority: cluster.certificate_authority.clone(),
-                token: token.clone(),
-                token_expires: expires.to_string(),
-                default_namespace: client.default_namespace.clone(),
-                impersonate: subjects.impersonation(client),
-            },
-            wireguard: wireguard_state.as_ref().and_then(|w| {
-                let gateway = settings_cluster?.gateway.as_ref()?;
-                Some(WireGuardAccess {
-                    private_key: w.private_key.clone(),
-                    address: w.address.to_string(),
-                    gateway_public_key: shared.gateway_public_key()?,
-                    endpoint: gateway.endpoint.clone(),
-                    allowed_ips: gateway
-                        .allowed_ips
-                        .iter()
-                        .map(std::string::ToString::to_string)
-                        .collect(),
-                    dns: gateway
-                        .dns
-                        .iter()
-                        .map(std::string::ToString::to_string)
-                        .collect(),
-                })
-            }),
-        };
-        let plaintext = file.to_json();
-        let hmac = shared.plaintext_hmac(plaintext.as_bytes());
-        let previous_artifact = previous.and_then(|p| p.published.as_ref());
-        let published = match artifact_update(
-            previous_artifact,
-            &path,
-            plaintext.as_bytes(),
-            &hmac,
-            &recipients,
-            input.tree,
-        ) {
-            Ok(None) => previous_artifact
-                .expect("only a published artifact can be current")
-                .clone(),
-            Ok(Some((edit, published))) => {
-                if let Some(old) = previous_artifact
-                    && old.path != path
-                    && input.tree.contains_key(&old.path)
-                {
-                    outcome.edits.push(ArtifactEdit {
-                        path: old.path.clone(),
-                        content: None,
-                    });
-                }
-                outcome.edits.push(edit);
-                outcome.changes.push(ClientChange {
-                    client: client.name.clone(),
-                    path: path.clone(),
-                    reason: change_reason(previous, &path, &hmac, &keys, revoke, &token),
-                });
-                published
+                ready.push((p, issued));
             }
-            Err(error) => {
-                outcome
-                    .failures
-                    .push(fail(format!("cannot encrypt its file: {error}")));
+            Err((reason, _)) => outcome.failures.push(ClientFailure {
+                client: p.client.name.clone(),
+                reason,
+            }),
+        }
+    }
+    let context = FileContext {
+        input,
+        server: settings_cluster.map_or_else(|| cluster.server.clone(), |c| c.api_server.clone()),
+        certificate_authority: &cluster.certificate_authority,
+        allocation: allocation.as_ref(),
+        shared: &shared,
+    };
+    input.progress.set_position(0);
+    input.progress.set_length(ready.len() as u64);
+    input.progress.set_message("client files");
+    let sealed = tokio::task::block_in_place(|| {
+        parallel_map(&ready, |(p, issued)| {
+            let sealed = context.seal(p, issued);
+            input.progress.inc(1);
+            sealed
+        })
+    });
+
+    // 4. The outcome in client order: edits, changes, and the states to save.
+    for ((p, _), result) in ready.iter().zip(sealed) {
+        let Sealed {
+            state,
+            hmac,
+            edit,
+            previous_path_removed,
+        } = match result {
+            Ok(sealed) => sealed,
+            Err(reason) => {
+                outcome.failures.push(ClientFailure {
+                    client: p.client.name.clone(),
+                    reason,
+                });
                 continue;
             }
         };
-        let state = ClientState {
-            format_version: STATE_FORMAT_VERSION,
-            client: client.name.clone(),
-            service_account_uid: uid,
-            token,
-            token_issued: issued,
-            token_expires: expires,
-            recipients: keys,
-            wireguard: wireguard_state,
-            published: Some(published),
-        };
-        if previous != Some(&state) {
+        if let Some(old) = previous_path_removed {
+            outcome.edits.push(ArtifactEdit {
+                path: old,
+                content: None,
+            });
+        }
+        if let Some(edit) = edit {
+            outcome.edits.push(edit);
+            outcome.changes.push(ClientChange {
+                client: p.client.name.clone(),
+                path: p.path.clone(),
+                reason: change_reason(p.previous, &p.path, &hmac, &p.keys, p.revoke, &state.token),
+            });
+        }
+        if p.previous != Some(&state) {
             saves.push(state.clone());
         }
-        current.insert(client.name.clone(), state);
+        current.insert(p.client.name.clone(), state);
     }
+
+    // One failure at most per client, reported in client order whichever phase it came from.
+    outcome.failures.sort_by(|a, b| a.client.cmp(&b.client));
 
     // Clients that are gone (deleted, sunset, moved off this cluster): void their tokens now, even if apply's
     // prune did not get to their ServiceAccount, and remove their files.
@@ -372,26 +566,27 @@ pub async fn reconcile_credentials(
         }
     }
 
-    for state in &saves {
-        store.save_client_state(state).await?;
-    }
+    // 5. The new states, saved before the push (see the top of this file), `concurrency` at a time.
+    futures::stream::iter(saves.iter())
+        .map(|state| store.save_client_state(state))
+        .buffer_unordered(input.concurrency.get())
+        .try_collect::<()>()
+        .await?;
     // The gateway's peers follow the saved states: a new client's key, a revoked client's new key, and no peer
     // for a client that is gone, so revocation reaches the tunnel in the same reconcile.
     if let (Some(pool), Some(gateway)) =
         (vpn_pool, settings_cluster.and_then(|c| c.gateway.as_ref()))
     {
         // Where each client may go through the tunnel: where its identities are bound, in the compiled bindings.
+        let grants = Grants::of(input.desired);
         let reach_of = |name: &str| {
             let acts_as = active.get(name).and_then(|c| subjects.impersonation(c));
-            reach(
-                input.desired,
-                &Identities {
-                    namespace: namespace.to_owned(),
-                    service_account: name.to_owned(),
-                    user: acts_as.as_ref().map(|i| i.user.clone()),
-                    groups: acts_as.map(|i| i.groups).unwrap_or_default(),
-                },
-            )
+            grants.reach(&Identities {
+                namespace: namespace.to_owned(),
+                service_account: name.to_owned(),
+                user: acts_as.as_ref().map(|i| i.user.clone()),
+                groups: acts_as.map(|i| i.groups).unwrap_or_default(),
+            })
         };
         let list = peer_list(
             input.cluster,

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::compile::IMPERSONATION_ROLE_PREFIX;
-use crate::objects::{DesiredState, LiveState, ObjectKey, ObjectKind, is_owned_by};
+use crate::objects::{
+    Binding, DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, Subject, is_owned_by,
+};
 
 /// A subject as people know it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -68,62 +70,83 @@ fn role_name(role_ref_name: &str) -> String {
         .to_owned()
 }
 
-fn collect<'v>(
-    objects: impl Iterator<Item = (&'v ObjectKey, &'v Value)>,
-    clients_namespace: &str,
-) -> AccessMap {
-    let objects: Vec<_> = objects.collect();
+/// The subject a binding's subject entry is, as people know it; `None` for a kind RBAC does not have.
+fn subject_name(subject: Subject, clients_namespace: &str) -> Option<SubjectName> {
+    let name = subject.name;
+    Some(match subject.kind.as_str() {
+        "ServiceAccount" => {
+            let namespace = subject.namespace.unwrap_or_default();
+            if namespace == clients_namespace {
+                SubjectName {
+                    kind: "client",
+                    name,
+                }
+            } else {
+                SubjectName {
+                    kind: "serviceaccount",
+                    name: format!("{namespace}/{name}"),
+                }
+            }
+        }
+        "User" => SubjectName { kind: "user", name },
+        "Group" => SubjectName {
+            kind: "group",
+            name,
+        },
+        _ => return None,
+    })
+}
+
+/// The impersonation ClusterRoles among `objects`, by name, with the identities each lets its subjects act as.
+fn impersonating<'v>(objects: &[(&'v ObjectKey, &'v Manifest)]) -> BTreeMap<&'v str, Vec<Access>> {
     // Impersonation is access too: a role that lets a client act as a person shows as one access per identity,
     // so a person leaving a group shows as the client losing `impersonate group ...`.
-    let impersonating: BTreeMap<&str, Vec<Access>> = objects
+    objects
         .iter()
         .filter(|(key, _)| {
             key.kind == ObjectKind::ClusterRole && key.name.starts_with(IMPERSONATION_ROLE_PREFIX)
         })
         .filter_map(|(key, manifest)| {
-            let identities = impersonation_rules(manifest);
+            let identities = impersonation_rules(&manifest.value());
             (!identities.is_empty()).then_some((key.name.as_str(), identities))
         })
-        .collect();
+        .collect()
+}
+
+/// The accesses of the `wanted` subjects that `objects` (bindings, and the impersonation roles they name) grant.
+fn collect(
+    objects: &[(&ObjectKey, &Manifest)],
+    clients_namespace: &str,
+    wanted: &dyn Fn(&SubjectName) -> bool,
+) -> AccessMap {
+    let impersonating = impersonating(objects);
     let mut map = AccessMap::new();
     for (key, manifest) in objects {
         if !key.kind.is_binding() {
             continue;
         }
-        let Some(role) = manifest["roleRef"]["name"].as_str() else {
+        // Only `roleRef` and `subjects` are read; the rest of the manifest is skipped, not built.
+        let Some(binding) = manifest.binding() else {
             continue;
         };
+        let subjects: Vec<SubjectName> = binding
+            .subjects
+            .into_iter()
+            .filter_map(|s| subject_name(s, clients_namespace))
+            .filter(|s| wanted(s))
+            .collect();
+        if subjects.is_empty() {
+            continue;
+        }
+        let role = binding.role_ref.name.as_str();
         let accesses = match impersonating.get(role) {
-            Some(identities) if manifest["roleRef"]["kind"] == "ClusterRole" => identities.clone(),
+            Some(identities) if binding.role_ref.kind == "ClusterRole" => identities.clone(),
             _ => vec![Access {
                 role: role_name(role),
                 namespace: key.namespace.clone(),
             }],
         };
-        for subject in manifest["subjects"].as_array().into_iter().flatten() {
-            let name = subject["name"].as_str().unwrap_or_default().to_owned();
-            let subject = match subject["kind"].as_str() {
-                Some("ServiceAccount") => {
-                    let namespace = subject["namespace"].as_str().unwrap_or_default();
-                    if namespace == clients_namespace {
-                        SubjectName {
-                            kind: "client",
-                            name,
-                        }
-                    } else {
-                        SubjectName {
-                            kind: "serviceaccount",
-                            name: format!("{namespace}/{name}"),
-                        }
-                    }
-                }
-                Some("User") => SubjectName { kind: "user", name },
-                Some("Group") => SubjectName {
-                    kind: "group",
-                    name,
-                },
-                _ => continue,
-            };
+        for subject in subjects {
             map.entry(subject)
                 .or_default()
                 .extend(accesses.iter().cloned());
@@ -164,42 +187,109 @@ fn impersonation_rules(manifest: &Value) -> Vec<Access> {
     accesses
 }
 
-/// The access the cluster will grant after the plan: the desired bindings, except those apply leaves alone
-/// because a same-named object that is not tollgate's is in the way (a conflict grants nothing until adopted).
-fn after(desired: &DesiredState, live: &LiveState) -> AccessMap {
-    collect(
-        desired.objects.iter().filter(|(key, _)| {
+/// The objects whose access the cluster will grant after the plan: the desired ones, except those apply leaves
+/// alone because a same-named object that is not tollgate's is in the way (a conflict grants nothing until adopted).
+fn after<'v>(desired: &'v DesiredState, live: &LiveState) -> Vec<(&'v ObjectKey, &'v Manifest)> {
+    desired
+        .objects
+        .iter()
+        .filter(|(key, _)| {
             live.objects
                 .get(*key)
                 .is_none_or(|manifest| is_owned_by(manifest, &desired.cluster))
-        }),
-        &desired.clients_namespace,
-    )
+        })
+        .collect()
 }
 
-/// The access tollgate's bindings grant now.
-fn before(desired: &DesiredState, live: &LiveState) -> AccessMap {
-    collect(
-        live.objects
-            .iter()
-            .filter(|(_, manifest)| is_owned_by(manifest, &desired.cluster)),
-        &desired.clients_namespace,
-    )
+/// The objects whose access tollgate's bindings grant now.
+fn before<'v>(desired: &DesiredState, live: &'v LiveState) -> Vec<(&'v ObjectKey, &'v Manifest)> {
+    live.objects
+        .iter()
+        .filter(|(key, manifest)| {
+            (key.kind.is_binding() || key.kind == ObjectKind::ClusterRole)
+                && is_owned_by(manifest, &desired.cluster)
+        })
+        .collect()
 }
 
 /// How many subjects tollgate's live bindings give any role.
 pub fn subjects_with_access(desired: &DesiredState, live: &LiveState) -> usize {
-    before(desired, live).len()
+    let mut subjects = BTreeSet::new();
+    for (key, manifest) in before(desired, live) {
+        if !key.kind.is_binding() {
+            continue;
+        }
+        for subject in manifest.binding().into_iter().flat_map(|b| b.subjects) {
+            subjects.extend(subject_name(subject, &desired.clients_namespace));
+        }
+    }
+    subjects.len()
+}
+
+/// The subjects whose access may change: those of every binding that differs between `before` and `after` (added,
+/// removed, other role or subjects) or names an impersonation role whose identities changed. Everyone else's
+/// bindings are the same on both sides, so their access is too; leaving them out keeps a plan of a large, mostly
+/// unchanged organisation from building two maps of everyone's access.
+fn changing_subjects(
+    after: &[(&ObjectKey, &Manifest)],
+    before: &[(&ObjectKey, &Manifest)],
+    clients_namespace: &str,
+) -> BTreeSet<SubjectName> {
+    let (roles_after, roles_before) = (impersonating(after), impersonating(before));
+    let changed_role = |role: &str| roles_after.get(role) != roles_before.get(role);
+    let mut was: BTreeMap<&ObjectKey, &Manifest> = before
+        .iter()
+        .filter(|(key, _)| key.kind.is_binding())
+        .copied()
+        .collect();
+    let mut changing = BTreeSet::new();
+    let mut add = |binding: Binding| {
+        changing.extend(
+            binding
+                .subjects
+                .into_iter()
+                .filter_map(|s| subject_name(s, clients_namespace)),
+        );
+    };
+    for (key, manifest) in after.iter().filter(|(key, _)| key.kind.is_binding()) {
+        let now = manifest.binding();
+        let then = was.remove(key).and_then(Manifest::binding);
+        if let (Some(now), Some(then)) = (&now, &then)
+            && now.role_ref == then.role_ref
+            && now.subjects == then.subjects
+            && !changed_role(&now.role_ref.name)
+        {
+            continue;
+        }
+        now.into_iter().chain(then).for_each(&mut add);
+    }
+    // Bindings that only exist now: pruned, so their subjects lose what they grant.
+    for manifest in was.into_values() {
+        manifest.binding().into_iter().for_each(&mut add);
+    }
+    changing
 }
 
 /// Access gained and lost per subject, going from the owned live bindings to the desired ones.
 pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
-    let after = after(desired, live);
-    let before = before(desired, live);
+    let (after_objects, before_objects) = (after(desired, live), before(desired, live));
+    let namespace = desired.clients_namespace.as_str();
+    let changing = changing_subjects(&after_objects, &before_objects, namespace);
+    let wanted = |subject: &SubjectName| changing.contains(subject);
+    let after = collect(&after_objects, namespace, &wanted);
+    let before = collect(&before_objects, namespace, &wanted);
+    differences(changing.iter(), &after, &before)
+}
+
+/// The access each of `subjects` gains and loses going from `before` to `after`; subjects without a change are
+/// left out.
+fn differences<'s>(
+    subjects: impl Iterator<Item = &'s SubjectName>,
+    after: &AccessMap,
+    before: &AccessMap,
+) -> Vec<AccessChange> {
     let empty = BTreeSet::new();
-    let subjects: BTreeSet<&SubjectName> = after.keys().chain(before.keys()).collect();
     subjects
-        .into_iter()
         .filter_map(|subject| {
             let now = after.get(subject).unwrap_or(&empty);
             let was = before.get(subject).unwrap_or(&empty);
@@ -213,4 +303,171 @@ pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessCha
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{CompileContext, compile};
+    use crate::config::load;
+    use crate::synthetic::{Size, organisation};
+
+    /// Today's reading, with everyone's access on both sides: what [`access_changes`] must equal.
+    fn everyone(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
+        let namespace = desired.clients_namespace.as_str();
+        let after = collect(&after(desired, live), namespace, &|_| true);
+        let before = collect(&before(desired, live), namespace, &|_| true);
+        let subjects: BTreeSet<&SubjectName> = after.keys().chain(before.keys()).collect();
+        differences(subjects.into_iter(), &after, &before)
+    }
+
+    fn compiled(files: Vec<(String, Vec<u8>)>, cluster: &str) -> DesiredState {
+        let now = "2026-06-01T00:00:00Z".parse().expect("a timestamp");
+        let checked = crate::pipeline::check(&load(files), now)
+            .unwrap_or_else(|e| panic!("the repository is valid: {e}"));
+        compile(
+            &checked.model,
+            &CompileContext {
+                cluster,
+                now,
+                revision: None,
+            },
+        )
+        .expect("compiles")
+    }
+
+    /// The live state a cluster would hold after applying `desired`, then drifted in every way access can change,
+    /// one way at a time and all at once: bindings missing, with other subjects or another role, extra owned
+    /// bindings, a changed impersonation role, and a binding taken by someone else (a conflict).
+    fn drifted(desired: &DesiredState) -> Vec<LiveState> {
+        let same = LiveState {
+            objects: desired.objects.clone(),
+            ..LiveState::default()
+        };
+        let mut states = vec![LiveState::default(), same.clone()];
+        for only in [
+            None,
+            Some(0),
+            Some(1),
+            Some(3),
+            Some(5),
+            Some(7),
+            Some(9),
+            Some(11),
+        ] {
+            states.push(drift(&same, only));
+        }
+        states
+    }
+
+    /// Every 17th binding drifted one way (`only`: the remainder that picks the way; 0 changes the impersonation
+    /// roles), or every way at once.
+    fn drift(same: &LiveState, only: Option<usize>) -> LiveState {
+        let mut drifted = same.clone();
+        let keys: Vec<ObjectKey> = same.objects.keys().cloned().collect();
+        for (n, key) in keys.iter().enumerate() {
+            let manifest = drifted.objects.get_mut(key).expect("a key of the state");
+            let way = n % 17;
+            if only.is_some_and(|only| {
+                only != way && !(only == 0 && key.kind == ObjectKind::ClusterRole)
+            }) {
+                continue;
+            }
+            match (key.kind, way) {
+                (ObjectKind::ClusterRole, _) if key.name.starts_with(IMPERSONATION_ROLE_PREFIX) => {
+                    manifest
+                        .edit(|m| m["rules"][0]["resourceNames"] = serde_json::json!(["someone"]));
+                }
+                (kind, 1) if kind.is_binding() => {
+                    drifted.objects.remove(key);
+                }
+                (kind, 3) if kind.is_binding() => manifest.edit(|m| {
+                    m["subjects"]
+                        .as_array_mut()
+                        .expect("subjects")
+                        .push(serde_json::json!({"kind": "User", "name": "intruder"}));
+                }),
+                (kind, 5) if kind.is_binding() => {
+                    manifest.edit(|m| m["subjects"].as_array_mut().expect("subjects").truncate(1));
+                }
+                (kind, 7) if kind.is_binding() => {
+                    manifest.edit(|m| m["roleRef"]["name"] = "tollgate:other".into());
+                }
+                (kind, 9) if kind.is_binding() => {
+                    manifest.edit(|m| m["metadata"]["labels"] = serde_json::json!({}));
+                }
+                (kind, 11) if kind.is_binding() => {
+                    let mut extra = manifest.clone();
+                    extra.edit(|m| {
+                        m["metadata"]["name"] = "extra".into();
+                        m["roleRef"]["name"] = "tollgate:extra".into();
+                    });
+                    let extra_key = ObjectKey {
+                        name: format!("{}-extra", key.name),
+                        ..key.clone()
+                    };
+                    drifted.objects.insert(extra_key, extra);
+                }
+                _ => {}
+            }
+        }
+        drifted
+    }
+
+    #[test]
+    fn only_the_changing_subjects_are_read_and_the_result_is_the_same() {
+        let example = crate::files::read_config_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo"),
+        )
+        .expect("example-repo reads")
+        .into_iter()
+        .map(|f| (f.path, f.content.expect("readable")))
+        .collect::<Vec<_>>();
+        let synthetic = organisation(Size {
+            users: 1_000,
+            groups: 200,
+            grants: 3_000,
+            clients: 800,
+            namespaces: 40,
+        });
+        let mut bench = compiled(synthetic, "bench");
+        // A client that acts as its owner, as compile writes it (example-repo has none: its user grants are on
+        // prod, which has impersonation off).
+        let role = format!("{IMPERSONATION_ROLE_PREFIX}c0000");
+        let labels = serde_json::json!({
+            "app.kubernetes.io/managed-by": "tollgate", "tollgate.dev/instance": "bench"
+        });
+        bench.objects.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRole, &role),
+            Manifest::new(&serde_json::json!({
+                "metadata": {"name": role, "labels": labels},
+                "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"],
+                           "resourceNames": ["tg:u00000"]}],
+            })),
+        );
+        bench.objects.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, &role),
+            Manifest::new(&serde_json::json!({
+                "metadata": {"name": role, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": "c0000", "namespace": bench.clients_namespace}],
+            })),
+        );
+        let states = [
+            compiled(example.clone(), "prod"),
+            compiled(example, "staging"),
+            bench,
+        ];
+        let mut compared = 0;
+        for desired in &states {
+            for live in drifted(desired) {
+                let reference = serde_json::to_value(everyone(desired, &live)).expect("JSON");
+                let changes = serde_json::to_value(access_changes(desired, &live)).expect("JSON");
+                assert_eq!(changes, reference, "cluster {}", desired.cluster);
+                compared += reference.as_array().map_or(0, Vec::len);
+            }
+        }
+        // The drift reaches many subjects, so the comparison is not of empty lists.
+        assert!(compared > 500, "{compared} access changes compared");
+    }
 }

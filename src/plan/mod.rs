@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::credentials::addresses::allocate;
 use crate::objects::LivePeers;
 use crate::objects::{
-    DELETION_GUARD_ANNOTATION, DesiredState, LiveState, ObjectKey, ObjectKind, Ownership,
-    is_owned_by, ownership,
+    DELETION_GUARD_ANNOTATION, DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, Ownership,
+    is_owned_by, ownership_of,
 };
 use crate::validate::model::DeletionGuard;
 use crate::wireguard::peers::{PeerChange, peer_changes};
@@ -157,9 +157,13 @@ fn deletion_guard(
             ObjectKind::Namespace,
             &desired.clients_namespace,
         ))
-        .filter(|m| is_owned_by(m, cluster))
-        .and_then(|m| m["metadata"]["annotations"][DELETION_GUARD_ANNOTATION].as_str())
-        .and_then(|text| serde_json::from_str::<DeletionGuard>(text).ok());
+        .map(Manifest::metadata)
+        .filter(|m| ownership_of(m, cluster) == Ownership::Owned)
+        .and_then(|m| {
+            m.annotations
+                .get(DELETION_GUARD_ANNOTATION)
+                .and_then(|text| serde_json::from_str::<DeletionGuard>(text).ok())
+        });
     let mut guard = desired.deletion_guard;
     let mut from_last = false;
     if let Some(last) = last {
@@ -282,14 +286,15 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
     let cluster = desired.cluster.as_str();
     let mut changes = Vec::new();
     for (key, manifest) in &desired.objects {
-        let change = match live.objects.get(key) {
+        let live_object = live.objects.get(key).map(|m| (m, m.metadata()));
+        let change = match live_object {
             None => Change {
                 object: key.clone(),
                 action: Action::Create,
                 fields: Vec::new(),
                 reason: None,
             },
-            Some(live_manifest) if ownership(live_manifest, cluster) == Ownership::Foreign => {
+            Some((_, metadata)) if ownership_of(&metadata, cluster) == Ownership::Foreign => {
                 Change {
                     object: key.clone(),
                     action: Action::Conflict,
@@ -299,8 +304,8 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                     )),
                 }
             }
-            Some(live_manifest) => {
-                let fields = diff::diff(manifest, live_manifest);
+            Some((live_manifest, metadata)) => {
+                let fields = diff::diff(&manifest.value(), &live_manifest.value());
                 let immutable: Vec<&str> = immutable_fields(key.kind)
                     .iter()
                     .copied()
@@ -322,7 +327,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 };
                 // Made to be tollgate's (its labels, e.g. the clients Namespace of `deploy/`) but never written
                 // by it: taken over by a write, so that from now on tollgate's field manager says it is tollgate's.
-                if let Ownership::LabelledOnly { managers } = ownership(live_manifest, cluster) {
+                if let Ownership::LabelledOnly { managers } = ownership_of(&metadata, cluster) {
                     if action == Action::NoOp {
                         action = Action::Update;
                     }
@@ -349,7 +354,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         if desired.objects.contains_key(key) {
             continue;
         }
-        match ownership(manifest, cluster) {
+        match ownership_of(&manifest.metadata(), cluster) {
             Ownership::Owned => changes.push(Change {
                 object: key.clone(),
                 action: Action::Delete,

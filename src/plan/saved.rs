@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::objects::{DesiredState, ObjectKey};
+use crate::objects::{DesiredState, Manifest, ObjectKey};
 use crate::plan::Plan;
 use crate::validate::model::DeletionGuard;
 
@@ -122,7 +122,7 @@ impl SavedPlan {
             live_fingerprint,
             clients_namespace: desired.clients_namespace.clone(),
             deletion_guard: desired.deletion_guard,
-            objects: desired.objects.values().cloned().collect(),
+            objects: desired.objects.values().map(Manifest::value).collect(),
             plan: serde_json::to_value(plan).expect("a plan serializes to JSON"),
         }
     }
@@ -163,7 +163,7 @@ impl SavedPlan {
                 path: path.to_owned(),
                 index,
             })?;
-            objects.insert(key, manifest.clone());
+            objects.insert(key, Manifest::new(manifest));
         }
         Ok(DesiredState {
             cluster: self.cluster.clone(),

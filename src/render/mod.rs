@@ -24,7 +24,7 @@ pub fn objects_yaml(desired: &DesiredState) -> String {
     let mut out = String::new();
     for manifest in desired.objects.values() {
         out.push_str("---\n");
-        out.push_str(&yaml::to_yaml(manifest));
+        out.push_str(&yaml::to_yaml(&manifest.value()));
     }
     out
 }

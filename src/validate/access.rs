@@ -112,7 +112,10 @@ impl<'a> Validator<'a> {
                                     .hint = hint;
                             }
                         }
-                        namespaces.iter().cloned().collect::<BTreeSet<_>>()
+                        let mut namespaces = namespaces.clone();
+                        namespaces.sort_unstable();
+                        namespaces.dedup();
+                        namespaces
                     });
                     if matches!(target, GrantTarget::Environment(_)) && namespaces.is_some() {
                         self.error(

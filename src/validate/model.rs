@@ -460,8 +460,10 @@ pub struct Grant {
     pub target: GrantTarget,
     /// The cluster the grant applies to.
     pub cluster: String,
-    /// `None`: the whole cluster.
-    pub namespaces: Option<BTreeSet<String>>,
+    /// The namespaces, sorted and without duplicates; `None`: the whole cluster. A list, not a `BTreeSet`: a
+    /// grant usually names one namespace, and a one-element set costs a whole B-tree node (120,000 grants held
+    /// 30 MB more as sets).
+    pub namespaces: Option<Vec<String>>,
     /// The document's `accessAs`: on the ServiceAccounts of clients, or on RBAC users and groups.
     pub access_as: AccessAs,
     /// The earlier of the document's and the grant's expiry.

@@ -6,9 +6,7 @@
 //! (`system:serviceaccounts`, `system:serviceaccounts:<namespace>`, `system:authenticated`, as the
 //! ServiceAccount authenticator sets them), and, when it acts as its owner, the owner's user and groups.
 
-use std::collections::BTreeSet;
-
-use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::compile::IMPERSONATION_ROLE_PREFIX;
 use crate::objects::{DesiredState, ObjectKind};
@@ -36,62 +34,99 @@ pub enum Reach {
 }
 
 impl Identities {
-    fn matches(&self, subject: &Value) -> bool {
-        let name = subject["name"].as_str().unwrap_or_default();
-        match subject["kind"].as_str() {
-            Some("ServiceAccount") => {
-                name == self.service_account
-                    && subject["namespace"].as_str() == Some(self.namespace.as_str())
-            }
-            Some("User") => self.user.as_deref() == Some(name),
-            Some("Group") => {
-                name == "system:serviceaccounts"
-                    || name == "system:authenticated"
-                    || name == format!("system:serviceaccounts:{}", self.namespace)
-                    || self.groups.iter().any(|g| g == name)
-            }
-            _ => false,
-        }
+    /// Every subject RBAC matches this client as, as (`kind`, `name`) with a ServiceAccount named
+    /// `<namespace>/<name>`.
+    fn subjects(&self) -> Vec<(&'static str, String)> {
+        let mut subjects = vec![
+            (
+                "ServiceAccount",
+                format!("{}/{}", self.namespace, self.service_account),
+            ),
+            ("Group", "system:serviceaccounts".to_owned()),
+            ("Group", "system:authenticated".to_owned()),
+            (
+                "Group",
+                format!("system:serviceaccounts:{}", self.namespace),
+            ),
+        ];
+        subjects.extend(self.user.iter().map(|user| ("User", user.clone())));
+        subjects.extend(self.groups.iter().map(|group| ("Group", group.clone())));
+        subjects
     }
 }
 
-/// Where `who` may go, from the desired bindings. The bindings that let a client impersonate its owner grant no
-/// access of their own and are not counted.
-pub fn reach(desired: &DesiredState, who: &Identities) -> Reach {
-    let mut namespaces = BTreeSet::new();
-    for (key, manifest) in &desired.objects {
-        let cluster_wide = match key.kind {
-            ObjectKind::ClusterRoleBinding => true,
-            ObjectKind::RoleBinding => false,
-            _ => continue,
-        };
-        if manifest["roleRef"]["name"]
-            .as_str()
-            .is_some_and(|role| role.starts_with(IMPERSONATION_ROLE_PREFIX))
-        {
-            continue;
+/// The desired bindings by subject, read once from the desired state so that each client's reach is a few
+/// lookups (a gateway serves thousands of clients; the state holds tens of thousands of bindings).
+#[derive(Debug, Default)]
+pub struct Grants {
+    /// (`kind`, `name`) of a subject (a ServiceAccount as `<namespace>/<name>`) -> the namespaces of the
+    /// RoleBindings naming it, `None` for a ClusterRoleBinding.
+    by_subject: HashMap<(String, String), BTreeSet<Option<String>>>,
+}
+
+impl Grants {
+    /// Reads the bindings of `desired`. The bindings that let a client impersonate its owner grant no access of
+    /// their own and are left out.
+    pub fn of(desired: &DesiredState) -> Grants {
+        let mut grants = Grants::default();
+        for (key, manifest) in &desired.objects {
+            if !key.kind.is_binding() {
+                continue;
+            }
+            let Some(binding) = manifest.binding() else {
+                continue;
+            };
+            if binding.role_ref.name.starts_with(IMPERSONATION_ROLE_PREFIX) {
+                continue;
+            }
+            let scope = match key.kind {
+                ObjectKind::ClusterRoleBinding => None,
+                _ => key.namespace.clone(),
+            };
+            for subject in binding.subjects {
+                let name = match subject.kind.as_str() {
+                    "ServiceAccount" => {
+                        format!("{}/{}", subject.namespace.unwrap_or_default(), subject.name)
+                    }
+                    _ => subject.name,
+                };
+                grants
+                    .by_subject
+                    .entry((subject.kind, name))
+                    .or_default()
+                    .insert(scope.clone());
+            }
         }
-        let named = manifest["subjects"]
-            .as_array()
-            .is_some_and(|subjects| subjects.iter().any(|s| who.matches(s)));
-        if !named {
-            continue;
-        }
-        if cluster_wide {
-            return Reach::ClusterWide;
-        }
-        if let Some(namespace) = &key.namespace {
-            namespaces.insert(namespace.clone());
-        }
+        grants
     }
-    Reach::Namespaces(namespaces)
+
+    /// Where `who` may go.
+    pub fn reach(&self, who: &Identities) -> Reach {
+        let mut namespaces = BTreeSet::new();
+        for (kind, name) in who.subjects() {
+            for scope in self
+                .by_subject
+                .get(&(kind.to_owned(), name))
+                .into_iter()
+                .flatten()
+            {
+                match scope {
+                    None => return Reach::ClusterWide,
+                    Some(namespace) => {
+                        namespaces.insert(namespace.clone());
+                    }
+                }
+            }
+        }
+        Reach::Namespaces(namespaces)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::objects::ObjectKey;
@@ -104,7 +139,10 @@ mod tests {
                 max_delete_percent: 100,
                 min_objects: 0,
             },
-            objects: objects.into_iter().collect::<BTreeMap<_, _>>(),
+            objects: objects
+                .into_iter()
+                .map(|(key, value)| (key, value.into()))
+                .collect::<BTreeMap<_, _>>(),
             vpn: None,
         }
     }
@@ -161,7 +199,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            reach(&state, &alice),
+            Grants::of(&state).reach(&alice),
             Reach::Namespaces(["apps".to_owned(), "payments".to_owned()].into())
         );
         let mut wide = state.clone();
@@ -171,14 +209,17 @@ mod tests {
             "view",
             json!({"kind": "User", "name": "tg:alice"}),
         );
-        wide.objects.insert(key, value);
-        assert_eq!(reach(&wide, &alice), Reach::ClusterWide);
+        wide.objects.insert(key, value.into());
+        assert_eq!(Grants::of(&wide).reach(&alice), Reach::ClusterWide);
         let nobody = Identities {
             service_account: "other".into(),
             user: None,
             groups: vec![],
             ..alice
         };
-        assert_eq!(reach(&state, &nobody), Reach::Namespaces(BTreeSet::new()));
+        assert_eq!(
+            Grants::of(&state).reach(&nobody),
+            Reach::Namespaces(BTreeSet::new())
+        );
     }
 }

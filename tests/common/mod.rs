@@ -39,3 +39,39 @@ pub fn assert_success(output: &Output) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Runs `args` on a new pseudo-terminal (its controlling terminal), types `typed` when asked for a passphrase, and
+/// returns everything the terminal showed and the exit code.
+pub fn on_terminal(args: &[&str], typed: &str) -> (String, i32) {
+    let script = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+typed = False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if not typed and b"Passphrase for" in seen:
+        os.write(fd, os.environ["TYPED"].encode() + b"\n")
+        typed = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env("TYPED", typed)
+        .output()
+        .expect("python3 runs");
+    (stdout(&output), output.status.code().unwrap_or(-1))
+}
