@@ -261,14 +261,20 @@ impl Manifest {
             annotations: strings("annotations"),
             uid: metadata["uid"].as_str().map(str::to_owned),
             resource_version: metadata["resourceVersion"].as_str().map(str::to_owned),
-            managed_fields: metadata["managedFields"].as_array().map(|entries| {
-                entries
-                    .iter()
-                    .map(|e| ManagedFieldsEntry {
-                        manager: e["manager"].as_str().map(str::to_owned),
-                    })
-                    .collect()
-            }),
+            // Absent: nothing to go on but the labels. Present but not a list (a hand-written file): no manager
+            // can be read from it, so it does not prove tollgate wrote the object (never pruned on its word).
+            managed_fields: match &metadata["managedFields"] {
+                Value::Null => None,
+                Value::Array(entries) => Some(
+                    entries
+                        .iter()
+                        .map(|e| ManagedFieldsEntry {
+                            manager: e["manager"].as_str().map(str::to_owned),
+                        })
+                        .collect(),
+                ),
+                _ => Some(Vec::new()),
+            },
         }
     }
 
@@ -523,9 +529,13 @@ impl LiveState {
             .as_str()
             .is_some_and(|kind| kind == "List" || kind.ends_with("List"))
         {
-            if let Value::Array(items) = &value["items"] {
+            // Moved out, not cloned: a `kubectl get -o yaml` List of tens of thousands of objects would otherwise be
+            // held twice.
+            if let Value::Object(mut list) = value
+                && let Some(Value::Array(items)) = list.remove("items")
+            {
                 for item in items {
-                    self.add(item.clone());
+                    self.add(item);
                 }
             }
             return;
@@ -571,6 +581,15 @@ mod tests {
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>(),
             ["", "g"]
+        );
+        // managedFields that are not a list name no manager: labelled, but not proven tollgate's.
+        let odd = Manifest::new(&json!({"metadata": {
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, INSTANCE_LABEL: "prod"},
+            "managedFields": {"manager": "tollgate"},
+        }}));
+        assert_eq!(
+            ownership(&odd, "prod"),
+            Ownership::LabelledOnly { managers: vec![] }
         );
         // Without a role name it is no binding, as the tree reading skipped it.
         assert!(
