@@ -21,5 +21,6 @@ pub mod publish;
 pub mod render;
 pub mod schema;
 pub mod synthetic;
+pub mod text;
 pub mod validate;
 pub mod wireguard;

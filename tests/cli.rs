@@ -214,3 +214,46 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert_eq!(output.status.code(), Some(141));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn names_from_a_live_file_cannot_rewrite_the_plan() {
+    // A RoleBinding with tollgate's labels that the repository does not compile to (so it is pruned), named and
+    // binding a subject with terminal control characters: a fake "Plan" line, a cleared line, a reversed name.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let live = dir.path().join("live.json");
+    let binding = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": "x\u{1b}[2K\rPlan: 0 to create",
+            "namespace": "payments",
+            "labels": {"app.kubernetes.io/managed-by": "tollgate", "tollgate.dev/instance": "prod"},
+        },
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tollgate:view"},
+        "subjects": [{"kind": "User", "name": "mallory\nNo changes\u{202e}"}],
+    });
+    std::fs::write(&live, binding.to_string()).expect("write");
+    let output = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--live-from",
+        live.to_str().expect("UTF-8"),
+    ]);
+    let text = stdout(&output);
+    assert!(
+        !text.contains(['\u{1b}', '\r', '\u{202e}']),
+        "raw control characters in:\n{text}"
+    );
+    assert!(
+        text.contains("RoleBinding payments/x\\u{1b}[2K\\u{d}Plan: 0 to create"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user mallory\\u{a}No changes\\u{202e}"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("No changes")), "{text}");
+}

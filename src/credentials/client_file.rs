@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use crate::compile::subjects::Impersonation;
+use crate::text::is_hidden;
 
 /// Version of the client file format; readers refuse other versions.
 pub const CLIENT_FILE_FORMAT_VERSION: u32 = 1;
@@ -462,13 +463,6 @@ impl ClientFile {
         ));
         Ok(text)
     }
-}
-
-/// Characters that change how text is shown rather than showing: control characters, and the Unicode marks that
-/// reorder text (U+200E/F, U+202A-E, U+2066-9), with which `tg:alice` could be made to look like another name.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A WireGuard key as `wg` prints it: 32 bytes in base64 (44 characters).

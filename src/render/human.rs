@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::compact;
 use crate::plan::diff::FieldChange;
 use crate::plan::{Action, Against, Plan};
+use crate::text::shown;
 use crate::wireguard::peers::PeerAction;
 
 struct Palette {
@@ -74,7 +75,12 @@ pub fn human(plan: &Plan, color: bool) -> String {
         out.push_str("No changes: the cluster matches the repository.\n");
     }
     for change in &changes {
-        let head = format!("{} {}", sigil(change.action), change.object);
+        // Names and reasons can come from the cluster or a live file: nothing in them may rewrite the output.
+        let head = format!(
+            "{} {}",
+            sigil(change.action),
+            shown(&change.object.to_string())
+        );
         let head = match change.action {
             Action::Create => p.green(&head),
             Action::Update => p.yellow(&head),
@@ -85,7 +91,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         };
         match &change.reason {
             Some(reason) => {
-                let _ = writeln!(out, "  {head} ({reason})");
+                let _ = writeln!(out, "  {head} ({})", shown(reason));
             }
             None => {
                 let _ = writeln!(out, "  {head}");
@@ -98,11 +104,18 @@ pub fn human(plan: &Plan, color: bool) -> String {
     if !plan.access.is_empty() {
         let _ = writeln!(out, "\n{}", p.bold("Access changes:"));
         for change in &plan.access {
-            let _ = writeln!(out, "  {} {}", change.subject.kind, change.subject.name);
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                change.subject.kind,
+                shown(&change.subject.name)
+            );
             for access in &change.gained {
+                let access = shown(&access.to_string()).into_owned();
                 let _ = writeln!(out, "    {}", p.green(&format!("+ {access}")));
             }
             for access in &change.lost {
+                let access = shown(&access.to_string()).into_owned();
                 let _ = writeln!(out, "    {}", p.red(&format!("- {access}")));
             }
         }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::apply::{ApplyReport, Outcome};
+use crate::text::shown;
 
 fn word(outcome: Outcome) -> &'static str {
     match outcome {
@@ -31,10 +32,16 @@ pub fn report_human(report: &ApplyReport) -> String {
         if object.outcome == Outcome::Unchanged {
             continue;
         }
-        let _ = write!(out, "  {:<9} {}", word(object.outcome), object.object);
+        // Names and the API server's reasons can carry what the cluster holds: shown, never interpreted.
+        let _ = write!(
+            out,
+            "  {:<9} {}",
+            word(object.outcome),
+            shown(&object.object.to_string())
+        );
         match &object.reason {
             Some(reason) => {
-                let _ = writeln!(out, ": {reason}");
+                let _ = writeln!(out, ": {}", shown(reason));
             }
             None => out.push('\n'),
         }
