@@ -14,20 +14,20 @@ fn tollgate(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `tollgate plan` of example-repo's prod cluster, with `extra` arguments.
+fn plan_prod(extra: &[&str]) -> Output {
+    let mut args = vec!["plan", "--repo", "example-repo", "--cluster", "prod"];
+    args.extend(extra);
+    tollgate(&args)
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8")
 }
 
 #[test]
 fn offline_plan_of_the_example_repo() {
-    let output = tollgate(&[
-        "plan",
-        "--repo",
-        "example-repo",
-        "--cluster",
-        "prod",
-        "--offline",
-    ]);
+    let output = plan_prod(&["--offline"]);
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!(stdout(&output));
 }
@@ -233,15 +233,7 @@ fn names_from_a_live_file_cannot_rewrite_the_plan() {
         "subjects": [{"kind": "User", "name": "mallory\nNo changes\u{202e}"}],
     });
     std::fs::write(&live, binding.to_string()).expect("write");
-    let output = tollgate(&[
-        "plan",
-        "--repo",
-        "example-repo",
-        "--cluster",
-        "prod",
-        "--live-from",
-        live.to_str().expect("UTF-8"),
-    ]);
+    let output = plan_prod(&["--live-from", live.to_str().expect("UTF-8")]);
     let text = stdout(&output);
     assert!(
         !text.contains(['\u{1b}', '\r', '\u{202e}']),
