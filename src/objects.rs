@@ -457,11 +457,7 @@ pub enum Ownership {
 
 /// Decides ownership from evidence tollgate itself wrote: its labels and its field manager.
 pub fn ownership(manifest: &Manifest, cluster: &str) -> Ownership {
-    ownership_of(&manifest.metadata(), cluster)
-}
-
-/// [`ownership`] of an object whose metadata was already read.
-pub fn ownership_of(metadata: &Metadata, cluster: &str) -> Ownership {
+    let metadata = manifest.metadata();
     let labels = &metadata.labels;
     let labelled = labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
         && labels.get(INSTANCE_LABEL).map(String::as_str) == Some(cluster);

@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Owned;
 use crate::compile::IMPERSONATION_ROLE_PREFIX;
-use crate::objects::{
-    Binding, DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, Subject, is_owned_by,
-};
+use crate::objects::{Binding, DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, Subject};
 
 /// A subject as people know it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -189,33 +188,32 @@ fn impersonation_rules(manifest: &Value) -> Vec<Access> {
 
 /// The objects whose access the cluster will grant after the plan: the desired ones, except those apply leaves
 /// alone because a same-named object that is not tollgate's is in the way (a conflict grants nothing until adopted).
-fn after<'v>(desired: &'v DesiredState, live: &LiveState) -> Vec<(&'v ObjectKey, &'v Manifest)> {
+fn after<'v>(
+    desired: &'v DesiredState,
+    live: &LiveState,
+    owned: &Owned<'_>,
+) -> Vec<(&'v ObjectKey, &'v Manifest)> {
     desired
         .objects
         .iter()
-        .filter(|(key, _)| {
-            live.objects
-                .get(*key)
-                .is_none_or(|manifest| is_owned_by(manifest, &desired.cluster))
-        })
+        .filter(|(key, _)| !live.objects.contains_key(*key) || owned.contains(key))
         .collect()
 }
 
 /// The objects whose access tollgate's bindings grant now.
-fn before<'v>(desired: &DesiredState, live: &'v LiveState) -> Vec<(&'v ObjectKey, &'v Manifest)> {
+fn before<'v>(live: &'v LiveState, owned: &Owned<'_>) -> Vec<(&'v ObjectKey, &'v Manifest)> {
     live.objects
         .iter()
-        .filter(|(key, manifest)| {
-            (key.kind.is_binding() || key.kind == ObjectKind::ClusterRole)
-                && is_owned_by(manifest, &desired.cluster)
+        .filter(|(key, _)| {
+            (key.kind.is_binding() || key.kind == ObjectKind::ClusterRole) && owned.contains(key)
         })
         .collect()
 }
 
-/// How many subjects tollgate's live bindings give any role.
-pub fn subjects_with_access(desired: &DesiredState, live: &LiveState) -> usize {
+/// How many subjects tollgate's live bindings (the `owned` ones) give any role.
+pub fn subjects_with_access(desired: &DesiredState, live: &LiveState, owned: &Owned<'_>) -> usize {
     let mut subjects = BTreeSet::new();
-    for (key, manifest) in before(desired, live) {
+    for (key, manifest) in before(live, owned) {
         if !key.kind.is_binding() {
             continue;
         }
@@ -270,9 +268,14 @@ fn changing_subjects(
     changing
 }
 
-/// Access gained and lost per subject, going from the owned live bindings to the desired ones.
-pub fn access_changes(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
-    let (after_objects, before_objects) = (after(desired, live), before(desired, live));
+/// Access gained and lost per subject, going from the owned live bindings (`owned`: the live objects that are
+/// tollgate's) to the desired ones.
+pub fn access_changes(
+    desired: &DesiredState,
+    live: &LiveState,
+    owned: &Owned<'_>,
+) -> Vec<AccessChange> {
+    let (after_objects, before_objects) = (after(desired, live, owned), before(live, owned));
     let namespace = desired.clients_namespace.as_str();
     let changing = changing_subjects(&after_objects, &before_objects, namespace);
     let wanted = |subject: &SubjectName| changing.contains(subject);
@@ -313,10 +316,10 @@ mod tests {
     use crate::synthetic::{Size, organisation};
 
     /// Today's reading, with everyone's access on both sides: what [`access_changes`] must equal.
-    fn everyone(desired: &DesiredState, live: &LiveState) -> Vec<AccessChange> {
+    fn everyone(desired: &DesiredState, live: &LiveState, owned: &Owned<'_>) -> Vec<AccessChange> {
         let namespace = desired.clients_namespace.as_str();
-        let after = collect(&after(desired, live), namespace, &|_| true);
-        let before = collect(&before(desired, live), namespace, &|_| true);
+        let after = collect(&after(desired, live, owned), namespace, &|_| true);
+        let before = collect(&before(live, owned), namespace, &|_| true);
         let subjects: BTreeSet<&SubjectName> = after.keys().chain(before.keys()).collect();
         differences(subjects.into_iter(), &after, &before)
     }
@@ -461,8 +464,16 @@ mod tests {
         let mut compared = 0;
         for desired in &states {
             for live in drifted(desired) {
-                let reference = serde_json::to_value(everyone(desired, &live)).expect("JSON");
-                let changes = serde_json::to_value(access_changes(desired, &live)).expect("JSON");
+                let owned: Owned<'_> = live
+                    .objects
+                    .iter()
+                    .filter(|(_, m)| crate::objects::is_owned_by(m, &desired.cluster))
+                    .map(|(key, _)| key)
+                    .collect();
+                let reference =
+                    serde_json::to_value(everyone(desired, &live, &owned)).expect("JSON");
+                let changes =
+                    serde_json::to_value(access_changes(desired, &live, &owned)).expect("JSON");
                 assert_eq!(changes, reference, "cluster {}", desired.cluster);
                 compared += reference.as_array().map_or(0, Vec::len);
             }

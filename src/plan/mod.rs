@@ -11,13 +11,16 @@ use crate::credentials::addresses::allocate;
 use crate::objects::LivePeers;
 use crate::objects::{
     DELETION_GUARD_ANNOTATION, DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, Ownership,
-    is_owned_by, ownership_of,
+    ownership,
 };
 use crate::validate::model::DeletionGuard;
 use crate::wireguard::peers::{PeerChange, peer_changes};
 use access::AccessChange;
 use diff::FieldChange;
 use std::collections::BTreeMap;
+
+/// The keys of the live objects that are tollgate's ([`Ownership::Owned`]).
+pub type Owned<'l> = std::collections::BTreeSet<&'l ObjectKey>;
 
 /// Version of the JSON form of a plan; raised on any incompatible change to its shape.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -134,31 +137,25 @@ pub struct DeletionGuardViolation {
 fn deletion_guard(
     desired: &DesiredState,
     live: &LiveState,
+    owned: &Owned<'_>,
     changes: &[Change],
     access: &[AccessChange],
 ) -> Option<DeletionGuardViolation> {
-    let cluster = desired.cluster.as_str();
-    let managed = live
-        .objects
-        .iter()
-        .filter(|(key, manifest)| key.kind.is_binding() && is_owned_by(manifest, cluster))
-        .count();
+    let managed = owned.iter().filter(|key| key.kind.is_binding()).count();
     let deletes = changes
         .iter()
         .filter(|c| c.action == Action::Delete && c.object.kind.is_binding())
         .count();
     let subjects_losing_all = access.iter().filter(|a| a.lost_all).count();
-    let subjects_with_access = access::subjects_with_access(desired, live);
+    let subjects_with_access = access::subjects_with_access(desired, live, owned);
     // The limits of the last applied revision, recorded on the clients Namespace: a commit that lowers the guard
     // and takes access away at once is judged by the limits it wants to lower.
+    let clients = ObjectKey::cluster_scoped(ObjectKind::Namespace, &desired.clients_namespace);
     let last = live
         .objects
-        .get(&ObjectKey::cluster_scoped(
-            ObjectKind::Namespace,
-            &desired.clients_namespace,
-        ))
+        .get(&clients)
+        .filter(|_| owned.contains(&clients))
         .map(Manifest::metadata)
-        .filter(|m| ownership_of(m, cluster) == Ownership::Owned)
         .and_then(|m| {
             m.annotations
                 .get(DELETION_GUARD_ANNOTATION)
@@ -284,9 +281,20 @@ fn apply_order(change: &Change) -> (bool, i32, &ObjectKey) {
 /// labels are conflicts; owned ones no longer desired are deleted. Pure; `against` is only recorded.
 pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan {
     let cluster = desired.cluster.as_str();
+    // Whose each live object is, read once: the changes, the access view and the deletion guard all ask.
+    let ownerships: BTreeMap<&ObjectKey, Ownership> = live
+        .objects
+        .iter()
+        .map(|(key, manifest)| (key, ownership(manifest, cluster)))
+        .collect();
+    let owned: Owned<'_> = ownerships
+        .iter()
+        .filter(|(_, whose)| **whose == Ownership::Owned)
+        .map(|(key, _)| *key)
+        .collect();
     let mut changes = Vec::new();
     for (key, manifest) in &desired.objects {
-        let live_object = live.objects.get(key).map(|m| (m, m.metadata()));
+        let live_object = live.objects.get(key).map(|m| (m, &ownerships[key]));
         let change = match live_object {
             None => Change {
                 object: key.clone(),
@@ -294,17 +302,15 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 fields: Vec::new(),
                 reason: None,
             },
-            Some((_, metadata)) if ownership_of(&metadata, cluster) == Ownership::Foreign => {
-                Change {
-                    object: key.clone(),
-                    action: Action::Conflict,
-                    fields: Vec::new(),
-                    reason: Some(format!(
-                        "exists without tollgate's labels for cluster `{cluster}`; tollgate leaves it alone"
-                    )),
-                }
-            }
-            Some((live_manifest, metadata)) => {
+            Some((_, Ownership::Foreign)) => Change {
+                object: key.clone(),
+                action: Action::Conflict,
+                fields: Vec::new(),
+                reason: Some(format!(
+                    "exists without tollgate's labels for cluster `{cluster}`; tollgate leaves it alone"
+                )),
+            },
+            Some((live_manifest, whose)) => {
                 let fields = diff::diff(&manifest.value(), &live_manifest.value());
                 let immutable: Vec<&str> = immutable_fields(key.kind)
                     .iter()
@@ -327,13 +333,13 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 };
                 // Made to be tollgate's (its labels, e.g. the clients Namespace of `deploy/`) but never written
                 // by it: taken over by a write, so that from now on tollgate's field manager says it is tollgate's.
-                if let Ownership::LabelledOnly { managers } = ownership_of(&metadata, cluster) {
+                if let Ownership::LabelledOnly { managers } = whose {
                     if action == Action::NoOp {
                         action = Action::Update;
                     }
                     let takeover = format!(
                         "taken over: it carries tollgate's labels but was written by {}",
-                        managers_text(&managers)
+                        managers_text(managers)
                     );
                     reason = Some(match reason {
                         Some(why) => format!("{why}; {takeover}"),
@@ -350,11 +356,11 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         };
         changes.push(change);
     }
-    for (key, manifest) in &live.objects {
+    for key in live.objects.keys() {
         if desired.objects.contains_key(key) {
             continue;
         }
-        match ownership_of(&manifest.metadata(), cluster) {
+        match &ownerships[key] {
             Ownership::Owned => changes.push(Change {
                 object: key.clone(),
                 action: Action::Delete,
@@ -372,7 +378,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
                 reason: Some(format!(
                     "carries tollgate's labels for cluster `{cluster}`, but tollgate never wrote it (written by {}): \
                      never pruned; remove the labels, or the object",
-                    managers_text(&managers)
+                    managers_text(managers)
                 )),
             }),
             Ownership::Foreign => {}
@@ -393,8 +399,8 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
             Action::NoOp => summary.unchanged += 1,
         }
     }
-    let access = access::access_changes(desired, live);
-    let deletion_guard = deletion_guard(desired, live, &changes, &access);
+    let access = access::access_changes(desired, live, &owned);
+    let deletion_guard = deletion_guard(desired, live, &owned, &changes, &access);
     let (peers, peers_unknown) = planned_peers(desired, live);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
