@@ -6,6 +6,14 @@
 //! - no-op reconcile: API requests by verb from the apiserver's `apiserver_request_total`, tollgate vs kubectl.
 //!
 //! Prints figures and ratios; asserts nothing about time. Run: `cargo bench --bench live`.
+//!
+//! `cargo bench --bench live -- curve` instead measures how the cost grows: at about 1k, 10k, 50k and 100k managed
+//! objects (`CURVE_SIZES=1000,10000` to choose), tollgate's cold apply, plan and no-op apply (a reconcile with
+//! nothing to change), with wall time and peak resident memory of each command, next to kubectl's server-side
+//! apply and diff (each stopped after 10 minutes, and not run at larger sizes once stopped), and next to the
+//! physical floor measured on tollgate's control plane after its runs: one LIST per kind (raw text, not decoded)
+//! and one server-side apply per object (copies under other names) sent by a tight loop (32 in flight, no rate
+//! limit, nothing else done).
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;
@@ -192,10 +200,33 @@ fn start(namespaces: &Path) -> ControlPlane {
     plane
 }
 
-fn main() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let repo = work.path().join("repo");
-    let files = organisation(SIZE);
+/// `tollgate apply` of the benchmark's repository, answering yes, reporting JSON.
+fn apply_args(repo: &str) -> [&str; 8] {
+    [
+        "apply",
+        "--repo",
+        repo,
+        "--cluster",
+        "bench",
+        "--yes",
+        "--output",
+        "json",
+    ]
+}
+
+/// A generated organisation written out for both tools: the repository, its `bench` cluster's objects rendered
+/// for kubectl, and the team namespaces the bindings live in (they exist before either tool runs; neither manages
+/// them).
+struct Prepared {
+    desired: tollgate::objects::DesiredState,
+    repo: String,
+    rendered: String,
+    namespaces: std::path::PathBuf,
+}
+
+fn prepare(work: &Path, size: Size) -> Prepared {
+    let repo = work.join("repo");
+    let files = organisation(size);
     for (path, bytes) in &files {
         let path = repo.join(path);
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
@@ -213,35 +244,49 @@ fn main() {
         },
     )
     .expect("the synthetic organisation compiles");
-    let rendered = work.path().join("rendered.yaml");
-    let rendered_yaml = tollgate::render::objects_yaml(&desired);
-    std::fs::write(&rendered, &rendered_yaml).expect("write");
-    if std::env::var_os("KEEP_RENDERED").is_some() {
-        std::fs::write("/tmp/tollgate-bench-rendered.yaml", &rendered_yaml).expect("write");
-    }
-    let rendered = rendered.to_str().expect("utf-8").to_owned();
-    // The team namespaces the bindings live in exist before either tool runs; neither manages them.
-    let mut team_namespaces: Vec<&str> = desired
+    let rendered = work.join("rendered.yaml");
+    std::fs::write(&rendered, tollgate::render::objects_yaml(&desired)).expect("write");
+    let managed: std::collections::BTreeSet<&str> = desired
+        .objects
+        .keys()
+        .filter(|k| k.kind == ObjectKind::Namespace)
+        .map(|k| k.name.as_str())
+        .collect();
+    let team: std::collections::BTreeSet<&str> = desired
         .objects
         .keys()
         .filter_map(|k| k.namespace.as_deref())
+        .filter(|ns| !managed.contains(ns))
         .collect();
-    team_namespaces.sort();
-    team_namespaces.dedup();
-    let namespaces_yaml: String = team_namespaces
+    let namespaces_yaml: String = team
         .iter()
-        .filter(|ns| {
-            !desired
-                .objects
-                .keys()
-                .any(|k| k.kind == ObjectKind::Namespace && k.name == **ns)
-        })
         .map(|ns| format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"))
         .collect();
-    let namespaces = work.path().join("namespaces.yaml");
+    let namespaces = work.join("namespaces.yaml");
     std::fs::write(&namespaces, namespaces_yaml).expect("write");
+    Prepared {
+        repo: repo.to_str().expect("utf-8").to_owned(),
+        rendered: rendered.to_str().expect("utf-8").to_owned(),
+        desired,
+        namespaces,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "curve") {
+        return curve::run();
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let Prepared {
+        desired,
+        repo,
+        rendered,
+        namespaces,
+    } = prepare(work.path(), SIZE);
+    if std::env::var_os("KEEP_RENDERED").is_some() {
+        std::fs::copy(&rendered, "/tmp/tollgate-bench-rendered.yaml").expect("copy");
+    }
     let objects = desired.objects.len();
-    let repo = repo.to_str().expect("utf-8").to_owned();
     println!(
         "live benchmark: {objects} managed objects; tollgate --qps {} --burst {} --concurrency {}",
         setting("QPS", QPS),
@@ -269,16 +314,7 @@ fn main() {
 
     // tollgate on a fresh one: cold apply, plan, no-op apply; kubectl diff against the same objects.
     let plane = start(&namespaces);
-    let apply = [
-        "apply",
-        "--repo",
-        &repo,
-        "--cluster",
-        "bench",
-        "--yes",
-        "--output",
-        "json",
-    ];
+    let apply = apply_args(&repo);
     let before = request_counts(&plane);
     let tollgate_cold = timed("tollgate apply (cold)", tollgate(&plane, &apply), &[0]);
     let tollgate_cold_requests = difference(&request_counts(&plane), &before);
@@ -353,4 +389,310 @@ fn main() {
         show(&kubectl_noop_requests),
         writes(&kubectl_noop_requests)
     );
+}
+
+/// The cost curve (`-- curve`).
+mod curve {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use futures::{StreamExt as _, TryStreamExt as _};
+    use kube::api::ListParams;
+    use kube::core::{ApiResource, DynamicObject, GroupVersionKind, Resource as _};
+    use tollgate::cluster::{Cluster, ConnectOptions, RateLimit};
+    use tollgate::objects::{DesiredState, Manifest, ObjectKey, ObjectKind};
+    use tollgate::synthetic::Size;
+
+    use super::{Prepared, kubectl, prepare, start, tollgate};
+    use crate::harness::ControlPlane;
+
+    /// kubectl is stopped after this long at one size, and not run at larger ones.
+    const KUBECTL_LIMIT: Duration = Duration::from_secs(600);
+
+    /// An organisation shaped like the live benchmark's that compiles to about `objects` objects: a fifth of
+    /// them client ServiceAccounts, the rest six RoleBindings per team namespace. The namespace count is kept
+    /// prime to 6, as the generator's grant pattern then reaches every (namespace, role) pair, and there are 30
+    /// grants per namespace, so that every pair has a grant whose subjects resolve to someone.
+    fn sized(objects: usize) -> Size {
+        let clients = objects / 5;
+        let mut namespaces = ((objects - clients) / 6).max(1);
+        while namespaces.is_multiple_of(2) || namespaces.is_multiple_of(3) {
+            namespaces += 1;
+        }
+        Size {
+            users: (objects * 2 / 5).max(2_000),
+            groups: (objects * 2 / 25).max(400),
+            grants: 30 * namespaces,
+            clients,
+            namespaces,
+        }
+    }
+
+    /// A command's wall time and peak resident memory, or `None` when it was stopped at `limit`.
+    struct Measured {
+        wall: Duration,
+        peak_kib: i64,
+    }
+
+    /// Runs `command` (output discarded) and measures it with `wait4`; stops it after `limit`.
+    fn measure(label: &str, mut command: Command, limit: Duration) -> Option<Measured> {
+        let start = Instant::now();
+        // Reaped by the `wait4` below (which gives its resource usage), not by `Child::wait`.
+        #[allow(clippy::zombie_processes)]
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        let pid = child.id() as libc::pid_t;
+        let stderr = child.stderr;
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut stderr) = stderr {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            }
+            text
+        });
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let killer = std::thread::spawn(move || {
+            if done_rx.recv_timeout(limit).is_err() {
+                // SAFETY: kill(2) on our own child's pid, which is not reaped before this thread is joined.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        });
+        let mut status = 0;
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: wait4 fills the status and rusage it is given, for our own child.
+        #[allow(unsafe_code)]
+        let usage = unsafe {
+            libc::wait4(pid, &mut status, 0, usage.as_mut_ptr());
+            usage.assume_init()
+        };
+        let wall = start.elapsed();
+        let _ = done_tx.send(());
+        killer.join().expect("the timer thread");
+        let stderr = reader.join().expect("the reader thread");
+        if wall >= limit {
+            println!("  {label:<40} stopped after {} s", limit.as_secs());
+            return None;
+        }
+        let exited = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        assert!(
+            matches!(exited, Some(0 | 1))
+                && (exited == Some(0) || label.starts_with("kubectl diff")),
+            "{label} failed ({exited:?}): {stderr}"
+        );
+        println!(
+            "  {label:<40} {:>8.2} s wall, {:>6.1} MiB peak",
+            wall.as_secs_f64(),
+            usage.ru_maxrss as f64 / 1024.0
+        );
+        Some(Measured {
+            wall,
+            peak_kib: usage.ru_maxrss,
+        })
+    }
+
+    fn api_resource(kind: ObjectKind) -> ApiResource {
+        let version = kind.api_version().rsplit('/').next().expect("a version");
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(kind.group(), version, kind.kind()),
+            kind.plural(),
+        )
+    }
+
+    /// The floor on `plane`, right after tollgate's runs on it: one LIST per kind as raw text (the objects tollgate
+    /// wrote), then a copy of every object under another name (new objects, as tollgate's cold apply wrote)
+    /// written once by server-side apply, 32 in flight and no rate limit.
+    fn floor(plane: &ControlPlane, desired: &DesiredState) -> (Duration, Duration) {
+        let copies: Vec<(ObjectKey, Manifest)> = desired
+            .objects
+            .iter()
+            .map(|(key, manifest)| {
+                let name = format!("{}-floor", key.name);
+                let mut manifest = manifest.clone();
+                manifest.edit(|object| object["metadata"]["name"] = name.clone().into());
+                let key = ObjectKey {
+                    name,
+                    ..key.clone()
+                };
+                (key, manifest)
+            })
+            .collect();
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let unlimited = std::num::NonZeroU32::new(1_000_000).expect("not zero");
+            let cluster = Cluster::connect(&ConnectOptions {
+                kubeconfig: Some(plane.kubeconfig.clone()),
+                context: None,
+                rate_limit: RateLimit {
+                    qps: unlimited,
+                    burst: unlimited,
+                },
+                list_page: std::num::NonZeroU32::new(5_000).expect("not zero"),
+            })
+            .await
+            .expect("connect");
+            let config = kube::Config::from_custom_kubeconfig(
+                kube::config::Kubeconfig::read_from(&plane.kubeconfig).expect("kubeconfig"),
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .expect("config");
+            let client = kube::Client::try_from(config).expect("client");
+            let selector = tollgate::cluster::instance_selector(&desired.cluster);
+            let started = Instant::now();
+            let lists = ObjectKind::ALL.map(|kind| {
+                let url = DynamicObject::url_path(&api_resource(kind), None);
+                let request = kube::core::Request::new(url)
+                    .list(&ListParams::default().labels(&selector))
+                    .expect("a LIST request");
+                client.request_text(request)
+            });
+            let bytes: usize = futures::future::try_join_all(lists)
+                .await
+                .expect("every LIST succeeds")
+                .iter()
+                .map(String::len)
+                .sum();
+            let lists = started.elapsed();
+            let started = Instant::now();
+            futures::stream::iter(&copies)
+                .map(|(key, manifest)| cluster.apply(key, manifest))
+                .buffer_unordered(32)
+                .try_collect::<Vec<()>>()
+                .await
+                .expect("every write succeeds");
+            let writes = started.elapsed();
+            println!(
+                "  {:<40} {:>8.2} s ({} kinds at once, {:.1} MB of JSON)",
+                "floor: one LIST per kind",
+                lists.as_secs_f64(),
+                ObjectKind::ALL.len(),
+                bytes as f64 / 1e6
+            );
+            println!(
+                "  {:<40} {:>8.2} s ({:.0} writes/s)",
+                "floor: one apply per object",
+                writes.as_secs_f64(),
+                desired.objects.len() as f64 / writes.as_secs_f64()
+            );
+            (lists, writes)
+        })
+    }
+
+    /// `run`'s measurement, unless this kind of run was `stopped` at a smaller size; `stopped` is set when it is
+    /// stopped now.
+    fn unless_stopped(
+        stopped: &mut bool,
+        run: impl FnOnce() -> Option<Measured>,
+    ) -> Option<Measured> {
+        if *stopped {
+            return None;
+        }
+        let measured = run();
+        *stopped = measured.is_none();
+        measured
+    }
+
+    pub fn run() {
+        let targets: Vec<usize> = std::env::var("CURVE_SIZES")
+            .unwrap_or_else(|_| "1000,10000,50000,100000".to_owned())
+            .split(',')
+            .map(|n| n.trim().parse().expect("CURVE_SIZES: numbers"))
+            .collect();
+        let mut rows = Vec::new();
+        let mut kubectl_apply_stopped = false;
+        let mut kubectl_diff_stopped = false;
+        for target in targets {
+            let work = tempfile::tempdir().expect("temp dir");
+            let Prepared {
+                desired,
+                repo,
+                rendered,
+                namespaces,
+            } = prepare(work.path(), sized(target));
+            let objects = desired.objects.len();
+            println!("cost curve: {objects} managed objects");
+
+            // tollgate: cold apply, plan, no-op apply; kubectl diff against the same objects.
+            let plane = start(&namespaces);
+            let apply = super::apply_args(&repo);
+            let plan = [
+                "plan",
+                "--repo",
+                &repo,
+                "--cluster",
+                "bench",
+                "--output",
+                "json",
+            ];
+            let forever = Duration::from_secs(24 * 3600);
+            let cold = measure("tollgate apply (cold)", tollgate(&plane, &apply), forever);
+            let planned = measure("tollgate plan", tollgate(&plane, &plan), forever);
+            let noop = measure("tollgate apply (no-op)", tollgate(&plane, &apply), forever);
+            let (floor_lists, floor_writes) = floor(&plane, &desired);
+            let diff = unless_stopped(&mut kubectl_diff_stopped, || {
+                measure(
+                    "kubectl diff --server-side",
+                    kubectl(&plane, &["diff", "--server-side", "-f", &rendered]),
+                    KUBECTL_LIMIT,
+                )
+            });
+            drop(plane);
+
+            // kubectl's cold apply on a fresh control plane.
+            let kubectl_apply = unless_stopped(&mut kubectl_apply_stopped, || {
+                let plane = start(&namespaces);
+                measure(
+                    "kubectl apply --server-side (cold)",
+                    kubectl(&plane, &["apply", "--server-side", "-f", &rendered]),
+                    KUBECTL_LIMIT,
+                )
+            });
+            rows.push((
+                objects,
+                [cold, planned, noop, kubectl_apply, diff],
+                (floor_lists, floor_writes),
+            ));
+        }
+
+        let time = |m: &Option<Measured>| {
+            m.as_ref().map_or_else(
+                || "> 600 s".to_owned(),
+                |m| format!("{:.2} s", m.wall.as_secs_f64()),
+            )
+        };
+        let memory = |m: &Option<Measured>| {
+            m.as_ref().map_or_else(
+                || "-".to_owned(),
+                |m| format!("{:.0} MiB", m.peak_kib as f64 / 1024.0),
+            )
+        };
+        println!(
+            "| objects | tollgate apply (cold) | floor: writes + LISTs | kubectl apply --server-side | tollgate plan \
+             | floor: LISTs | kubectl diff --server-side | tollgate no-op apply |"
+        );
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (objects, [cold, planned, noop, kubectl_apply, diff], (lists, writes)) in &rows {
+            println!(
+                "| {objects} | {} ({}) | {:.2} s | {} ({}) | {} ({}) | {:.2} s | {} ({}) | {} ({}) |",
+                time(cold),
+                memory(cold),
+                (*writes + *lists).as_secs_f64(),
+                time(kubectl_apply),
+                memory(kubectl_apply),
+                time(planned),
+                memory(planned),
+                lists.as_secs_f64(),
+                time(diff),
+                memory(diff),
+                time(noop),
+                memory(noop),
+            );
+        }
+    }
 }

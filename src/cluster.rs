@@ -105,6 +105,13 @@ pub enum ReadError {
 /// with tens of thousands is read a page at a time, so a reconcile never holds a whole kind's response at once.
 pub const DEFAULT_LIST_PAGE: u32 = 5_000;
 
+/// One instance's labelled objects per kind, as [`Cluster::read_labelled`] read them; [`Cluster::read_conflicts`]
+/// makes the live state of them.
+pub struct Labelled {
+    instance: String,
+    kinds: Vec<(ObjectKind, Vec<(ObjectKey, Manifest)>)>,
+}
+
 /// A connection to one cluster's API server.
 #[derive(Clone)]
 pub struct Cluster {
@@ -421,12 +428,44 @@ impl Cluster {
     /// The live state of one instance: every object carrying its labels (one LIST per kind), plus the metadata of
     /// unlabelled objects that have the name of an object about to be created (one metadata-only LIST of that
     /// kind, only when creates are pending), so that plan can report them as conflicts instead of taking them
-    /// over.
+    /// over. [`Cluster::read_labelled`] then [`Cluster::read_conflicts`].
     pub async fn read_live(&self, desired: &DesiredState) -> Result<LiveState, ReadError> {
-        let selector = instance_selector(&desired.cluster);
-        let reads = ObjectKind::ALL.map(|kind| self.read_kind(kind, &selector, desired));
+        let labelled = self.read_labelled(&desired.cluster).await?;
+        self.read_conflicts(labelled, desired).await
+    }
+
+    /// Every object carrying one instance's labels: one LIST per kind, all kinds at once. Needs only the
+    /// instance's name, so a plan can start it before its repository is compiled.
+    pub async fn read_labelled(&self, instance: &str) -> Result<Labelled, ReadError> {
+        let selector = instance_selector(instance);
+        let reads = ObjectKind::ALL.map(|kind| self.read_kind(kind, &selector));
+        let kinds = futures::future::try_join_all(reads).await?;
+        Ok(Labelled {
+            instance: instance.to_owned(),
+            kinds: ObjectKind::ALL.into_iter().zip(kinds).collect(),
+        })
+    }
+
+    /// The live state from `labelled` (read for `desired`'s instance) and the conflict check: for each kind with
+    /// creates pending, one metadata-only LIST finds unlabelled objects of the same names.
+    ///
+    /// # Panics
+    /// When `labelled` was read for another instance than `desired`'s.
+    pub async fn read_conflicts(
+        &self,
+        labelled: Labelled,
+        desired: &DesiredState,
+    ) -> Result<LiveState, ReadError> {
+        assert_eq!(
+            labelled.instance, desired.cluster,
+            "the labelled objects are read for the desired state's instance"
+        );
+        let checks = labelled
+            .kinds
+            .into_iter()
+            .map(|(kind, objects)| self.add_conflicts(kind, objects, desired));
         let mut live = LiveState::default();
-        for objects in futures::future::try_join_all(reads).await? {
+        for objects in futures::future::try_join_all(checks).await? {
             live.objects.extend(objects);
         }
         Ok(live)
@@ -457,26 +496,20 @@ impl Cluster {
         }
     }
 
+    /// One kind's objects carrying the instance's labels (`selector`).
     async fn read_kind(
         &self,
         kind: ObjectKind,
         selector: &str,
-        desired: &DesiredState,
     ) -> Result<Vec<(ObjectKey, Manifest)>, ReadError> {
-        let list_error = |error| ReadError::List {
-            resource: kind.plural(),
-            server: self.server.clone(),
-            error,
-        };
-        let api = self.api(kind, None);
         let mut objects = Vec::new();
         let owned = ListParams::default().labels(selector);
-        let url = DynamicObject::url_path(&api_resource(kind), None);
+        let url = &DynamicObject::url_path(&api_resource(kind), None);
         self.list_pages(
             owned,
-            async |p| {
-                let request = kube::core::Request::new(&url)
-                    .list(p)
+            |p| async move {
+                let request = kube::core::Request::new(url)
+                    .list(&p)
                     .map_err(kube::Error::BuildRequest)?;
                 let page: LivePage = self.client.request(request).await?;
                 Ok((page.items, page.metadata.continue_))
@@ -493,7 +526,19 @@ impl Cluster {
             },
         )
         .await
-        .map_err(list_error)?;
+        .map_err(|error| self.list_error(kind, error))?;
+        Ok(objects)
+    }
+
+    /// `objects` (one kind's labelled objects) and the unlabelled objects of that kind that have the name of a
+    /// desired object not among them (a create that would collide).
+    async fn add_conflicts(
+        &self,
+        kind: ObjectKind,
+        mut objects: Vec<(ObjectKey, Manifest)>,
+        desired: &DesiredState,
+    ) -> Result<Vec<(ObjectKey, Manifest)>, ReadError> {
+        let api = self.api(kind, None);
         let seen: BTreeSet<ObjectKey> = objects.iter().map(|(key, _)| key.clone()).collect();
         let creates = desired
             .objects
@@ -503,10 +548,11 @@ impl Cluster {
         if creates == 0 {
             return Ok(objects);
         }
+        let api = &api;
         self.list_pages(
             ListParams::default(),
-            async |p| {
-                let page = api.list_metadata(p).await?;
+            |p| async move {
+                let page = api.list_metadata(&p).await?;
                 Ok((page.items, page.metadata.continue_))
             },
             |item| {
@@ -543,22 +589,35 @@ impl Cluster {
             },
         )
         .await
-        .map_err(list_error)?;
+        .map_err(|error| self.list_error(kind, error))?;
         Ok(objects)
+    }
+
+    fn list_error(&self, kind: ObjectKind, error: kube::Error) -> ReadError {
+        ReadError::List {
+            resource: kind.plural(),
+            server: self.server.clone(),
+            error,
+        }
     }
 
     /// Runs one LIST page by page (`--list-page-size` objects each), paced, handing every item to `each`; `list`
     /// fetches one page and returns its items and continue token.
-    async fn list_pages<T>(
+    async fn list_pages<T, Page>(
         &self,
         params: ListParams,
-        list: impl AsyncFn(&ListParams) -> Result<(Vec<T>, Option<String>), kube::Error>,
+        // A closure returning a future rather than an async closure: rustc does not prove the future of an
+        // `AsyncFn` taking a reference `Send` for every lifetime, and `read_labelled` runs on a spawned task.
+        list: impl Fn(ListParams) -> Page,
         mut each: impl FnMut(T),
-    ) -> Result<(), kube::Error> {
+    ) -> Result<(), kube::Error>
+    where
+        Page: Future<Output = Result<(Vec<T>, Option<String>), kube::Error>>,
+    {
         let mut params = params.limit(self.list_page);
         loop {
             self.paced().await;
-            let (items, continue_token) = list(&params).await?;
+            let (items, continue_token) = list(params.clone()).await?;
             items.into_iter().for_each(&mut each);
             match continue_token {
                 Some(token) if !token.is_empty() => params = params.continue_token(&token),

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod diagnostics;
 pub mod files;
 pub mod git;
+mod lenient;
 pub mod objects;
 pub mod pipeline;
 pub mod plan;

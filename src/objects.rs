@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::lenient::{Fields, Items, StringMap, Text};
 use crate::validate::model::DeletionGuard;
 
 /// Label every object tollgate manages carries.
@@ -240,71 +241,84 @@ impl Manifest {
     /// Lenient as the JSON-tree reading was: a field of another type than expected (a hand-written `--live-from`
     /// file) counts as absent, without hiding the others.
     pub fn metadata(&self) -> Metadata {
-        #[derive(Deserialize)]
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
         struct Object {
-            #[serde(default)]
-            metadata: Value,
+            metadata: Fields<MetadataFields>,
         }
-        let metadata = serde_json::from_str::<Object>(self.0.get())
+        #[derive(Default, Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
+        struct MetadataFields {
+            labels: StringMap,
+            annotations: StringMap,
+            uid: Text,
+            resource_version: Text,
+            managed_fields: Items<Fields<ManagerFields>>,
+        }
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct ManagerFields {
+            manager: Text,
+        }
+        let Fields(metadata) = serde_json::from_str::<Object>(self.0.get())
             .map(|o| o.metadata)
             .unwrap_or_default();
-        let strings = |field: &str| -> BTreeMap<String, String> {
-            metadata[field]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        };
         Metadata {
-            labels: strings("labels"),
-            annotations: strings("annotations"),
-            uid: metadata["uid"].as_str().map(str::to_owned),
-            resource_version: metadata["resourceVersion"].as_str().map(str::to_owned),
+            labels: metadata.labels.0,
+            annotations: metadata.annotations.0,
+            uid: metadata.uid.0,
+            resource_version: metadata.resource_version.0,
             // Absent: nothing to go on but the labels. Present but not a list (a hand-written file): no manager
             // can be read from it, so it does not prove tollgate wrote the object (never pruned on its word).
-            managed_fields: match &metadata["managedFields"] {
-                Value::Null => None,
-                Value::Array(entries) => Some(
-                    entries
-                        .iter()
-                        .map(|e| ManagedFieldsEntry {
-                            manager: e["manager"].as_str().map(str::to_owned),
-                        })
-                        .collect(),
-                ),
-                _ => Some(Vec::new()),
-            },
+            managed_fields: metadata.managed_fields.0.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|Fields(e)| ManagedFieldsEntry {
+                        manager: e.manager.0,
+                    })
+                    .collect()
+            }),
         }
     }
 
     /// A binding's `roleRef` and `subjects`; `None` when the manifest has no `roleRef.name` (not a binding).
     /// Only these two fields are built; the rest of the manifest is skipped.
     pub fn binding(&self) -> Option<Binding> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
+        #[derive(Default, Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
         struct Object {
-            #[serde(default)]
-            role_ref: Value,
-            #[serde(default)]
-            subjects: Value,
+            role_ref: Fields<RoleRefFields>,
+            subjects: Items<Fields<SubjectFields>>,
+        }
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct RoleRefFields {
+            kind: Text,
+            name: Text,
+        }
+        #[derive(Default, Deserialize)]
+        #[serde(default)]
+        struct SubjectFields {
+            kind: Text,
+            name: Text,
+            namespace: Text,
         }
         let object = serde_json::from_str::<Object>(self.0.get()).ok()?;
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        let Fields(role_ref) = object.role_ref;
         Some(Binding {
             role_ref: RoleRef {
-                kind: text(&object.role_ref["kind"]),
-                name: object.role_ref["name"].as_str()?.to_owned(),
+                kind: role_ref.kind.0.unwrap_or_default(),
+                name: role_ref.name.0?,
             },
             subjects: object
                 .subjects
-                .as_array()
+                .0
+                .unwrap_or_default()
                 .into_iter()
-                .flatten()
-                .map(|subject| Subject {
-                    kind: text(&subject["kind"]),
-                    name: text(&subject["name"]),
-                    namespace: subject["namespace"].as_str().map(str::to_owned),
+                .map(|Fields(subject)| Subject {
+                    kind: subject.kind.0.unwrap_or_default(),
+                    name: subject.name.0.unwrap_or_default(),
+                    namespace: subject.namespace.0,
                 })
                 .collect(),
         })

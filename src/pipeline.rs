@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use crate::cluster::{Cluster, ReadError};
+use crate::cluster::{Cluster, Labelled, ReadError};
 use crate::compile::{CompileContext, CompileError, compile};
 use crate::config::LoadedRepository;
 use crate::diagnostics::{ResolvedDiagnostic, resolve_all};
@@ -64,7 +64,18 @@ pub async fn plan_live(
     desired: &DesiredState,
     peers: bool,
 ) -> Result<(LiveState, Plan), ReadError> {
-    let mut live = cluster.read_live(desired).await?;
+    let labelled = cluster.read_labelled(&desired.cluster).await?;
+    plan_labelled(cluster, labelled, desired, peers).await
+}
+
+/// [`plan_live`] with the instance's labelled objects already read (a plan that listed them while it compiled).
+pub async fn plan_labelled(
+    cluster: &Cluster,
+    labelled: Labelled,
+    desired: &DesiredState,
+    peers: bool,
+) -> Result<(LiveState, Plan), ReadError> {
+    let mut live = cluster.read_conflicts(labelled, desired).await?;
     if peers && desired.vpn.is_some() {
         live.peers = cluster.read_peers(&desired.clients_namespace).await;
     }

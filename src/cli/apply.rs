@@ -15,13 +15,13 @@ use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::files::read_saved_plan;
 use tollgate::git::Backoff;
-use tollgate::pipeline::plan_live;
+use tollgate::pipeline::{plan_labelled, plan_live};
 use tollgate::plan::Plan;
 use tollgate::publish::{PublishInput, publish};
 use tollgate::render;
 
 use super::args::{ColorChoice, GitArgs, KubeArgs, RepoArgs};
-use super::{runtime, validated};
+use super::{compile_while_listing, runtime, validated};
 
 /// `tollgate apply`.
 #[derive(clap::Args)]
@@ -96,22 +96,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .revision
         .clone()
         .or_else(|| snapshot.as_ref().map(|s| s.commit.to_string()));
-    // Nothing is written unless the whole repository validates: load, validate and compile come first.
-    let compiled = match &args.cluster {
-        Some(cluster) => {
-            let (checked, now) = validated(&args.repo, remote.as_ref().zip(snapshot.as_ref()))?;
-            let desired = compile(
-                &checked.model,
-                &CompileContext {
-                    cluster,
-                    now,
-                    revision: revision.as_deref(),
-                },
-            )?;
-            Some((checked.model, desired, now))
-        }
-        None => None,
-    };
     let options = ApplyOptions {
         concurrency: args.concurrency,
         adopt: args.adopt,
@@ -122,19 +106,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             NamespaceDeletion::Refuse
         },
     };
-    runtime()?.block_on(async {
-        let cluster = args.kube.connect().await?;
-        let (desired, live, plan, model) = match (compiled, &args.plan_file) {
-            (Some((model, desired, now)), _) => {
-                let (live, plan) = plan_live(&cluster, &desired, args.publish).await?;
-                (desired, live, plan, Some((model, now)))
+    let runtime = runtime()?;
+    // Nothing is written unless the whole repository validates: load, validate and compile come first (while the
+    // cluster's labelled objects are listed; see `compile_while_listing`).
+    let compiled = match &args.cluster {
+        Some(name) => {
+            let (compiled, cluster, labelled) =
+                compile_while_listing(&runtime, &args.kube, name, || {
+                    let (checked, now) =
+                        validated(&args.repo, remote.as_ref().zip(snapshot.as_ref()))?;
+                    let desired = compile(
+                        &checked.model,
+                        &CompileContext {
+                            cluster: name,
+                            now,
+                            revision: revision.as_deref(),
+                        },
+                    )?;
+                    anyhow::Ok((checked.model, desired, now))
+                })?;
+            Some((compiled, cluster, labelled))
+        }
+        None => None,
+    };
+    runtime.block_on(async {
+        let (cluster, desired, live, plan, model) = match (compiled, &args.plan_file) {
+            (Some(((model, desired, now), cluster, labelled)), _) => {
+                let (live, plan) =
+                    plan_labelled(&cluster, labelled, &desired, args.publish).await?;
+                (cluster, desired, live, plan, Some((model, now)))
             }
             (None, Some(path)) => {
+                let cluster = args.kube.connect().await?;
                 let saved = read_saved_plan(path)?;
                 let desired = saved.desired(path)?;
                 let (live, plan) = plan_live(&cluster, &desired, false).await?;
                 saved.check_current(path, &cluster.server, &fingerprint(&live))?;
-                (desired, live, plan, None)
+                (cluster, desired, live, plan, None)
             }
             (None, None) => unreachable!("clap requires --cluster or a plan file"),
         };

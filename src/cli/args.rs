@@ -29,7 +29,7 @@ impl RepoArgs {
 }
 
 /// How to reach the cluster, as kubectl does, and how fast to talk to it.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct KubeArgs {
     /// The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod's service account.
     #[arg(long, value_name = "FILE")]

@@ -30,7 +30,8 @@ use tollgate::files::read_config_files;
 use tollgate::git::{GitRemote, Snapshot};
 use tollgate::pipeline::{Checked, check};
 
-use args::RepoArgs;
+use args::{KubeArgs, RepoArgs};
+use tollgate::cluster::{Cluster, Labelled};
 
 /// `tollgate`: the parsed command line.
 #[derive(Parser)]
@@ -108,6 +109,37 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Runs `compile` (load, validate and compile the repository: CPU work) on this thread while `runtime`'s threads
+/// connect to the cluster and list the `instance`'s labelled objects, so that a plan's wait for the API server and
+/// its decoding of the pages overlap the repository's own work. The repository comes first: when `compile` fails,
+/// its error is returned and the read (which changes nothing) is abandoned unreported; otherwise a failure to
+/// connect or list is the error.
+fn compile_while_listing<T>(
+    runtime: &tokio::runtime::Runtime,
+    kube: &KubeArgs,
+    instance: &str,
+    compile: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Cluster, Labelled)> {
+    let (kube, instance) = (kube.clone(), instance.to_owned());
+    let reading = runtime.spawn(async move {
+        let cluster = kube.connect().await?;
+        let labelled = cluster.read_labelled(&instance).await?;
+        anyhow::Ok((cluster, labelled))
+    });
+    let compiled = match compile() {
+        Ok(compiled) => compiled,
+        Err(error) => {
+            reading.abort();
+            return Err(error);
+        }
+    };
+    let (cluster, labelled) = match runtime.block_on(reading) {
+        Ok(read) => read?,
+        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+    };
+    Ok((compiled, cluster, labelled))
 }
 
 fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {

@@ -10,13 +10,13 @@ use clap::ValueEnum;
 use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::objects::{LivePeers, LiveState};
-use tollgate::pipeline::plan_live;
+use tollgate::pipeline::plan_labelled;
 use tollgate::plan::saved::SavedPlan;
 use tollgate::plan::{Against, plan};
 use tollgate::render;
 
 use super::args::{ColorChoice, KubeArgs, RepoArgs};
-use super::{runtime, validated};
+use super::{compile_while_listing, runtime, validated};
 
 /// `tollgate plan`.
 #[derive(clap::Args)]
@@ -68,17 +68,20 @@ enum Output {
 /// Prints the plan; with `--detailed-exitcode`, exit 2 says it has changes.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An invalid repository never gets as far as a plan: this fails with every diagnostic.
-    let (checked, now) = validated(&args.repo, None)?;
-    let desired = compile(
-        &checked.model,
-        &CompileContext {
-            cluster: &args.cluster,
-            now,
-            revision: args.revision.as_deref(),
-        },
-    )?;
+    let compiled = || -> anyhow::Result<_> {
+        let (checked, now) = validated(&args.repo, None)?;
+        Ok(compile(
+            &checked.model,
+            &CompileContext {
+                cluster: &args.cluster,
+                now,
+                revision: args.revision.as_deref(),
+            },
+        )?)
+    };
     let plan = match (&args.live_from, args.offline) {
         (Some(path), _) => {
+            let desired = compiled()?;
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the live objects in {}", path.display()))?;
             let shown = path.display().to_string();
@@ -87,23 +90,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         // An empty cluster has no peers either: every VPN client's peer is new.
         (None, true) => plan(
-            &desired,
+            &compiled()?,
             &LiveState {
                 peers: LivePeers::Absent,
                 ..LiveState::default()
             },
             Against::Empty,
         ),
-        (None, false) => runtime()?.block_on(async {
-            let cluster = args.kube.connect().await?;
-            let (live, plan) = plan_live(&cluster, &desired, true).await?;
-            if let Some(out) = &args.out {
-                let saved = SavedPlan::new(&desired, &plan, &cluster.server, fingerprint(&live));
-                std::fs::write(out, saved.to_json())
-                    .with_context(|| format!("cannot write the plan to {}", out.display()))?;
-            }
-            anyhow::Ok(plan)
-        })?,
+        (None, false) => {
+            let runtime = runtime()?;
+            // The cluster is read while the repository compiles; see `compile_while_listing`.
+            let (desired, cluster, labelled) =
+                compile_while_listing(&runtime, &args.kube, &args.cluster, compiled)?;
+            runtime.block_on(async {
+                let (live, plan) = plan_labelled(&cluster, labelled, &desired, true).await?;
+                if let Some(out) = &args.out {
+                    let saved =
+                        SavedPlan::new(&desired, &plan, &cluster.server, fingerprint(&live));
+                    std::fs::write(out, saved.to_json())
+                        .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+                }
+                anyhow::Ok(plan)
+            })?
+        }
     };
     let text = match args.output {
         Output::Human => render::human(&plan, args.color.enabled()),

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -131,62 +132,143 @@ pub enum FileProblem {
 pub fn load<F: Into<RepoFile>>(files: impl IntoIterator<Item = F>) -> LoadedRepository {
     let mut files: Vec<RepoFile> = files.into_iter().map(Into::into).collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Files are parsed on every core (the YAML parse is most of a load), a few at a time so that only a few files'
+    // YAML trees are held at once, then join the repository one by one in path order, so that file ids and
+    // diagnostics do not depend on the threads.
+    let batch = 2 * rayon::current_num_threads();
+    let mut files = files.into_iter();
     let mut repo = LoadedRepository::default();
-    for RepoFile { path, content } in files {
-        let bytes = match content {
-            Ok(bytes) => bytes,
-            Err(problem) => {
+    loop {
+        let parsed: Vec<(String, Parsed)> = files
+            .by_ref()
+            .take(batch)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|RepoFile { path, content }| (path, parse(content)))
+            .collect();
+        if parsed.is_empty() {
+            return repo;
+        }
+        add_files(&mut repo, parsed);
+    }
+}
+
+/// Adds parsed files to the repository in the given order: their text, documents and diagnostics.
+fn add_files(repo: &mut LoadedRepository, parsed: Vec<(String, Parsed)>) {
+    for (path, parsed) in parsed {
+        match parsed {
+            Parsed::Unread(problem) => {
                 let file = repo.sources.add(path, String::new());
                 repo.file_problem(file, &problem);
-                continue;
             }
-        };
-        match text_of(bytes) {
-            Ok(text) => {
-                let shape = shape_problem(&text).or_else(|| {
-                    // Only files with anchors and aliases pay for the count.
-                    let limit = (10 * text.len() as u64).max(1024 * 1024);
-                    (text.contains('&') && text.contains('*'))
-                        .then(|| alias_explosion(&text, limit))
-                        .flatten()
-                        .map(|position| {
-                            (
-                                "alias-limit",
-                                format!(
-                                    "YAML aliases (`*name`) here expand the file to more than {limit} bytes (10 times \
-                                     its size, at least 1 MiB); a file built to explode when expanded (a \"billion \
-                                     laughs\" file) is not read"
-                                ),
-                                position,
-                            )
-                        })
-                });
-                let file = repo.sources.add(path, text);
-                match shape {
-                    None => load_file(&mut repo, file),
-                    Some((code, message, position)) => {
-                        repo.unreadable_files += 1;
-                        repo.push(
-                            Diagnostic::error(code, Location::Point { file, position }, message)
-                                .with_hint(
-                                    "split it into several files, or write the values out plainly",
-                                ),
-                        );
-                    }
-                }
-            }
-            Err((problem, position)) => {
+            Parsed::NotText((code, message), position) => {
                 let file = repo.sources.add(path, String::new());
                 repo.unreadable_files += 1;
                 repo.push(Diagnostic::error(
-                    problem.0,
+                    code,
                     Location::Point { file, position },
-                    problem.1,
+                    message,
                 ));
+            }
+            Parsed::Refused {
+                text,
+                code,
+                message,
+                position,
+            } => {
+                let file = repo.sources.add(path, text);
+                repo.unreadable_files += 1;
+                repo.push(
+                    Diagnostic::error(code, Location::Point { file, position }, message)
+                        .with_hint("split it into several files, or write the values out plainly"),
+                );
+            }
+            Parsed::Yaml {
+                text,
+                documents,
+                failed,
+            } => {
+                let file = repo.sources.add(path, text);
+                load_file(repo, file, documents, failed);
             }
         }
     }
-    repo
+}
+
+/// One file as far as it can be taken without the rest of the repository (see [`parse`]).
+enum Parsed {
+    /// The edge could not read it.
+    Unread(FileProblem),
+    /// Not UTF-8 text, binary or too large: the diagnostic's code and message, and where.
+    NotText((&'static str, String), Position),
+    /// Text whose shape would make the YAML parser's work explode: not parsed.
+    Refused {
+        text: String,
+        code: &'static str,
+        message: String,
+        position: Position,
+    },
+    /// Its documents in order, up to the first one the YAML parser failed on (with that document's index).
+    Yaml {
+        text: String,
+        documents: Vec<(usize, serde_yaml::Value)>,
+        failed: Option<(usize, serde_yaml::Error)>,
+    },
+}
+
+/// Reads one file's bytes as text and parses its YAML documents, unless the text is refused first.
+fn parse(content: Result<Vec<u8>, FileProblem>) -> Parsed {
+    let bytes = match content {
+        Ok(bytes) => bytes,
+        Err(problem) => return Parsed::Unread(problem),
+    };
+    let text = match text_of(bytes) {
+        Ok(text) => text,
+        Err((problem, position)) => return Parsed::NotText(problem, position),
+    };
+    let shape = shape_problem(&text).or_else(|| {
+        // Only files with anchors and aliases pay for the count.
+        let limit = (10 * text.len() as u64).max(1024 * 1024);
+        (text.contains('&') && text.contains('*'))
+            .then(|| alias_explosion(&text, limit))
+            .flatten()
+            .map(|position| {
+                (
+                    "alias-limit",
+                    format!(
+                        "YAML aliases (`*name`) here expand the file to more than {limit} bytes (10 times its size, \
+                         at least 1 MiB); a file built to explode when expanded (a \"billion laughs\" file) is not \
+                         read"
+                    ),
+                    position,
+                )
+            })
+    });
+    if let Some((code, message, position)) = shape {
+        return Parsed::Refused {
+            text,
+            code,
+            message,
+            position,
+        };
+    }
+    let mut documents = Vec::new();
+    let mut failed = None;
+    for (index, document) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+        match serde_yaml::Value::deserialize(document) {
+            Ok(value) => documents.push((index, value)),
+            Err(error) => {
+                // The parser cannot resynchronise after an error; the rest of the file is unread.
+                failed = Some((index, error));
+                break;
+            }
+        }
+    }
+    Parsed::Yaml {
+        text,
+        documents,
+        failed,
+    }
 }
 
 /// A file's bytes as text: UTF-8 (a byte-order mark is dropped, as YAML allows one), not binary, not too large.
@@ -416,20 +498,12 @@ impl LoadedRepository {
     }
 }
 
-fn load_file(repo: &mut LoadedRepository, file: FileId) {
-    let text = &repo.sources.file(file).text;
-    let mut documents = Vec::new();
-    let mut failed = None;
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        match serde_yaml::Value::deserialize(document) {
-            Ok(value) => documents.push((index, value)),
-            Err(error) => {
-                // The parser cannot resynchronise after an error; the rest of the file is unread.
-                failed = Some((index, error));
-                break;
-            }
-        }
-    }
+fn load_file(
+    repo: &mut LoadedRepository,
+    file: FileId,
+    documents: Vec<(usize, serde_yaml::Value)>,
+    failed: Option<(usize, serde_yaml::Error)>,
+) {
     if let Some((index, error)) = failed {
         repo.unreadable_files += 1;
         let diagnostics = yaml_diagnostics(&repo.sources, file, index, &error);

@@ -14,6 +14,7 @@ use std::num::NonZeroUsize;
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use jiff::Timestamp;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::addresses::{Allocation, allocate};
@@ -35,7 +36,7 @@ use crate::compile::subjects::{Impersonation, SubjectResolver};
 use crate::git::ArtifactEdit;
 use crate::objects::DesiredState;
 use crate::validate::model::{AccessModel, Client, Recipient};
-use crate::wireguard::reach::{Grants, Identities};
+use crate::wireguard::reach::{Grants, Identities, Reach};
 
 /// One client file the commit writes or removes, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -307,26 +308,6 @@ impl FileContext<'_> {
     }
 }
 
-/// `f` over `items` on every core (scoped threads, contiguous chunks), results in the order of `items`: encrypting
-/// a thousand files to RSA and X25519 recipients is CPU-bound work that one thread would serialise.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    if threads <= 1 || items.len() <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("a sealing thread does not panic"))
-            .collect()
-    })
-}
-
 /// Runs the credentials step; per-client problems are reported in the outcome, only state I/O failures abort.
 pub async fn reconcile_credentials(
     cluster: &Cluster,
@@ -457,11 +438,15 @@ pub async fn reconcile_credentials(
     input.progress.set_length(ready.len() as u64);
     input.progress.set_message("client files");
     let sealed = tokio::task::block_in_place(|| {
-        parallel_map(&ready, |(p, issued)| {
-            let sealed = context.seal(p, issued);
-            input.progress.inc(1);
-            sealed
-        })
+        // On every core: encrypting a thousand files to RSA and X25519 recipients is CPU-bound work.
+        ready
+            .par_iter()
+            .map(|(p, issued)| {
+                let sealed = context.seal(p, issued);
+                input.progress.inc(1);
+                sealed
+            })
+            .collect::<Vec<_>>()
     });
 
     // 4. The outcome in client order: edits, changes, and the states to save.
@@ -578,25 +563,33 @@ pub async fn reconcile_credentials(
         (vpn_pool, settings_cluster.and_then(|c| c.gateway.as_ref()))
     {
         // Where each client may go through the tunnel: where its identities are bound, in the compiled bindings.
-        let grants = Grants::of(input.desired);
-        let reach_of = |name: &str| {
-            let acts_as = active.get(name).and_then(|c| subjects.impersonation(c));
-            grants.reach(&Identities {
-                namespace: namespace.to_owned(),
-                service_account: name.to_owned(),
-                user: acts_as.as_ref().map(|i| i.user.clone()),
-                groups: acts_as.map(|i| i.groups).unwrap_or_default(),
+        let peers: Vec<&ClientState> = current
+            .values()
+            .filter(|s| active.get(s.client.as_str()).is_some_and(|c| c.vpn))
+            .collect();
+        let identities: BTreeMap<&str, Identities> = peers
+            .iter()
+            .map(|s| {
+                let name = s.client.as_str();
+                let acts_as = active.get(name).and_then(|c| subjects.impersonation(c));
+                let who = Identities {
+                    namespace: namespace.to_owned(),
+                    service_account: name.to_owned(),
+                    user: acts_as.as_ref().map(|i| i.user.clone()),
+                    groups: acts_as.map(|i| i.groups).unwrap_or_default(),
+                };
+                (name, who)
             })
+            .collect();
+        let grants = Grants::of(input.desired, identities.values());
+        // Every peer's identities are in the map; a name that were not would reach nothing.
+        let reach_of = |name: &str| {
+            identities.get(name).map_or_else(
+                || Reach::Namespaces(BTreeSet::new()),
+                |who| grants.reach(who),
+            )
         };
-        let list = peer_list(
-            input.cluster,
-            pool,
-            gateway,
-            current
-                .values()
-                .filter(|s| active.get(s.client.as_str()).is_some_and(|c| c.vpn)),
-            reach_of,
-        );
+        let list = peer_list(input.cluster, pool, gateway, peers, reach_of);
         publish_peers(cluster, namespace, &list, &shared.gateway_private_key).await?;
     }
     Ok(outcome)

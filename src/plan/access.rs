@@ -278,6 +278,9 @@ pub fn access_changes(
     let (after_objects, before_objects) = (after(desired, live, owned), before(live, owned));
     let namespace = desired.clients_namespace.as_str();
     let changing = changing_subjects(&after_objects, &before_objects, namespace);
+    if changing.is_empty() {
+        return Vec::new();
+    }
     let wanted = |subject: &SubjectName| changing.contains(subject);
     let after = collect(&after_objects, namespace, &wanted);
     let before = collect(&before_objects, namespace, &wanted);
