@@ -249,3 +249,61 @@ fn names_from_a_live_file_cannot_rewrite_the_plan() {
     );
     assert!(!text.lines().any(|l| l.starts_with("No changes")), "{text}");
 }
+
+/// `plan` and `apply` list the cluster while they validate; an invalid repository still fails with its diagnostics
+/// alone and at once, without waiting for a credential plugin that takes its time (here: two minutes).
+#[test]
+fn an_invalid_repository_does_not_wait_for_the_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).expect("mkdir");
+    std::fs::copy(
+        common::root().join("example-repo/settings.yaml"),
+        repo.join("settings.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(
+        repo.join("broken.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: Group\nmetadata:\n  name: x\nspec:\n  memebrs: [a]\n",
+    )
+    .expect("write");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: slow\n\
+         clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: sleep, args: ['120'], \
+         interactiveMode: Never}}}]\n\
+         contexts: [{name: slow, context: {cluster: c, user: u}}]\n",
+    )
+    .expect("write");
+    for args in [&["plan"][..], &["apply", "--yes"]] {
+        let command = args[0];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .args(["--repo", repo.to_str().expect("UTF-8"), "--cluster", "prod"])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Not a speed figure: a hang check, far below the plugin's two minutes.
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("`tollgate {command}` waited for the cluster with an invalid repository");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(stderr.contains("spec.memebrs"), "{command}: {stderr}");
+        assert!(
+            !stderr.contains("kube") && !stderr.contains("127.0.0.1"),
+            "{command}: a cluster message among the diagnostics: {stderr}"
+        );
+    }
+}

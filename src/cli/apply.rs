@@ -106,13 +106,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             NamespaceDeletion::Refuse
         },
     };
-    let runtime = runtime()?;
+    let mut runtime = runtime()?;
     // Nothing is written unless the whole repository validates: load, validate and compile come first (while the
     // cluster's labelled objects are listed; see `compile_while_listing`).
     let compiled = match &args.cluster {
         Some(name) => {
-            let (compiled, cluster, labelled) =
-                compile_while_listing(&runtime, &args.kube, name, || {
+            let (reading, compiled, cluster, labelled) =
+                compile_while_listing(runtime, &args.kube, name, || {
                     let (checked, now) =
                         validated(&args.repo, remote.as_ref().zip(snapshot.as_ref()))?;
                     let desired = compile(
@@ -125,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     )?;
                     anyhow::Ok((checked.model, desired, now))
                 })?;
+            runtime = reading;
             Some((compiled, cluster, labelled))
         }
         None => None,

@@ -81,7 +81,9 @@ impl Cli {
             // boringtun logs harmless noise at error level (an EINTR of its poll, stray packets of old sessions).
             Command::Gateway(_) => "info,boringtun=off",
             Command::Connect(_) => "warn,boringtun=off",
-            _ => "warn",
+            // A plan reads the cluster while it validates: kube's own log lines about a failed connection would
+            // come before the repository's diagnostics, and the command's error says the same.
+            _ => "warn,kube_client=off",
         }
     }
 }
@@ -114,14 +116,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Runs `compile` (load, validate and compile the repository: CPU work) on this thread while `runtime`'s threads
 /// connect to the cluster and list the `instance`'s labelled objects, so that a plan's wait for the API server and
 /// its decoding of the pages overlap the repository's own work. The repository comes first: when `compile` fails,
-/// its error is returned and the read (which changes nothing) is abandoned unreported; otherwise a failure to
-/// connect or list is the error.
+/// its error is returned at once and the read (which changes nothing) is abandoned unreported, the runtime shut
+/// down without waiting for it (a credential plugin or a kubeconfig read cannot be cancelled); otherwise a failure
+/// to connect or list is the error. Returns the runtime for the rest of the command.
 fn compile_while_listing<T>(
-    runtime: &tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
     kube: &KubeArgs,
     instance: &str,
     compile: impl FnOnce() -> anyhow::Result<T>,
-) -> anyhow::Result<(T, Cluster, Labelled)> {
+) -> anyhow::Result<(tokio::runtime::Runtime, T, Cluster, Labelled)> {
     let (kube, instance) = (kube.clone(), instance.to_owned());
     let reading = runtime.spawn(async move {
         let cluster = kube.connect().await?;
@@ -132,6 +135,7 @@ fn compile_while_listing<T>(
         Ok(compiled) => compiled,
         Err(error) => {
             reading.abort();
+            runtime.shutdown_background();
             return Err(error);
         }
     };
@@ -139,7 +143,7 @@ fn compile_while_listing<T>(
         Ok(read) => read?,
         Err(failed) => std::panic::resume_unwind(failed.into_panic()),
     };
-    Ok((compiled, cluster, labelled))
+    Ok((runtime, compiled, cluster, labelled))
 }
 
 fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {

@@ -98,10 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Against::Empty,
         ),
         (None, false) => {
-            let runtime = runtime()?;
             // The cluster is read while the repository compiles; see `compile_while_listing`.
-            let (desired, cluster, labelled) =
-                compile_while_listing(&runtime, &args.kube, &args.cluster, compiled)?;
+            let (runtime, desired, cluster, labelled) =
+                compile_while_listing(runtime()?, &args.kube, &args.cluster, compiled)?;
             runtime.block_on(async {
                 let (live, plan) = plan_labelled(&cluster, labelled, &desired, true).await?;
                 if let Some(out) = &args.out {
