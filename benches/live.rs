@@ -19,13 +19,13 @@
 mod harness;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::{ControlPlane, Options};
 use tollgate::compile::{CompileContext, compile};
-use tollgate::objects::ObjectKind;
+use tollgate::objects::{DesiredState, ObjectKind};
 use tollgate::pipeline::check;
 use tollgate::synthetic::{Size, organisation};
 
@@ -214,17 +214,24 @@ fn apply_args(repo: &str) -> [&str; 8] {
     ]
 }
 
-/// A generated organisation written out for both tools: the repository, its `bench` cluster's objects rendered
-/// for kubectl, and the team namespaces the bindings live in (they exist before either tool runs; neither manages
-/// them).
-struct Prepared {
-    desired: tollgate::objects::DesiredState,
-    repo: String,
-    rendered: String,
-    namespaces: std::path::PathBuf,
+/// `tollgate plan` of the benchmark's repository as JSON; exit 2 when there are changes.
+fn plan_args(repo: &str) -> [&str; 8] {
+    [
+        "plan",
+        "--repo",
+        repo,
+        "--cluster",
+        "bench",
+        "--detailed-exitcode",
+        "--output",
+        "json",
+    ]
 }
 
-fn prepare(work: &Path, size: Size) -> Prepared {
+/// A generated organisation written out for both tools: its `bench` cluster's desired state, the repository, the
+/// objects rendered for kubectl, and the team namespaces the bindings live in (they exist before either tool runs;
+/// neither manages them).
+fn prepare(work: &Path, size: Size) -> (DesiredState, String, String, PathBuf) {
     let repo = work.join("repo");
     let files = organisation(size);
     for (path, bytes) in &files {
@@ -264,12 +271,12 @@ fn prepare(work: &Path, size: Size) -> Prepared {
         .collect();
     let namespaces = work.join("namespaces.yaml");
     std::fs::write(&namespaces, namespaces_yaml).expect("write");
-    Prepared {
-        repo: repo.to_str().expect("utf-8").to_owned(),
-        rendered: rendered.to_str().expect("utf-8").to_owned(),
+    (
         desired,
+        repo.to_str().expect("utf-8").to_owned(),
+        rendered.to_str().expect("utf-8").to_owned(),
         namespaces,
-    }
+    )
 }
 
 fn main() {
@@ -277,12 +284,7 @@ fn main() {
         return curve::run();
     }
     let work = tempfile::tempdir().expect("temp dir");
-    let Prepared {
-        desired,
-        repo,
-        rendered,
-        namespaces,
-    } = prepare(work.path(), SIZE);
+    let (desired, repo, rendered, namespaces) = prepare(work.path(), SIZE);
     if std::env::var_os("KEEP_RENDERED").is_some() {
         std::fs::copy(&rendered, "/tmp/tollgate-bench-rendered.yaml").expect("copy");
     }
@@ -318,16 +320,7 @@ fn main() {
     let before = request_counts(&plane);
     let tollgate_cold = timed("tollgate apply (cold)", tollgate(&plane, &apply), &[0]);
     let tollgate_cold_requests = difference(&request_counts(&plane), &before);
-    let plan = [
-        "plan",
-        "--repo",
-        &repo,
-        "--cluster",
-        "bench",
-        "--detailed-exitcode",
-        "--output",
-        "json",
-    ];
+    let plan = plan_args(&repo);
     let tollgate_plan = timed("tollgate plan", tollgate(&plane, &plan), &[0]);
     let kubectl_diff = timed(
         "kubectl diff --server-side",
@@ -398,12 +391,12 @@ mod curve {
 
     use futures::{StreamExt as _, TryStreamExt as _};
     use kube::api::ListParams;
-    use kube::core::{ApiResource, DynamicObject, GroupVersionKind, Resource as _};
-    use tollgate::cluster::{Cluster, ConnectOptions, RateLimit};
+    use kube::core::{DynamicObject, Resource as _};
+    use tollgate::cluster::{Cluster, ConnectOptions, RateLimit, api_resource};
     use tollgate::objects::{DesiredState, Manifest, ObjectKey, ObjectKind};
     use tollgate::synthetic::Size;
 
-    use super::{Prepared, kubectl, prepare, start, tollgate};
+    use super::{kubectl, prepare, start, tollgate};
     use crate::harness::ControlPlane;
 
     /// kubectl is stopped after this long at one size, and not run at larger ones.
@@ -494,14 +487,6 @@ mod curve {
             wall,
             peak_kib: usage.ru_maxrss,
         })
-    }
-
-    fn api_resource(kind: ObjectKind) -> ApiResource {
-        let version = kind.api_version().rsplit('/').next().expect("a version");
-        ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(kind.group(), version, kind.kind()),
-            kind.plural(),
-        )
     }
 
     /// The floor on `plane`, right after tollgate's runs on it: one LIST per kind as raw text (the objects tollgate
@@ -609,27 +594,14 @@ mod curve {
         let mut kubectl_diff_stopped = false;
         for target in targets {
             let work = tempfile::tempdir().expect("temp dir");
-            let Prepared {
-                desired,
-                repo,
-                rendered,
-                namespaces,
-            } = prepare(work.path(), sized(target));
+            let (desired, repo, rendered, namespaces) = prepare(work.path(), sized(target));
             let objects = desired.objects.len();
             println!("cost curve: {objects} managed objects");
 
             // tollgate: cold apply, plan, no-op apply; kubectl diff against the same objects.
             let plane = start(&namespaces);
             let apply = super::apply_args(&repo);
-            let plan = [
-                "plan",
-                "--repo",
-                &repo,
-                "--cluster",
-                "bench",
-                "--output",
-                "json",
-            ];
+            let plan = super::plan_args(&repo);
             let forever = Duration::from_secs(24 * 3600);
             let cold = measure("tollgate apply (cold)", tollgate(&plane, &apply), forever);
             let planned = measure("tollgate plan", tollgate(&plane, &plan), forever);

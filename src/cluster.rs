@@ -130,7 +130,8 @@ pub fn instance_selector(instance: &str) -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{INSTANCE_LABEL}={instance}")
 }
 
-fn api_resource(kind: ObjectKind) -> ApiResource {
+/// The dynamic API resource of a kind tollgate manages (group, version, kind, plural), for untyped requests.
+pub fn api_resource(kind: ObjectKind) -> ApiResource {
     let version = kind
         .api_version()
         .rsplit('/')
