@@ -18,7 +18,6 @@ use kube::api::{
     PatchParams, Preconditions,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::objects::{
@@ -243,12 +242,47 @@ struct LivePage {
     items: Vec<LiveObject>,
 }
 
-/// A listed object: the metadata plan, prune and the fingerprint read, and every other field as it came.
-#[derive(serde::Deserialize, serde::Serialize)]
+/// A listed object: the metadata plan, prune and the fingerprint read, and every other field as it came, as its
+/// JSON text. Decoded by hand rather than with `#[serde(flatten)]` into a map: flatten buffers the whole object in
+/// serde's content tree and the map builds a JSON tree of every field, which made decoding LIST pages the longest
+/// step of a plan (benches/live.rs); a field kept as text is only scanned.
 struct LiveObject {
     metadata: LiveMetadata,
-    #[serde(flatten)]
-    fields: serde_json::Map<String, Value>,
+    /// Every top-level field but `metadata`, `apiVersion` and `kind` (list items of built-in kinds carry no type;
+    /// [`live_manifest`] writes it from the kind listed), in the server's order.
+    fields: Vec<(String, Box<serde_json::value::RawValue>)>,
+}
+
+impl<'de> serde::Deserialize<'de> for LiveObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LiveObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Kubernetes object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LiveObject, A::Error> {
+                let mut metadata = None;
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "metadata" => metadata = Some(map.next_value()?),
+                        "apiVersion" | "kind" => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                        _ => fields.push((key.into_owned(), map.next_value()?)),
+                    }
+                }
+                let metadata =
+                    metadata.ok_or_else(|| serde::de::Error::missing_field("metadata"))?;
+                Ok(LiveObject { metadata, fields })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// What plan reads of `metadata`: fields the API server sets and tollgate does not compare
@@ -281,13 +315,30 @@ struct LiveManager {
     operation: Option<String>,
 }
 
-/// A listed object as plan compares it: with its type, which list items lack.
-fn live_manifest(kind: ObjectKind, mut object: LiveObject) -> Manifest {
-    object
-        .fields
-        .insert("apiVersion".into(), kind.api_version().into());
-    object.fields.insert("kind".into(), kind.kind().into());
-    Manifest::new(&object)
+/// A listed object as plan compares it: with its type, which list items lack. The fields kept as text are
+/// written as they came.
+fn live_manifest(kind: ObjectKind, object: LiveObject) -> Manifest {
+    struct Typed<'o> {
+        kind: ObjectKind,
+        object: &'o LiveObject,
+    }
+    impl serde::Serialize for Typed<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let mut map = serializer.serialize_map(Some(3 + self.object.fields.len()))?;
+            map.serialize_entry("apiVersion", self.kind.api_version())?;
+            map.serialize_entry("kind", self.kind.kind())?;
+            map.serialize_entry("metadata", &self.object.metadata)?;
+            for (name, value) in &self.object.fields {
+                map.serialize_entry(name, value)?;
+            }
+            map.end()
+        }
+    }
+    Manifest::new(&Typed {
+        kind,
+        object: &object,
+    })
 }
 
 /// The key of a listed object of `kind` (list items carry no type); `None` without a name.
@@ -583,7 +634,7 @@ impl Cluster {
                                     .collect()
                             }),
                         },
-                        fields: serde_json::Map::new(),
+                        fields: Vec::new(),
                     };
                     objects.push((key, live_manifest(kind, object)));
                 }
@@ -706,4 +757,77 @@ fn certificate_authority_pem(config: &kube::Config) -> String {
         .as_ref()
         .and_then(|path| std::fs::read_to_string(path).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A LIST page as kube-apiserver writes it: items without their type, `managedFields` with field sets.
+    const PAGE: &str = r#"{"kind":"RoleBindingList","apiVersion":"rbac.authorization.k8s.io/v1",
+      "metadata":{"resourceVersion":"812","continue":"next"},
+      "items":[
+        {"metadata":{"name":"view","namespace":"search","uid":"u-1","resourceVersion":"17",
+           "creationTimestamp":"2026-11-30T10:00:00Z",
+           "labels":{"app.kubernetes.io/managed-by":"tollgate","tollgate.dev/instance":"prod"},
+           "annotations":{"tollgate.dev/revision":"abc"},
+           "managedFields":[{"manager":"tollgate","operation":"Apply","apiVersion":"rbac.authorization.k8s.io/v1",
+             "time":"2026-11-30T10:00:00Z","fieldsType":"FieldsV1",
+             "fieldsV1":{"f:metadata":{"f:labels":{"f:app.kubernetes.io/managed-by":{}}},"f:subjects":{}}}]},
+         "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},
+         "subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"tg:g:search \"x\""}]},
+        {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding",
+         "metadata":{"name":"typed","namespace":"search"},"roleRef":{"name":"edit"}}
+      ]}"#;
+
+    #[test]
+    fn listed_objects_keep_their_fields_and_the_metadata_plan_reads() {
+        let page: LivePage = serde_json::from_str(PAGE).expect("a LIST page decodes");
+        assert_eq!(page.metadata.continue_.as_deref(), Some("next"));
+        let manifests: Vec<Manifest> = page
+            .items
+            .into_iter()
+            .map(|item| live_manifest(ObjectKind::RoleBinding, item))
+            .collect();
+        let first = manifests[0].value();
+        // What the tree decoding wrote: the type added, every other field as listed, `metadata` cut to what plan
+        // reads and `managedFields` to who wrote them.
+        let expected = serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {
+                "name": "view", "namespace": "search", "uid": "u-1", "resourceVersion": "17",
+                "labels": {"app.kubernetes.io/managed-by": "tollgate", "tollgate.dev/instance": "prod"},
+                "annotations": {"tollgate.dev/revision": "abc"},
+                "managedFields": [{"manager": "tollgate", "operation": "Apply"}],
+            },
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "tg:g:search \"x\""}],
+        });
+        assert_eq!(first, expected);
+        let metadata = manifests[0].metadata();
+        assert_eq!(metadata.uid.as_deref(), Some("u-1"));
+        let managers: Vec<Option<&str>> = metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .map(|entry| entry.manager.as_deref())
+            .collect();
+        assert_eq!(managers, [Some("tollgate")]);
+        let binding = manifests[0].binding().expect("a binding");
+        assert_eq!(binding.role_ref.name, "view");
+        // An item that carries its type gets it once, from the kind listed.
+        let second = manifests[1].json();
+        assert_eq!(second.matches("\"apiVersion\"").count(), 1, "{second}");
+        assert_eq!(second.matches("\"kind\"").count(), 1, "{second}");
+        assert_eq!(manifests[1].value()["roleRef"]["name"], "edit");
+    }
+
+    #[test]
+    fn an_item_without_metadata_is_an_error() {
+        let error = serde_json::from_str::<LivePage>(r#"{"items":[{"roleRef":{}}]}"#)
+            .err()
+            .expect("an item without metadata is refused");
+        assert!(error.to_string().contains("metadata"), "{error}");
+    }
 }

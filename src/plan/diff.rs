@@ -53,11 +53,11 @@ fn walk(path: &str, desired: &Value, live: &Value, out: &mut Vec<FieldChange>) {
     match (desired, live) {
         (Value::Object(desired), Value::Object(live)) => {
             for (key, desired_value) in desired {
-                let field = join(path, key);
                 // The revision moves with every commit; rewriting every object for it would be churn.
-                if field == format!("metadata.annotations.{REVISION_ANNOTATION}") {
+                if path == "metadata.annotations" && key == REVISION_ANNOTATION {
                     continue;
                 }
+                let field = join(path, key);
                 match live.get(key) {
                     Some(live_value) => walk(&field, desired_value, live_value, out),
                     None if is_empty(desired_value) => {}

@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 /// The keys of the live objects that are tollgate's ([`Ownership::Owned`]).
 pub type Owned<'l> = std::collections::BTreeSet<&'l ObjectKey>;
 
+/// The keys of the objects the plan leaves as they are ([`Action::NoOp`]): owned, and equal to their desired form.
+pub type Unchanged<'c> = std::collections::BTreeSet<&'c ObjectKey>;
+
 /// Version of the JSON form of a plan; raised on any incompatible change to its shape.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
@@ -406,7 +409,12 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
             Action::NoOp => summary.unchanged += 1,
         }
     }
-    let access = access::access_changes(desired, live, &owned);
+    let unchanged: Unchanged<'_> = changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && c.object.kind.is_binding())
+        .map(|c| &c.object)
+        .collect();
+    let access = access::access_changes(desired, live, &owned, &unchanged);
     let deletion_guard = deletion_guard(desired, live, &owned, &changes, &access);
     let (peers, peers_unknown) = planned_peers(desired, live);
     Plan {
