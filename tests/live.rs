@@ -848,3 +848,207 @@ async fn prune_deletes_only_what_tollgate_wrote_and_never_a_namespace_by_routine
     let out = plane.kubectl(&["get", "namespace", "payments-sandbox"]);
     assert!(out.status.success(), "the copied namespace stays");
 }
+
+/// The kinds tollgate manages, as kubectl names them: a dump of these is what `--live-from` reads.
+const MANAGED_KINDS: &str =
+    "namespaces,serviceaccounts,clusterroles,roles,podtemplates,clusterrolebindings,rolebindings";
+
+/// The parts of a JSON plan that depend on what was read, not on where it was read from.
+fn read_parts(plan: &Value) -> Value {
+    serde_json::json!({
+        "summary": plan["summary"],
+        "changes": plan["changes"],
+        "access": plan["access"],
+        "deletionGuard": plan["deletionGuard"],
+    })
+}
+
+/// The live state is read two ways: from the cluster (LIST pages decoded field by field as text, `managedFields`
+/// cut by the decoder, unlabelled objects found by a metadata-only LIST) and from a `kubectl get -o json` dump of
+/// the same objects (`--live-from`, read as whole JSON trees). On drift of every sort the two plans must be the
+/// same, object by object and subject by subject.
+fn plans_from_cluster_and_dump_agree(cluster: &str) {
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane);
+    let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let repo_dir = repo_copy();
+    // alice logs in to staging as herself too: her laptop's client then acts as her there (an impersonation role).
+    std::fs::write(
+        repo_dir.path().join("access/alice-staging.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: UserAccess\nmetadata:\n  name: alice-staging\nspec:\n  \
+         subjects:\n    users: [alice]\n  accessAs: user\n  grants:\n    - role: view\n      cluster: staging\n      \
+         namespaces: [search]\n",
+    )
+    .expect("write a grant");
+    let repo = repo_dir.path().to_str().expect("utf-8 path");
+    let dump = plane.dir.path().join("live-dump.json");
+    let dump = dump.to_str().expect("utf-8");
+    let compare = |moment: &str| {
+        let out = plane.tollgate(&applier, &plan_args(repo, cluster, &["--output", "json"]));
+        assert_exit(&out, 0);
+        let from_cluster = json(&out);
+        let out = plane.kubectl(&[
+            "get",
+            MANAGED_KINDS,
+            "-A",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::write(dump, &out.stdout).expect("write the dump");
+        let out = plane.tollgate(
+            &applier,
+            &plan_args(repo, cluster, &["--output", "json", "--live-from", dump]),
+        );
+        assert_exit(&out, 0);
+        let from_dump = json(&out);
+        assert_eq!(
+            read_parts(&from_cluster),
+            read_parts(&from_dump),
+            "{cluster}, {moment}: the plan from the cluster differs from the plan from its dump"
+        );
+        from_cluster
+    };
+    let empty = compare("before apply");
+    assert!(
+        changes_of(&empty, "create").len() > 10,
+        "{}",
+        empty["summary"]
+    );
+    let out = plane.tollgate(&applier, &apply_args(repo, cluster, &[]));
+    assert_exit(&out, 0);
+    let applied = compare("after apply");
+    assert!(
+        changes_of(&applied, "create").is_empty(),
+        "{}",
+        applied["summary"]
+    );
+
+    // Drift of every sort.
+    let instance = format!("tollgate.dev/instance={cluster}");
+    let out = plane.kubectl(&[
+        "get",
+        "rolebindings",
+        "-A",
+        "-l",
+        &instance,
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{"\n"}{end}"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&out);
+    let bindings: Vec<(&str, &str)> = listed
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(namespace, _)| TEAM_NAMESPACES.contains(namespace))
+        .collect();
+    assert!(bindings.len() >= 3, "{bindings:?}");
+    for args in [
+        // A subject added by hand, with a field tollgate never writes, and quotes and non-ASCII in its name.
+        vec![
+            "patch",
+            "rolebinding",
+            bindings[0].1,
+            "-n",
+            bindings[0].0,
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"m\u00e4llory \"x\"","apiGroup":"rbac.authorization.k8s.io","namespace":"payments"}}]"#,
+        ],
+        // tollgate's label removed: no longer its object, and a name it wants to create (a conflict).
+        vec![
+            "label",
+            "rolebinding",
+            bindings[1].1,
+            "-n",
+            bindings[1].0,
+            "app.kubernetes.io/managed-by-",
+        ],
+        // Deleted: a create.
+        vec!["delete", "rolebinding", bindings[2].1, "-n", bindings[2].0],
+        // An annotation of someone else's on an object of tollgate's.
+        vec![
+            "annotate",
+            "namespace",
+            "tollgate-clients",
+            "note=hand-made",
+        ],
+        // An object tollgate never wrote that carries its labels.
+        vec![
+            "create",
+            "rolebinding",
+            "hand-made",
+            "-n",
+            "search",
+            "--clusterrole",
+            "view",
+            "--user",
+            "eve",
+        ],
+        vec![
+            "label",
+            "rolebinding",
+            "hand-made",
+            "-n",
+            "search",
+            "app.kubernetes.io/managed-by=tollgate",
+            &instance,
+        ],
+    ] {
+        let out = plane.kubectl(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    // Where clients act as their owners (staging), an impersonation role changed by hand while every binding stays
+    // as it is: whose access changes is then read from the bindings the plan leaves alone too.
+    let out = plane.kubectl(&["get", "clusterroles", "-o", "name"]);
+    let impersonation = stdout(&out)
+        .lines()
+        .find(|line| line.contains("tollgate:impersonate:"))
+        .map(|line| {
+            line.trim_start_matches("clusterrole.rbac.authorization.k8s.io/")
+                .to_owned()
+        });
+    if let Some(role) = &impersonation {
+        let out = plane.kubectl(&[
+            "patch",
+            "clusterrole",
+            role,
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/rules/0/resourceNames","value":["someone-else"]}]"#,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let drifted = compare("after drift");
+    for action in ["update", "create", "conflict", "unowned"] {
+        assert!(
+            !changes_of(&drifted, action).is_empty(),
+            "a {action}: {}",
+            drifted["summary"]
+        );
+    }
+    assert!(
+        drifted["access"].as_array().is_some_and(|a| !a.is_empty()),
+        "the drift changes someone's access: {}",
+        drifted["access"]
+    );
+    assert_eq!(
+        impersonation.is_some(),
+        cluster == "staging",
+        "alice's laptop acts as alice on staging, not on prod (impersonation off)"
+    );
+}
+
+#[test]
+fn prod_plans_the_same_from_the_cluster_and_from_its_dump() {
+    plans_from_cluster_and_dump_agree("prod");
+}
+
+#[test]
+fn staging_plans_the_same_from_the_cluster_and_from_its_dump() {
+    plans_from_cluster_and_dump_agree("staging");
+}
