@@ -17,6 +17,7 @@ const CORE: &[&str] = &[
     "diagnostics.rs",
     "lenient.rs",
     "objects.rs",
+    "rbac.rs",
     "schema.rs",
     "text.rs",
     "credentials/addresses.rs",
