@@ -50,7 +50,15 @@ fn quiet_on_closed_stdout() {
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
-    let cli = cli::Cli::parse();
+    // A mistyped argument must not exit 2: `plan --detailed-exitcode` means "changes" by 2, and a CI step
+    // reading it so would pass on a typo. Usage errors exit 1 like every other error; help and version exit 0.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::from(error.use_stderr()));
+        }
+    };
     // Logs go to standard error: text on a terminal, JSON lines otherwise (a pod's log). `TOLLGATE_LOG` (e.g.
     // `debug`, `tollgate=debug`) sets the filter.
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")

@@ -32,6 +32,28 @@ fn offline_plan_of_the_example_repo() {
     insta::assert_snapshot!(stdout(&output));
 }
 
+/// A CI step that takes exit 2 of `--detailed-exitcode` as "changes" must not pass on a typo: argument errors exit
+/// 1, with clap's message; help exits 0.
+#[test]
+fn a_mistyped_argument_exits_1_not_2() {
+    for typo in [
+        &["--offline", "--output", "markdwon", "--detailed-exitcode"][..],
+        &["--offline", "--outptu", "json", "--detailed-exitcode"][..],
+    ] {
+        let output = plan_prod(typo);
+        assert_eq!(output.status.code(), Some(1), "{typo:?}");
+        assert!(output.stdout.is_empty(), "{typo:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("error: "), "{typo:?}: {stderr}");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["plan", "--help"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("--detailed-exitcode"));
+}
+
 #[test]
 fn detailed_exitcode_is_2_with_changes_and_0_without() {
     let changed = tollgate(&[

@@ -22,8 +22,14 @@ pub fn markdown(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "Against {against}: **{} to create, {} to update, {} to replace, {} to delete**, {} conflicts, {} unchanged.\n",
-        s.create, s.update, s.replace, s.delete, s.conflict, s.unchanged
+        "Against {against}: **{} to create, {} to update, {} to replace, {} to delete**, {} conflict{}, {} unchanged.\n",
+        s.create,
+        s.update,
+        s.replace,
+        s.delete,
+        s.conflict,
+        if s.conflict == 1 { "" } else { "s" },
+        s.unchanged
     );
     if let Some(guard) = &plan.deletion_guard {
         let _ = writeln!(
