@@ -25,4 +25,5 @@ pub mod schema;
 pub mod synthetic;
 pub mod text;
 pub mod validate;
+pub mod who;
 pub mod wireguard;

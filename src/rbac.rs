@@ -92,9 +92,10 @@ pub struct Grant {
 }
 
 /// A role or binding by name: cluster-scoped when `namespace` is `None`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct ObjectName {
     /// The namespace of a Role or RoleBinding.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// The name.
     pub name: String,

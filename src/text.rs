@@ -4,11 +4,15 @@
 use std::borrow::Cow;
 
 /// Characters that change how text is shown rather than showing: control characters (ESC starts a terminal
-/// sequence, CR rewrites a line, a newline starts a fake one), and the Unicode marks that reorder text
-/// (U+200E/F, U+202A-E, U+2066-9), with which `tg:alice` could be made to look like another name.
+/// sequence, CR rewrites a line, a newline starts a fake one), Unicode's line and paragraph separators (U+2028/9,
+/// fake lines too), and the Unicode marks that reorder text (U+200E/F, U+202A-E, U+2066-9), with which `tg:alice`
+/// could be made to look like another name.
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// `text` with every [`is_hidden`] character written as a Rust-style escape (`\u{1b}`); borrowed when it has none.

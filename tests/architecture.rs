@@ -20,6 +20,7 @@ const CORE: &[&str] = &[
     "rbac.rs",
     "schema.rs",
     "text.rs",
+    "who.rs",
     "credentials/addresses.rs",
     "credentials/client_file.rs",
     "credentials/kubeconfig.rs",

@@ -329,3 +329,64 @@ fn an_invalid_repository_does_not_wait_for_the_cluster() {
         );
     }
 }
+
+/// `tollgate who-can` as a reviewer reads it: who, as whom, through which binding and role, from which file; the
+/// built-in roles it cannot see named on stderr.
+#[test]
+fn who_can_lists_people_and_clients_with_their_binding() {
+    let output = tollgate(&[
+        "who-can",
+        "create",
+        "pods/exec",
+        "-n",
+        "payments",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!(stdout(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("not known") && stderr.contains("view"),
+        "{stderr}"
+    );
+
+    // With Kubernetes' `view` from a file (as `kubectl get clusterroles -o yaml` writes it), grace, who reads
+    // search on prod as herself, is found through her own login (configmaps: only `view` of her roles has them).
+    let dir = tempfile::tempdir().unwrap();
+    let roles = dir.path().join("clusterroles.yaml");
+    std::fs::write(
+        &roles,
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  \
+         metadata:\n    name: view\n  rules:\n  - apiGroups: [\"\"]\n    resources: [pods, configmaps]\n    verbs: [get, list, watch]\n",
+    )
+    .unwrap();
+    let output = tollgate(&[
+        "who-can",
+        "list",
+        "configmaps",
+        "-n",
+        "search",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--roles-from",
+        roles.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let grace = answer["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["who"]["name"] == "grace")
+        .unwrap_or_else(|| panic!("grace can list configmaps in search: {answer:#}"));
+    assert_eq!(grace["username"], "oidc:grace@example.com");
+    assert_eq!(grace["role"]["name"], "view");
+    assert_eq!(grace["binding"]["namespace"], "search");
+}

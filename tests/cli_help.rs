@@ -27,6 +27,7 @@ const COMMANDS: &[&[&str]] = &[
     &["client", "new"],
     &["client", "inspect"],
     &["clients"],
+    &["who-can"],
     &["schema"],
     &["completions"],
 ];

@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
+            [CompletionResult]::new('who-can', 'who-can', [CompletionResultType]::ParameterValue, 'List every person and client the repository lets make a request in a cluster, and through which binding')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -306,6 +307,24 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
         'tollgate;client;help;help' {
             break
         }
+        'tollgate;who-can' {
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'The namespace; without it, the question is cluster-wide (only ClusterRoleBindings answer)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'The namespace; without it, the question is cluster-wide (only ClusterRoleBindings answer)')
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster, as the repository''s Settings name it')
+            [CompletionResult]::new('--roles-from', '--roles-from', [CompletionResultType]::ParameterName, 'Read the ClusterRoles the repository does not define from this file (`kubectl get clusterroles -o yaml`)')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context. Default: its current context')
+            [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
+            [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
+            [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not read the cluster''s ClusterRoles')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tollgate;schema' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'The folder to write `<kind>.json` files to')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -329,6 +348,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Print what the controller reports: the applied revision, when, the last plan and the last error')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'List every client with its owners, recipients, clusters and the state of its credentials')
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
+            [CompletionResult]::new('who-can', 'who-can', [CompletionResultType]::ParameterValue, 'List every person and client the repository lets make a request in a cluster, and through which binding')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -386,6 +406,9 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;help;client;get-token' {
+            break
+        }
+        'tollgate;help;who-can' {
             break
         }
         'tollgate;help;schema' {

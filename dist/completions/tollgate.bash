@@ -55,6 +55,9 @@ _tollgate() {
             tollgate,validate)
                 cmd="tollgate__subcmd__validate"
                 ;;
+            tollgate,who-can)
+                cmd="tollgate__subcmd__who__subcmd__can"
+                ;;
             tollgate__subcmd__client,get-token)
                 cmd="tollgate__subcmd__client__subcmd__get__subcmd__token"
                 ;;
@@ -136,6 +139,9 @@ _tollgate() {
             tollgate__subcmd__help,validate)
                 cmd="tollgate__subcmd__help__subcmd__validate"
                 ;;
+            tollgate__subcmd__help,who-can)
+                cmd="tollgate__subcmd__help__subcmd__who__subcmd__can"
+                ;;
             tollgate__subcmd__help__subcmd__client,get-token)
                 cmd="tollgate__subcmd__help__subcmd__client__subcmd__get__subcmd__token"
                 ;;
@@ -161,7 +167,7 @@ _tollgate() {
 
     case "${cmd}" in
         tollgate)
-            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client schema completions help"
+            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -877,7 +883,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help)
-            opts="validate render plan apply controller gateway connect status clients client schema completions help"
+            opts="validate render plan apply controller gateway connect status clients client who-can schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1156,6 +1162,20 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__help__subcmd__who__subcmd__can)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__plan)
             opts="-h --repo --now --cluster --offline --live-from --kubeconfig --context --qps --burst --list-page-size --out --output --detailed-exitcode --color --revision --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1320,6 +1340,64 @@ _tollgate() {
                     return 0
                     ;;
                 --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__who__subcmd__can)
+            opts="-n -h --namespace --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --roles-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

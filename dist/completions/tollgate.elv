@@ -32,6 +32,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
+            cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -278,6 +279,23 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         }
         &'tollgate;client;help;help'= {
         }
+        &'tollgate;who-can'= {
+            cand -n 'The namespace; without it, the question is cluster-wide (only ClusterRoleBindings answer)'
+            cand --namespace 'The namespace; without it, the question is cluster-wide (only ClusterRoleBindings answer)'
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --cluster 'The cluster, as the repository''s Settings name it'
+            cand --roles-from 'Read the ClusterRoles the repository does not define from this file (`kubectl get clusterroles -o yaml`)'
+            cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
+            cand --context 'The kubeconfig context. Default: its current context'
+            cand --qps 'Client-side rate limit: API requests per second'
+            cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
+            cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --offline 'Do not read the cluster''s ClusterRoles'
+            cand --json 'Print the answer as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tollgate;schema'= {
             cand --out 'The folder to write `<kind>.json` files to'
             cand -h 'Print help'
@@ -299,6 +317,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand status 'Print what the controller reports: the applied revision, when, the last plan and the last error'
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
+            cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -340,6 +359,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;help;client;inspect'= {
         }
         &'tollgate;help;client;get-token'= {
+        }
+        &'tollgate;help;who-can'= {
         }
         &'tollgate;help;schema'= {
         }

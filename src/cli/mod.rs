@@ -16,6 +16,7 @@ mod render;
 mod schema;
 mod status;
 mod validate;
+mod who_can;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ enum Command {
         #[command(subcommand)]
         command: client::Command,
     },
+    /// List every person and client the repository lets make a request in a cluster, and through which binding.
+    WhoCan(who_can::Args),
     /// Write the JSON Schema of every document kind.
     Schema(schema::Args),
     /// Print a shell completion script, or write every script and the manual pages.
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(args),
         Command::Clients(args) => clients::list(args),
         Command::Client { command } => client::run(command),
+        Command::WhoCan(args) => who_can::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -97,7 +97,9 @@ pub fn markdown(plan: &Plan) -> String {
 /// become spaces. Names come from the repository (a group's `groupName` may hold anything), so a reviewer must
 /// see them as written, not as markup.
 fn code(text: &str) -> String {
-    let text = text.replace(['\n', '\r'], " ").replace('|', "\\|");
+    // Line breaks first (as spaces, to keep the line); every other character that would not show itself (ESC of a
+    // terminal sequence, bidirectional marks) as an escape, as the human plan writes it.
+    let text = crate::text::shown(&text.replace(['\n', '\r'], " ")).replace('|', "\\|");
     let ticks = "`".repeat(longest_backtick_run(&text) + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
         " "
@@ -124,6 +126,7 @@ mod tests {
         );
         assert_eq!(code("`x`"), "`` `x` ``");
         assert_eq!(code("a\nb"), "`a b`");
+        assert_eq!(code("\u{1b}[2Kx\u{2028}y"), "`\\u{1b}[2Kx\\u{2028}y`");
         assert_eq!(longest_backtick_run("a ``` b ` c"), 3);
     }
 }
