@@ -74,7 +74,7 @@ pub enum ConnectError {
     /// kube's message already names both attempts; its source chain would repeat them.
     #[error(
         "no cluster configuration: no kubeconfig (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a \
-         pod ({reason}); `tollgate plan --offline` plans without a cluster"
+         pod ({reason}); `--offline` (of plan or who-can) works without a cluster"
     )]
     Infer {
         /// kube's message, naming why the kubeconfig and the in-cluster configuration both failed.

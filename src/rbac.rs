@@ -55,7 +55,12 @@ impl UserInfo {
 }
 
 /// What is asked: a request to the API, as the API server's request info describes it (`authorizer.Attributes`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Request {
     /// A request on a resource, e.g. `get pods/log` named `web-0` in `payments`.
     Resource {
@@ -377,7 +382,8 @@ fn aggregate(cluster_roles: &[ClusterRole]) -> BTreeMap<String, Vec<PolicyRule>>
             else {
                 continue;
             };
-            let aggregated = aggregated_rules(name, aggregation, &by_name, &rules);
+            let stored = role.rules.as_deref().unwrap_or_default();
+            let aggregated = aggregated_rules(name, aggregation, &by_name, &rules, stored);
             if rules.get(name) != Some(&aggregated) {
                 rules.insert(name.clone(), aggregated);
                 changed = true;
@@ -391,14 +397,23 @@ fn aggregate(cluster_roles: &[ClusterRole]) -> BTreeMap<String, Vec<PolicyRule>>
 }
 
 /// The rules of the ClusterRoles an aggregation rule's selectors match, in selector then name order, each rule
-/// once (`ruleExists` is deep equality); the aggregating role itself is skipped.
+/// once (`ruleExists` is deep equality); the aggregating role itself is skipped. The rules the role holds already
+/// (`stored`: what the aggregation controller last wrote into a role read from a cluster) are kept first: the roles
+/// given may be only some of the cluster's (`kubectl get clusterrole admin edit view`), and an answer must not
+/// lose what those roles grant because the roles they aggregate were left out.
 fn aggregated_rules(
     name: &str,
     aggregation: &AggregationRule,
     by_name: &[&ClusterRole],
     current: &BTreeMap<String, Vec<PolicyRule>>,
+    stored: &[PolicyRule],
 ) -> Vec<PolicyRule> {
     let mut out: Vec<PolicyRule> = Vec::new();
+    for rule in stored {
+        if !out.contains(rule) {
+            out.push(rule.clone());
+        }
+    }
     for selector in aggregation.cluster_role_selectors.iter().flatten() {
         for role in by_name {
             let Some(other) = &role.metadata.name else {
@@ -556,8 +571,10 @@ mod tests {
             ),
         ];
         let rules = aggregate(&roles);
-        // `middle` holds `leaf`'s rules (its own are replaced), and `top` gets them through `middle`.
-        assert_eq!(rules["middle"], [rule(&[""], &["pods"], &["list"])]);
-        assert_eq!(rules["top"], [rule(&[""], &["pods"], &["list"])]);
+        // `middle` holds `leaf`'s rules besides those it held, and `top` gets them through `middle`.
+        let secrets = rule(&[""], &["secrets"], &["get"]);
+        let pods = rule(&[""], &["pods"], &["list"]);
+        assert_eq!(rules["middle"], [secrets.clone(), pods.clone()]);
+        assert_eq!(rules["top"], [secrets, pods]);
     }
 }

@@ -27,6 +27,10 @@ pub enum Who {
     User {
         /// The `User` document's name.
         name: String,
+        /// The user is disabled or expired: tollgate binds nothing to their name any more, but a grant to a group
+        /// they are in still reaches them as long as the identity provider reports them in it.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        inactive: bool,
     },
     /// A client, by `Client` document name: as its ServiceAccount, or acting as its owner (impersonation).
     Client {
@@ -36,6 +40,23 @@ pub enum Who {
         #[serde(rename = "actingAs", skip_serializing_if = "Option::is_none")]
         acting_as: Option<String>,
     },
+}
+
+/// What the cluster holds besides the repository's objects, as far as it was read: Kubernetes' own roles (`admin`,
+/// `edit`, `view`, ...) and, read from a cluster, every binding that is not this instance's (the defaults that give
+/// `system:authenticated` discovery, hand-made ones).
+#[derive(Debug, Clone, Default)]
+pub struct Others {
+    /// ClusterRoles; the repository's own win on a name both have.
+    pub cluster_roles: Vec<ClusterRole>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// ClusterRoleBindings that are not this instance's.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// RoleBindings that are not this instance's.
+    pub role_bindings: Vec<RoleBinding>,
+    /// Whether the bindings were read (from a cluster); if not, only the repository's bindings answer.
+    pub bindings_read: bool,
 }
 
 /// One person or client who can, and how.
@@ -53,12 +74,19 @@ pub struct Answer {
     /// The repository files the binding comes from (its `tollgate.dev/source` annotation); empty for a binding
     /// the repository does not hold.
     pub sources: Vec<String>,
+    /// The binding is the cluster's, not the repository's (a default binding, or one made by hand).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outside_repository: bool,
 }
 
 /// Everyone who can, and what the answer could not see.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WhoCan {
+    /// The question as asked of the authorizer.
+    pub request: Request,
+    /// Whether bindings outside the repository (read from the cluster) were part of the answer.
+    pub cluster_bindings_included: bool,
     /// People first, then clients; each by name.
     pub answers: Vec<Answer>,
     /// ClusterRoles the repository's bindings refer to that neither it nor the given roles define: what they
@@ -66,26 +94,29 @@ pub struct WhoCan {
     pub unknown_roles: BTreeSet<String>,
 }
 
-/// Who can make `request` in `desired`'s cluster at `now`: the repository's active users (their RBAC username and
-/// the RBAC names of every group they are in, nested groups followed, plus `system:authenticated`) and its clients
+/// Who can make `request` in `desired`'s cluster at `now` (with `others`, what the cluster holds besides): the repository's users (their RBAC username and the
+/// RBAC names of the groups they are in directly, as an identity provider reports them, plus
+/// `system:authenticated`; disabled and expired users too, marked, as grants to their groups still reach them) and its clients
 /// in this cluster (their ServiceAccount with its groups; and, for a client that may impersonate its owner, that
-/// owner's identity), each checked against the roles and bindings of `desired`, with `other_roles` (Kubernetes'
-/// built-in and aggregated ClusterRoles) for the roles the repository refers to but does not define.
+/// owner's identity), each checked against the roles and bindings of `desired` and `others`.
 pub fn who_can(
     model: &AccessModel,
     desired: &DesiredState,
-    other_roles: Vec<ClusterRole>,
+    others: Others,
     request: &Request,
     now: Timestamp,
 ) -> WhoCan {
-    let (policy, unknown_roles, sources) = policy_of(desired, other_roles);
+    let cluster_bindings_included = others.bindings_read;
+    let (policy, unknown_roles, sources) = policy_of(desired, others);
     let mut answers = Vec::new();
     for (who, identity) in identities(model, desired, now) {
         if let Some(grant) = policy.allows(&identity, request) {
+            let from_repository = sources.get(&grant.binding);
             answers.push(Answer {
                 who,
                 username: identity.name,
-                sources: sources.get(&grant.binding).cloned().unwrap_or_default(),
+                outside_repository: from_repository.is_none(),
+                sources: from_repository.cloned().unwrap_or_default(),
                 binding: grant.binding,
                 role: grant.role,
             });
@@ -110,22 +141,29 @@ pub fn who_can(
         _ => true,
     });
     WhoCan {
+        request: request.clone(),
+        cluster_bindings_included,
         answers,
         unknown_roles,
     }
 }
 
-/// The RBAC policy of `desired` with `other_roles` for what it does not define; the ClusterRoles its bindings
-/// name that neither holds; each binding's source files.
+/// The RBAC policy of `desired` with `others` (the repository's objects win on a name both have); the
+/// ClusterRoles the bindings name that neither holds; each repository binding's source files.
 fn policy_of(
     desired: &DesiredState,
-    other_roles: Vec<ClusterRole>,
+    others: Others,
 ) -> (Policy, BTreeSet<String>, BTreeMap<ObjectName, Vec<String>>) {
-    let mut cluster_roles: BTreeMap<String, ClusterRole> = other_roles
+    let mut cluster_roles: BTreeMap<String, ClusterRole> = others
+        .cluster_roles
         .into_iter()
         .filter_map(|r| Some((r.metadata.name.clone()?, r)))
         .collect();
-    let (mut roles, mut cluster_bindings, mut bindings) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut roles, mut cluster_bindings, mut bindings) = (
+        others.roles,
+        others.cluster_role_bindings,
+        others.role_bindings,
+    );
     let mut sources = BTreeMap::new();
     for (key, manifest) in &desired.objects {
         match key.kind {
@@ -185,26 +223,20 @@ fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
 /// here as it, and as the owner they may impersonate.
 fn identities(model: &AccessModel, desired: &DesiredState, now: Timestamp) -> Vec<(Who, UserInfo)> {
     let prefixes = &model.settings.subject_prefixes;
-    // The groups each user is in, nested groups followed (they form no cycle: validation refuses one).
+    // The groups each user is in directly: an identity provider reports only those, which is why compile names
+    // every nested group in a grant to a group (`compile::subjects`).
     let mut groups_of: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for group in model.groups.values() {
-        let mut pending = vec![group];
-        let mut seen = BTreeSet::new();
-        while let Some(current) = pending.pop() {
-            if !seen.insert(current.name.as_str()) {
-                continue;
-            }
-            for member in &current.members {
-                groups_of
-                    .entry(member.as_str())
-                    .or_default()
-                    .insert(prefixes.group_subject(group));
-            }
-            pending.extend(current.groups.iter().filter_map(|g| model.groups.get(g)));
+        for member in &group.members {
+            groups_of
+                .entry(member.as_str())
+                .or_default()
+                .insert(prefixes.group_subject(group));
         }
     }
     let mut out = Vec::new();
-    for user in model.users.values().filter(|u| u.is_active(now)) {
+    // Inactive users too: their own name is bound to nothing, but their groups may be.
+    for user in model.users.values() {
         let mut groups: Vec<String> = groups_of
             .get(user.name.as_str())
             .into_iter()
@@ -215,6 +247,7 @@ fn identities(model: &AccessModel, desired: &DesiredState, now: Timestamp) -> Ve
         out.push((
             Who::User {
                 name: user.name.clone(),
+                inactive: !user.is_active(now),
             },
             UserInfo {
                 name: prefixes.user_subject(user),
@@ -316,7 +349,7 @@ mod tests {
         let answer = who_can(
             &model,
             &desired,
-            Vec::new(),
+            Others::default(),
             &create("pods", "exec", "payments"),
             now,
         );
@@ -345,10 +378,69 @@ mod tests {
         let elsewhere = who_can(
             &model,
             &desired,
-            Vec::new(),
+            Others::default(),
             &create("pods", "exec", "kube-system"),
             now,
         );
         assert!(elsewhere.answers.is_empty(), "{:?}", elsewhere.answers);
+    }
+
+    #[test]
+    fn a_disabled_user_is_listed_when_a_grant_to_their_group_still_reaches_them() {
+        let (mut model, _, now) = example("prod");
+        // access/platform.yaml: the platform group (alice, heidi) reads all of prod as themselves (Group subject).
+        model.users.get_mut("alice").expect("alice").disabled = true;
+        let desired = compile(
+            &model,
+            &CompileContext {
+                cluster: "prod",
+                now,
+                revision: None,
+            },
+        )
+        .expect("compiles");
+        let view = ClusterRole {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some("view".to_owned()),
+                ..Default::default()
+            },
+            rules: Some(vec![k8s_openapi::api::rbac::v1::PolicyRule {
+                api_groups: Some(vec![String::new()]),
+                resources: Some(vec!["pods".to_owned()]),
+                verbs: vec!["list".to_owned()],
+                ..Default::default()
+            }]),
+            ..ClusterRole::default()
+        };
+        let mut request = create("pods", "", "kube-system");
+        if let Request::Resource { verb, .. } = &mut request {
+            *verb = "list".to_owned();
+        }
+        let others = Others {
+            cluster_roles: vec![view],
+            ..Others::default()
+        };
+        let answer = who_can(&model, &desired, others, &request, now);
+        let users: Vec<&Who> = answer
+            .answers
+            .iter()
+            .map(|a| &a.who)
+            .filter(|w| matches!(w, Who::User { .. }))
+            .collect();
+        assert!(
+            users.contains(&&Who::User {
+                name: "alice".to_owned(),
+                inactive: true
+            }),
+            "{users:?}"
+        );
+        assert!(
+            users.contains(&&Who::User {
+                name: "heidi".to_owned(),
+                inactive: false
+            }),
+            "{users:?}"
+        );
+        assert!(answer.unknown_roles.is_empty() || !answer.unknown_roles.contains("view"));
     }
 }

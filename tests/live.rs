@@ -1108,6 +1108,7 @@ async fn who_can_matrix(cluster: &str) {
                 answer["unknownRoles"].as_array().is_some_and(Vec::is_empty),
                 "every role is known with the cluster's: {answer}"
             );
+            assert_eq!(answer["clusterBindingsIncluded"], true);
             let allowed: std::collections::BTreeSet<&str> = answer["answers"]
                 .as_array()
                 .expect("answers")
@@ -1123,10 +1124,14 @@ async fn who_can_matrix(cluster: &str) {
                 .filter(|i| !i.label.starts_with("group "))
             {
                 let want = allowed.contains(identity.user.as_str());
+                // Every authenticated identity is in system:authenticated, which the cluster's default bindings
+                // name (who-can reads them from the cluster).
+                let mut groups = identity.groups.clone();
+                groups.push("system:authenticated".to_owned());
                 let got = settled(
                     &admin,
                     &identity.user,
-                    &identity.groups,
+                    &groups,
                     check.verb,
                     check.group,
                     check.resource,
@@ -1148,6 +1153,42 @@ async fn who_can_matrix(cluster: &str) {
     assert!(
         asked > 200 && listed > 20,
         "{asked} questions, {listed} listed"
+    );
+    // What every login may do comes from the cluster's default bindings, not the repository: every person is
+    // listed for it, through a binding the answer says is the cluster's.
+    let out = plane.tollgate(
+        &plane.kubeconfig,
+        &[
+            "who-can",
+            "get",
+            "/healthz",
+            "--repo",
+            repo,
+            "--cluster",
+            cluster,
+            "--now",
+            NOW,
+            "--json",
+        ],
+    );
+    assert_exit(&out, 0);
+    let answer = json(&out);
+    let users: std::collections::BTreeSet<&str> = answer["answers"]
+        .as_array()
+        .expect("answers")
+        .iter()
+        .filter(|a| a["who"]["kind"] == "user" && a["outsideRepository"] == true)
+        .filter_map(|a| a["who"]["name"].as_str())
+        .collect();
+    let people = expected
+        .identities
+        .iter()
+        .filter(|i| i.label.starts_with("user "))
+        .count();
+    assert_eq!(
+        users.len(),
+        people,
+        "every person may GET /healthz: {answer}"
     );
 }
 

@@ -13,6 +13,7 @@ mod controller;
 mod gateway;
 mod plan;
 mod render;
+mod resources;
 mod schema;
 mod status;
 mod validate;

@@ -4,13 +4,14 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Api;
 use kube::api::ListParams;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::objects::{LiveState, ObjectKind};
 use tollgate::rbac::Request;
-use tollgate::who::{Answer, Who, WhoCan, who_can};
+use tollgate::text::shown;
+use tollgate::who::{Answer, Others, Who, WhoCan, who_can};
 
 use super::args::{KubeArgs, RepoArgs};
 use super::{runtime, validated};
@@ -21,9 +22,11 @@ use super::{runtime, validated};
     after_help = "RESOURCE is written as for `kubectl auth can-i`: `pods`, `pods/log`, `deployments.apps`, \
 `deployments.apps/scale`; or a non-resource URL such as `/metrics`.
 
-The answer comes from the repository's compiled roles and bindings, evaluated with Kubernetes' RBAC rules. Roles the \
-repository refers to but does not define (Kubernetes' `admin`, `edit`, `view`, ...) are read from the cluster, or \
-from --roles-from; with --offline and without --roles-from, bindings to them are listed as unknown on stderr.
+The answer comes from the repository's compiled roles and bindings, evaluated with Kubernetes' RBAC rules, and, \
+read from the cluster, the cluster's own roles and its other bindings (its defaults for every login, hand-made ones). \
+With --roles-from only the ClusterRoles come from the file; with --offline nothing does. What the answer could not see \
+is said under it (\"incomplete: ...\"). Singular, kind and short names of built-in resources are read as kubectl reads \
+them; a Namespace's name is its namespace; -n is dropped for a cluster-scoped resource.
 
 Examples:
   tollgate who-can create pods/exec -n payments --cluster prod
@@ -58,33 +61,151 @@ pub struct Args {
     json: bool,
 }
 
-/// `RESOURCE` as kubectl writes it: `resource[.group][/subresource]`, or a path.
-fn request(verb: &str, resource: &str, name: Option<&str>, namespace: Option<&str>) -> Request {
+/// Whether `segment` is an API version (`v1`, `v1beta1`, `v2alpha1`), as in `deployments.v1.apps`.
+fn is_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let after_major = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    if after_major.len() == rest.len() {
+        return false;
+    }
+    if after_major.is_empty() {
+        return true;
+    }
+    ["alpha", "beta"].iter().any(|stage| {
+        after_major
+            .strip_prefix(stage)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// The question, as the API server's request info would describe it: RESOURCE as kubectl reads it
+/// (`resource[.version][.group][/subresource]`, singular, kind and short names of built-in resources; or a path),
+/// a Namespace's name as its namespace, no namespace for a cluster-scoped resource. What was read differently from
+/// what was written is said on stderr.
+fn question(
+    verb: &str,
+    resource: &str,
+    name: Option<&str>,
+    namespace: Option<&str>,
+) -> anyhow::Result<Request> {
+    if verb.is_empty() {
+        anyhow::bail!("VERB is empty; expected e.g. get, list, create, delete");
+    }
+    if !tollgate::validate::values::VERBS.contains(&verb) {
+        eprintln!(
+            "warning: `{verb}` is not a verb the API server uses (RBAC matches verbs exactly, in lower case)"
+        );
+    }
+    let namespace = namespace.filter(|n| !n.is_empty());
     if resource.starts_with('/') {
-        return Request::NonResource {
+        if name.is_some() || namespace.is_some() {
+            eprintln!("warning: a non-resource URL has no name or namespace; they are ignored");
+        }
+        return Ok(Request::NonResource {
             verb: verb.to_owned(),
             path: resource.to_owned(),
-        };
+        });
     }
-    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
-    let (resource, group) = resource.split_once('.').unwrap_or((resource, ""));
-    Request::Resource {
+    let malformed = || {
+        anyhow::anyhow!(
+            "RESOURCE `{resource}` is not a resource: expected resource[.group][/subresource] as for kubectl, e.g. \
+             pods, pods/log, deployments.apps, deployments.apps/scale; or a URL path starting with /"
+        )
+    };
+    let (written, subresource) = match resource.split_once('/') {
+        Some((_, sub)) if sub.is_empty() || sub.contains('/') => return Err(malformed()),
+        Some((written, sub)) => (written, sub),
+        None => (resource, ""),
+    };
+    let (plural, group) = match written.split_once('.') {
+        Some((plural, rest)) => match rest.split_once('.') {
+            Some((version, group)) if is_version(version) => (plural, Some(group)),
+            _ => (plural, Some(rest)),
+        },
+        None => (written, None),
+    };
+    if plural.is_empty() || group == Some("") {
+        return Err(malformed());
+    }
+    let found = super::resources::find(plural, group);
+    let (plural, group, namespaced) = match &found {
+        Some(builtin) => (builtin.plural, builtin.group, Some(builtin.namespaced)),
+        None if plural.chars().any(|c| c.is_ascii_uppercase()) => anyhow::bail!(
+            "RESOURCE `{resource}`: `{plural}` is not a built-in resource, and resource names are lower case \
+             plurals (`widgets.example.com`)"
+        ),
+        None => {
+            eprintln!(
+                "note: `{plural}` is not one of Kubernetes' built-in resources; asked as written (the plural, with its \
+                 group: `widgets.example.com`)"
+            );
+            (plural, group.unwrap_or_default(), None)
+        }
+    };
+    let shown = if group.is_empty() {
+        plural.to_owned()
+    } else {
+        format!("{plural}.{group}")
+    };
+    if found.is_some() && shown != written {
+        eprintln!("note: asked about `{shown}` (written `{written}`)");
+    }
+    // The API server gives a request on a Namespace object that Namespace as its namespace (RequestInfo).
+    let namespace = match (plural, group, name) {
+        ("namespaces", "", Some(name)) => {
+            if namespace.is_some_and(|n| n != name) {
+                eprintln!(
+                    "note: a request on Namespace `{name}` is in namespace `{name}`; -n is ignored"
+                );
+            }
+            Some(name)
+        }
+        _ if namespaced == Some(false) && namespace.is_some() => {
+            eprintln!(
+                "warning: `{shown}` is cluster-scoped; -n is ignored (only ClusterRoleBindings answer)"
+            );
+            None
+        }
+        _ => namespace,
+    };
+    if let Some(namespace) = namespace
+        && !tollgate::validate::values::is_dns1123_label(namespace)
+    {
+        anyhow::bail!(
+            "`{namespace}` is not a namespace name (a DNS-1123 label: a-z, 0-9 and -, at most 63)"
+        );
+    }
+    Ok(Request::Resource {
         verb: verb.to_owned(),
         api_group: group.to_owned(),
-        resource: resource.to_owned(),
+        resource: plural.to_owned(),
         subresource: subresource.to_owned(),
         name: name.unwrap_or_default().to_owned(),
         namespace: namespace.unwrap_or_default().to_owned(),
-    }
+    })
 }
 
-/// The ClusterRoles of `--roles-from`, or of the cluster, or none.
-fn other_roles(args: &Args) -> anyhow::Result<Vec<ClusterRole>> {
+/// Whether `labels` are this instance's (`selector`: `key=value,key=value`).
+fn is_instance(
+    selector: &str,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> bool {
+    selector.split(',').all(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(k, v)| labels.and_then(|l| l.get(k)).is_some_and(|x| x == v))
+    })
+}
+
+/// What the cluster holds besides the repository: from `--roles-from` its ClusterRoles; from the cluster every
+/// ClusterRole and Role, and every binding that is not this instance's; with `--offline`, nothing.
+fn others(args: &Args) -> anyhow::Result<Others> {
     if let Some(path) = &args.roles_from {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
         let state = LiveState::from_yaml(&shown, &text)?;
-        return state
+        let cluster_roles = state
             .objects
             .iter()
             .filter(|(key, _)| key.kind == ObjectKind::ClusterRole)
@@ -93,28 +214,85 @@ fn other_roles(args: &Args) -> anyhow::Result<Vec<ClusterRole>> {
                     format!("{shown}: ClusterRole {} is not a ClusterRole", key.name)
                 })
             })
-            .collect();
+            .collect::<anyhow::Result<Vec<ClusterRole>>>()?;
+        if cluster_roles.is_empty() {
+            anyhow::bail!(
+                "{shown} holds no ClusterRole; expected the output of `kubectl get clusterroles -o yaml`"
+            );
+        }
+        return Ok(Others {
+            cluster_roles,
+            ..Others::default()
+        });
     }
     if args.offline {
-        return Ok(Vec::new());
+        return Ok(Others::default());
     }
+    let instance = tollgate::cluster::instance_selector(&args.cluster);
     runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;
-        let roles = Api::<ClusterRole>::all(cluster.kube())
-            .list(&ListParams::default())
+        let client = cluster.kube();
+        let all = ListParams::default();
+        let read = |what: &str| {
+            format!(
+                "cannot list {what} at {} (or pass --offline)",
+                cluster.server
+            )
+        };
+        let cluster_roles = Api::<ClusterRole>::all(client.clone())
+            .list(&all)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot list ClusterRoles at {} (or pass --offline)",
-                    cluster.server
-                )
-            })?;
-        Ok(roles.items)
+            .with_context(|| read("ClusterRoles"))?;
+        let roles = Api::<Role>::all(client.clone())
+            .list(&all)
+            .await
+            .with_context(|| read("Roles"))?;
+        let cluster_role_bindings = Api::<ClusterRoleBinding>::all(client.clone())
+            .list(&all)
+            .await
+            .with_context(|| read("ClusterRoleBindings"))?;
+        let role_bindings = Api::<RoleBinding>::all(client)
+            .list(&all)
+            .await
+            .with_context(|| read("RoleBindings"))?;
+        // This instance's own objects are the repository's, compiled as they should be.
+        let theirs = |labels: Option<&std::collections::BTreeMap<String, String>>| {
+            !is_instance(&instance, labels)
+        };
+        Ok(Others {
+            cluster_roles: cluster_roles
+                .items
+                .into_iter()
+                .filter(|r| theirs(r.metadata.labels.as_ref()))
+                .collect(),
+            roles: roles
+                .items
+                .into_iter()
+                .filter(|r| theirs(r.metadata.labels.as_ref()))
+                .collect(),
+            cluster_role_bindings: cluster_role_bindings
+                .items
+                .into_iter()
+                .filter(|b| theirs(b.metadata.labels.as_ref()))
+                .collect(),
+            role_bindings: role_bindings
+                .items
+                .into_iter()
+                .filter(|b| theirs(b.metadata.labels.as_ref()))
+                .collect(),
+            bindings_read: true,
+        })
     })
 }
 
 /// Prints who can; exit 0 whether or not anyone can (the answer is the output).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let asked = question(
+        &args.verb,
+        &args.resource,
+        args.name.as_deref(),
+        args.namespace.as_deref(),
+    )?;
     let (checked, now) = validated(&args.repo, None)?;
     let desired = compile(
         &checked.model,
@@ -124,31 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             revision: None,
         },
     )?;
-    let question = request(
-        &args.verb,
-        &args.resource,
-        args.name.as_deref(),
-        args.namespace.as_deref(),
-    );
-    let answer = who_can(
-        &checked.model,
-        &desired,
-        other_roles(&args)?,
-        &question,
-        now,
-    );
-    if !answer.unknown_roles.is_empty() {
-        eprintln!(
-            "warning: what these ClusterRoles grant is not known, so people bound to them may be missing: {} \
-             (read them from the cluster, or pass --roles-from)",
-            answer
-                .unknown_roles
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let answer = who_can(&checked.model, &desired, others(&args)?, &asked, now);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -157,43 +311,70 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A table: who, the identity the API server sees, the binding, the role and the files.
+/// A table: who, the identity the API server sees, the binding, the role and where the binding comes from; then
+/// what the answer could not see, on stdout too, so that a "nobody" is never read as complete when it is not.
 fn human(answer: &WhoCan) -> String {
+    let mut out = String::new();
     if answer.answers.is_empty() {
-        return "nobody in the repository can\n".to_owned();
-    }
-    let rows: Vec<[String; 5]> = answer.answers.iter().map(row).collect();
-    let header = ["WHO", "AS", "BINDING", "ROLE", "FROM"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (width, cell) in widths.iter_mut().zip(r) {
-            *width = (*width).max(cell.chars().count());
+        out.push_str("nobody in the repository can\n");
+    } else {
+        let rows: Vec<[String; 5]> = answer.answers.iter().map(row).collect();
+        let header = ["WHO", "AS", "BINDING", "ROLE", "FROM"].map(str::to_owned);
+        let mut widths = header.clone().map(|h| h.chars().count());
+        for r in &rows {
+            for (width, cell) in widths.iter_mut().zip(r) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for r in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+            out.push('\n');
         }
     }
-    let mut out = String::new();
-    for r in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
+    if !answer.unknown_roles.is_empty() {
+        out.push_str(&format!(
+            "incomplete: what these ClusterRoles grant is not known, so people bound to them may be missing: {} \
+             (read them from the cluster, or pass --roles-from)\n",
+            answer
+                .unknown_roles
+                .iter()
+                .map(|r| shown(r).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !answer.cluster_bindings_included {
+        out.push_str(
+            "only the repository's bindings answered: the cluster's own (its defaults for system:authenticated, \
+             hand-made ones) were not read\n",
+        );
     }
     out
 }
 
 fn row(answer: &Answer) -> [String; 5] {
     let who = match &answer.who {
-        Who::User { name } => format!("user {name}"),
+        Who::User {
+            name,
+            inactive: false,
+        } => format!("user {}", shown(name)),
+        Who::User {
+            name,
+            inactive: true,
+        } => format!("user {} (inactive: only through a group)", shown(name)),
         Who::Client {
             name,
             acting_as: None,
-        } => format!("client {name}"),
+        } => format!("client {}", shown(name)),
         Who::Client {
             name,
-            acting_as: Some(_),
-        } => format!("client {name} (acting as its owner)"),
+            acting_as: Some(owner),
+        } => format!("client {} (acting as {})", shown(name), shown(owner)),
     };
     let kind = |namespace: &Option<String>, cluster: &str, namespaced: &str| {
         if namespace.is_some() {
@@ -205,7 +386,7 @@ fn row(answer: &Answer) -> [String; 5] {
     };
     [
         who,
-        tollgate::text::shown(&answer.username).into_owned(),
+        shown(&answer.username).into_owned(),
         format!(
             "{} {}",
             kind(
@@ -213,17 +394,17 @@ fn row(answer: &Answer) -> [String; 5] {
                 "ClusterRoleBinding",
                 "RoleBinding"
             ),
-            answer.binding
+            shown(&answer.binding.to_string())
         ),
         format!(
             "{} {}",
             kind(&answer.role.namespace, "ClusterRole", "Role"),
-            answer.role
+            shown(&answer.role.to_string())
         ),
-        if answer.sources.is_empty() {
-            "-".to_owned()
+        if answer.outside_repository {
+            "the cluster (not the repository)".to_owned()
         } else {
-            answer.sources.join(", ")
+            shown(&answer.sources.join(", ")).into_owned()
         },
     ]
 }

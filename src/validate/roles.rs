@@ -7,30 +7,8 @@ use crate::config::source::DocRef;
 use crate::diagnostics::did_you_mean;
 
 use super::model::*;
+use super::values::VERBS;
 use super::{Documents, Validator, field, key, values};
-
-/// The verbs Kubernetes' authorizers and API server ask about (`rbac.authorization.k8s.io` docs, "Referring to
-/// resources" and "Privilege escalation prevention"): the request verbs, and the special verbs of RBAC,
-/// PodSecurityPolicy, impersonation and CertificateSigningRequests. RBAC compares verbs as plain strings, so any
-/// other word grants nothing.
-const VERBS: [&str; 16] = [
-    "get",
-    "list",
-    "watch",
-    "create",
-    "update",
-    "patch",
-    "delete",
-    "deletecollection",
-    "use",
-    "bind",
-    "escalate",
-    "impersonate",
-    "approve",
-    "sign",
-    "attest",
-    "*",
-];
 
 /// Verbs that RBAC matches with an empty name: a rule's `resourceNames` never let them through
 /// (`create` has no name yet; `deletecollection` and unselected `list`/`watch` name none).

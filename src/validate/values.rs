@@ -9,6 +9,29 @@ use super::model::{Recipient, RecipientKind};
 
 const DNS_LABEL_RULE: &str = "lower-case letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters";
 
+/// The verbs Kubernetes' authorizers and API server ask about (`rbac.authorization.k8s.io` docs, "Referring to
+/// resources" and "Privilege escalation prevention"): the request verbs, and the special verbs of RBAC,
+/// PodSecurityPolicy, impersonation and CertificateSigningRequests. RBAC compares verbs as plain strings, so any
+/// other word grants nothing.
+pub const VERBS: [&str; 16] = [
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "use",
+    "bind",
+    "escalate",
+    "impersonate",
+    "approve",
+    "sign",
+    "attest",
+    "*",
+];
+
 /// RFC 1123 label: what Kubernetes requires of namespace names and what tollgate requires of document names.
 pub fn is_dns1123_label(name: &str) -> bool {
     !name.is_empty()
