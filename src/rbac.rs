@@ -96,6 +96,20 @@ pub struct Grant {
     pub role: ObjectName,
 }
 
+/// Rules a user holds through one binding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldRules {
+    /// Where they hold: a RoleBinding's namespace, or `None` for a ClusterRoleBinding (every namespace, and
+    /// non-resource URLs).
+    pub namespace: Option<String>,
+    /// The binding.
+    pub binding: ObjectName,
+    /// The role it refers to.
+    pub role: ObjectName,
+    /// The role's rules (a ClusterRole's aggregated ones).
+    pub rules: Vec<PolicyRule>,
+}
+
 /// A role or binding by name: cluster-scoped when `namespace` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct ObjectName {
@@ -207,21 +221,7 @@ impl Policy {
             Request::Resource { namespace, .. } => namespace.as_str(),
             Request::NonResource { .. } => "",
         };
-        let cluster_wide = self.cluster_role_bindings.iter().map(|b| (b, ""));
-        let namespaced = (!namespace.is_empty())
-            .then(|| self.role_bindings.get(namespace))
-            .flatten()
-            .into_iter()
-            .flatten()
-            .map(|b| (b, namespace));
-        cluster_wide
-            .chain(namespaced)
-            .filter(|(binding, namespace)| {
-                binding
-                    .subjects
-                    .iter()
-                    .any(|s| applies_to_user(user, s, namespace))
-            })
+        self.applying(user, Some(namespace))
             .find_map(|(binding, namespace)| {
                 let (role, rules) = self.role_reference_rules(&binding.role_ref, namespace)?;
                 rules
@@ -232,6 +232,58 @@ impl Policy {
                         role,
                     })
             })
+    }
+
+    /// Every rule `user` holds, with where it holds it (`namespace` `None`: every namespace, and non-resource URLs)
+    /// and through which binding and role: what `VisitRulesFor` visits for a request in each namespace, as
+    /// SelfSubjectRulesReview lists it, for every namespace with a RoleBinding that applies. Bindings to a missing
+    /// role give nothing.
+    pub fn rules_for(&self, user: &UserInfo) -> Vec<HeldRules> {
+        self.applying(user, None)
+            .filter_map(|(binding, namespace)| {
+                let (role, rules) = self.role_reference_rules(&binding.role_ref, namespace)?;
+                Some(HeldRules {
+                    namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+                    binding: binding.name.clone(),
+                    role,
+                    rules: rules.to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// The ClusterRoles that bindings applying to `user` refer to but that the policy does not hold: what they
+    /// grant is unknown.
+    pub fn unknown_roles_for(&self, user: &UserInfo) -> Vec<String> {
+        self.applying(user, None)
+            .filter(|(binding, _)| {
+                binding.role_ref.kind == "ClusterRole"
+                    && !self.cluster_roles.contains_key(&binding.role_ref.name)
+            })
+            .map(|(binding, _)| binding.role_ref.name.clone())
+            .collect()
+    }
+
+    /// The bindings whose subjects include `user`, each with the namespace it grants in (`""`: cluster-wide), in
+    /// Kubernetes' visiting order: every ClusterRoleBinding, then the RoleBindings of `namespace` (`Some("")`: none,
+    /// as for a cluster-scoped or non-resource request) or of every namespace (`None`).
+    fn applying<'p>(
+        &'p self,
+        user: &'p UserInfo,
+        namespace: Option<&'p str>,
+    ) -> impl Iterator<Item = (&'p Binding, &'p str)> + 'p {
+        let cluster_wide = self.cluster_role_bindings.iter().map(|b| (b, ""));
+        let namespaced = self
+            .role_bindings
+            .iter()
+            .filter(move |(ns, _)| namespace.is_none_or(|n| n == ns.as_str()))
+            .flat_map(|(ns, bindings)| bindings.iter().map(move |b| (b, ns.as_str())));
+        cluster_wide.chain(namespaced).filter(move |(binding, ns)| {
+            binding
+                .subjects
+                .iter()
+                .any(|s| applies_to_user(user, s, ns))
+        })
     }
 
     /// The role a binding refers to and its rules (`GetRoleReferenceRules`): a `Role` in the binding's

@@ -55,8 +55,146 @@ pub struct Others {
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
     /// RoleBindings that are not this instance's.
     pub role_bindings: Vec<RoleBinding>,
-    /// Whether the bindings were read (from a cluster); if not, only the repository's bindings answer.
-    pub bindings_read: bool,
+    /// This instance's own roles and bindings as the cluster holds them, when read from a cluster (`None`: not
+    /// read; only the repository's bindings answer): compared with the repository's to say whether the cluster
+    /// holds what the answer assumes.
+    pub owned: Option<Owned>,
+}
+
+/// tollgate's own RBAC objects of one instance, as a cluster holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Owned {
+    /// ClusterRoles.
+    pub cluster_roles: Vec<ClusterRole>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// ClusterRoleBindings.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// RoleBindings.
+    pub role_bindings: Vec<RoleBinding>,
+}
+
+/// How tollgate's RBAC objects in the cluster differ from the repository's: the answer is the repository's, so
+/// each of these makes the cluster grant otherwise until the next apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// In the repository, not in the cluster (not applied yet, or deleted by hand).
+    pub not_applied: Vec<String>,
+    /// In both, with other rules, role or subjects (changed by hand, or a change not applied yet).
+    pub changed: Vec<String>,
+    /// tollgate's in the cluster, no longer in the repository (not pruned yet).
+    pub not_in_repository: Vec<String>,
+}
+
+impl Drift {
+    /// Whether the cluster holds exactly the repository's RBAC objects.
+    pub fn is_empty(&self) -> bool {
+        self.not_applied.is_empty() && self.changed.is_empty() && self.not_in_repository.is_empty()
+    }
+}
+
+/// The parts of an RBAC object that grant (rules, aggregation, role reference, subjects), as JSON with empty and
+/// null fields dropped, so that what compile writes and what the API server returns compare equal.
+fn granting(object: &impl Serialize, fields: &[&str]) -> serde_json::Value {
+    fn prune(value: serde_json::Value) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        match value {
+            Value::Null => None,
+            Value::Array(items) => {
+                let items: Vec<Value> = items.into_iter().filter_map(prune).collect();
+                (!items.is_empty()).then_some(Value::Array(items))
+            }
+            Value::Object(map) => {
+                let map: serde_json::Map<String, Value> = map
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, prune(v)?)))
+                    .collect();
+                (!map.is_empty()).then_some(Value::Object(map))
+            }
+            other => Some(other),
+        }
+    }
+    let whole = serde_json::to_value(object).unwrap_or_default();
+    let kept: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .filter_map(|f| Some(((*f).to_owned(), prune(whole.get(*f)?.clone())?)))
+        .collect();
+    serde_json::Value::Object(kept)
+}
+
+/// How `owned` (live) differs from `desired`'s RBAC objects.
+fn drift(desired: &DesiredState, owned: &Owned) -> Drift {
+    type Granting = BTreeMap<(ObjectKind, Option<String>, String), serde_json::Value>;
+    let fields = |kind: ObjectKind| -> &'static [&'static str] {
+        match kind {
+            ObjectKind::ClusterRole => &["rules", "aggregationRule"],
+            ObjectKind::Role => &["rules"],
+            _ => &["roleRef", "subjects"],
+        }
+    };
+    let mut live: Granting = BTreeMap::new();
+    let mut add =
+        |kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, value| {
+            if let Some(name) = &meta.name {
+                live.insert((kind, meta.namespace.clone(), name.clone()), value);
+            }
+        };
+    for o in &owned.cluster_roles {
+        add(
+            ObjectKind::ClusterRole,
+            &o.metadata,
+            granting(o, fields(ObjectKind::ClusterRole)),
+        );
+    }
+    for o in &owned.roles {
+        add(
+            ObjectKind::Role,
+            &o.metadata,
+            granting(o, fields(ObjectKind::Role)),
+        );
+    }
+    for o in &owned.cluster_role_bindings {
+        add(
+            ObjectKind::ClusterRoleBinding,
+            &o.metadata,
+            granting(o, fields(ObjectKind::ClusterRoleBinding)),
+        );
+    }
+    for o in &owned.role_bindings {
+        add(
+            ObjectKind::RoleBinding,
+            &o.metadata,
+            granting(o, fields(ObjectKind::RoleBinding)),
+        );
+    }
+    let mut out = Drift::default();
+    for (key, manifest) in &desired.objects {
+        if !matches!(
+            key.kind,
+            ObjectKind::ClusterRole
+                | ObjectKind::Role
+                | ObjectKind::ClusterRoleBinding
+                | ObjectKind::RoleBinding
+        ) {
+            continue;
+        }
+        let want: serde_json::Value = serde_json::from_str(manifest.json()).unwrap_or_default();
+        let want = granting(&want, fields(key.kind));
+        match live.remove(&(key.kind, key.namespace.clone(), key.name.clone())) {
+            None => out.not_applied.push(key.to_string()),
+            Some(have) if have != want => out.changed.push(key.to_string()),
+            Some(_) => {}
+        }
+    }
+    for (kind, namespace, name) in live.into_keys() {
+        let key = match namespace {
+            Some(namespace) => crate::objects::ObjectKey::namespaced(kind, namespace, name),
+            None => crate::objects::ObjectKey::cluster_scoped(kind, name),
+        };
+        out.not_in_repository.push(key.to_string());
+    }
+    out
 }
 
 /// One person or client who can, and how.
@@ -87,6 +225,12 @@ pub struct WhoCan {
     pub request: Request,
     /// Whether bindings outside the repository (read from the cluster) were part of the answer.
     pub cluster_bindings_included: bool,
+    /// Read from a cluster: how tollgate's RBAC objects there differ from the repository's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// Whether the answer saw everything: every role known, the cluster's bindings read, and the cluster holding
+    /// the repository's RBAC objects as they are.
+    pub complete: bool,
     /// People first, then clients; each by name.
     pub answers: Vec<Answer>,
     /// ClusterRoles the repository's bindings refer to that neither it nor the given roles define: what they
@@ -106,7 +250,8 @@ pub fn who_can(
     request: &Request,
     now: Timestamp,
 ) -> WhoCan {
-    let cluster_bindings_included = others.bindings_read;
+    let cluster_bindings_included = others.owned.is_some();
+    let drift = others.owned.as_ref().map(|owned| drift(desired, owned));
     let (policy, unknown_roles, sources) = policy_of(desired, others);
     let mut answers = Vec::new();
     for (who, identity) in identities(model, desired, now) {
@@ -143,9 +288,172 @@ pub fn who_can(
     WhoCan {
         request: request.clone(),
         cluster_bindings_included,
+        complete: unknown_roles.is_empty()
+            && cluster_bindings_included
+            && drift.as_ref().is_none_or(Drift::is_empty),
+        drift,
         answers,
         unknown_roles,
     }
+}
+
+/// Whose permissions `tollgate can` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A `User` document by name.
+    User(String),
+    /// A `Client` document by name.
+    Client(String),
+}
+
+/// Why [`can`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CanError {
+    /// No such `User` or `Client` document, or a client without a ServiceAccount in this cluster.
+    #[error(
+        "{0} is not in the repository for cluster `{1}` (a User document, or a Client document naming the cluster)"
+    )]
+    NotFound(String, String),
+}
+
+/// One rule a person or client holds, where, and how.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldRule {
+    /// The identity that holds it (a client's ServiceAccount, or the owner it acts as).
+    pub username: String,
+    /// Set when the rule is the owner's, held by a client acting as them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acting_as: Option<String>,
+    /// Where: a namespace, or `None` for every namespace (and non-resource URLs).
+    pub namespace: Option<String>,
+    /// The rule as the role writes it.
+    pub rule: k8s_openapi::api::rbac::v1::PolicyRule,
+    /// The binding that gives it.
+    pub binding: ObjectName,
+    /// The role holding the rule.
+    pub role: ObjectName,
+    /// The repository files the binding comes from.
+    pub sources: Vec<String>,
+    /// The binding is the cluster's, not the repository's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outside_repository: bool,
+}
+
+/// Everything one person or client may do in a cluster: every rule they hold, as themselves and (a client) as the
+/// owner it may act as.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Can {
+    /// Who.
+    pub who: Who,
+    /// The identities the API server would see, with their groups.
+    pub identities: Vec<IdentityShown>,
+    /// The rules: cluster-wide first, then by namespace; each binding's in the role's order.
+    pub rules: Vec<HeldRule>,
+    /// ClusterRoles bound to them that are not known (see [`WhoCan::unknown_roles`]).
+    pub unknown_roles: BTreeSet<String>,
+    /// Whether bindings outside the repository (read from the cluster) were part of the answer.
+    pub cluster_bindings_included: bool,
+    /// Read from a cluster: how tollgate's RBAC objects there differ from the repository's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    /// Whether the answer saw everything (see [`WhoCan::complete`]).
+    pub complete: bool,
+}
+
+/// An identity as shown: its username and groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityShown {
+    /// The username.
+    pub username: String,
+    /// The groups.
+    pub groups: Vec<String>,
+    /// Set for a client acting as its owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acting_as: Option<String>,
+}
+
+/// What `subject` may do in `desired`'s cluster at `now` (with `others`, what the cluster holds besides): every rule
+/// of every binding that applies to its identities, as [`who_can`] would find them.
+///
+/// # Errors
+/// [`CanError::NotFound`] when the repository has no such user, or no such client in this cluster.
+pub fn can(
+    model: &AccessModel,
+    desired: &DesiredState,
+    others: Others,
+    subject: &Subject,
+    now: Timestamp,
+) -> Result<Can, CanError> {
+    let cluster_bindings_included = others.owned.is_some();
+    let drift = others.owned.as_ref().map(|owned| drift(desired, owned));
+    let (policy, _, sources) = policy_of(desired, others);
+    let mine: Vec<(Who, UserInfo)> = identities(model, desired, now)
+        .into_iter()
+        .filter(|(who, _)| match (who, subject) {
+            (Who::User { name, .. }, Subject::User(wanted))
+            | (Who::Client { name, .. }, Subject::Client(wanted)) => name == wanted,
+            _ => false,
+        })
+        .collect();
+    let Some((first, _)) = mine.first() else {
+        let shown = match subject {
+            Subject::User(name) => format!("user `{name}`"),
+            Subject::Client(name) => format!("client `{name}`"),
+        };
+        return Err(CanError::NotFound(shown, desired.cluster.clone()));
+    };
+    let who = match first.clone() {
+        Who::Client { name, .. } => Who::Client {
+            name,
+            acting_as: None,
+        },
+        user => user,
+    };
+    let mut rules = Vec::new();
+    let mut unknown_roles = BTreeSet::new();
+    let mut shown = Vec::new();
+    for (identity_who, identity) in &mine {
+        let acting_as = match identity_who {
+            Who::Client { acting_as, .. } => acting_as.clone(),
+            Who::User { .. } => None,
+        };
+        shown.push(IdentityShown {
+            username: identity.name.clone(),
+            groups: identity.groups.clone(),
+            acting_as: acting_as.clone(),
+        });
+        for held in policy.rules_for(identity) {
+            let from_repository = sources.get(&held.binding);
+            for rule in held.rules {
+                rules.push(HeldRule {
+                    username: identity.name.clone(),
+                    acting_as: acting_as.clone(),
+                    namespace: held.namespace.clone(),
+                    rule,
+                    binding: held.binding.clone(),
+                    role: held.role.clone(),
+                    sources: from_repository.cloned().unwrap_or_default(),
+                    outside_repository: from_repository.is_none(),
+                });
+            }
+        }
+        unknown_roles.extend(policy.unknown_roles_for(identity));
+    }
+    rules.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    Ok(Can {
+        who,
+        identities: shown,
+        rules,
+        complete: unknown_roles.is_empty()
+            && cluster_bindings_included
+            && drift.as_ref().is_none_or(Drift::is_empty),
+        drift,
+        unknown_roles,
+        cluster_bindings_included,
+    })
 }
 
 /// The RBAC policy of `desired` with `others` (the repository's objects win on a name both have); the
@@ -442,5 +750,42 @@ mod tests {
             "{users:?}"
         );
         assert!(answer.unknown_roles.is_empty() || !answer.unknown_roles.contains("view"));
+    }
+
+    #[test]
+    fn can_lists_a_clients_rules_and_where_they_hold() {
+        let (model, desired, now) = example("prod");
+        let answer = can(
+            &model,
+            &desired,
+            Others::default(),
+            &Subject::Client("bob-laptop".to_owned()),
+            now,
+        )
+        .expect("bob-laptop is a client on prod");
+        assert_eq!(
+            answer.identities[0].username,
+            "system:serviceaccount:tollgate-clients:bob-laptop"
+        );
+        // access/incident.yaml: exec in payments.
+        assert!(
+            answer
+                .rules
+                .iter()
+                .any(|r| r.namespace.as_deref() == Some("payments")
+                    && r.role.name == "tollgate:exec"
+                    && r.sources == ["access/incident.yaml"]),
+            "{:?}",
+            answer.rules
+        );
+        assert!(answer.rules.iter().all(|r| !r.outside_repository));
+        let missing = can(
+            &model,
+            &desired,
+            Others::default(),
+            &Subject::User("nobody".to_owned()),
+            now,
+        );
+        assert!(matches!(missing, Err(CanError::NotFound(..))));
     }
 }

@@ -450,3 +450,42 @@ fn who_can_asks_what_the_api_server_would_be_asked() {
         assert!(output.stdout.is_empty(), "{bad:?}");
     }
 }
+
+/// `tollgate can` as a reviewer reads it: the identities, then every rule with where it holds and why.
+#[test]
+fn can_lists_every_rule_with_where_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let roles = dir.path().join("clusterroles.yaml");
+    std::fs::write(
+        &roles,
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  \
+         metadata:\n    name: view\n  rules:\n  - apiGroups: [\"\"]\n    resources: [pods, configmaps]\n    verbs: [get, list, watch]\n",
+    )
+    .unwrap();
+    let output = tollgate(&[
+        "can",
+        "grace",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--roles-from",
+        roles.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::assert_snapshot!(stdout(&output));
+    let missing = tollgate(&[
+        "can",
+        "client/nobody",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("client `nobody` is not in the repository")
+    );
+}

@@ -28,6 +28,7 @@ const COMMANDS: &[&[&str]] = &[
     &["client", "inspect"],
     &["clients"],
     &["who-can"],
+    &["can"],
     &["schema"],
     &["completions"],
 ];

@@ -1053,10 +1053,9 @@ fn staging_plans_the_same_from_the_cluster_and_from_its_dump() {
     plans_from_cluster_and_dump_agree("staging");
 }
 
-/// `tollgate who-can` against the authorizer: for every question of the matrix, the people and clients it lists as
-/// themselves are exactly the identities of the repository (derived independently from its YAML) that
-/// SubjectAccessReview allows, with the cluster's own ClusterRoles read live.
-async fn who_can_matrix(cluster: &str) {
+/// A control plane (aggregating ClusterRoles) with example-repo's `cluster` applied by tollgate, an admin client,
+/// and what the fixture grants, derived independently.
+async fn example_applied(cluster: &str) -> (ControlPlane, Client, Expected) {
     let plane = ControlPlane::start(Options {
         controller_manager: true,
         audit_log: false,
@@ -1070,6 +1069,16 @@ async fn who_can_matrix(cluster: &str) {
     assert_exit(&out, 0);
     let admin = plane.admin().await;
     let expected = Expected::derive(Path::new(repo), cluster, NOW);
+    (plane, admin, expected)
+}
+
+/// `tollgate who-can` against the authorizer: for every question of the matrix, the people and clients it lists as
+/// themselves are exactly the identities of the repository (derived independently from its YAML) that
+/// SubjectAccessReview allows, with the cluster's own ClusterRoles read live.
+async fn who_can_matrix(cluster: &str) {
+    let (plane, admin, expected) = example_applied(cluster).await;
+    let repo = example_repo();
+    let repo = repo.to_str().expect("utf-8 path");
     let mut namespaces: Vec<&str> = TEAM_NAMESPACES.to_vec();
     namespaces.extend(["kube-system", ""]);
     let (mut listed, mut asked) = (0, 0);
@@ -1190,6 +1199,70 @@ async fn who_can_matrix(cluster: &str) {
         people,
         "every person may GET /healthz: {answer}"
     );
+
+    // A binding given tollgate's labels by hand is not tollgate's: its subjects are listed, as the cluster's.
+    let instance = format!("tollgate.dev/instance={cluster}");
+    for args in [
+        &[
+            "create",
+            "clusterrolebinding",
+            "backdoor",
+            "--clusterrole",
+            "cluster-admin",
+            "--user",
+            "oidc:erin",
+        ][..],
+        &[
+            "label",
+            "clusterrolebinding",
+            "backdoor",
+            "app.kubernetes.io/managed-by=tollgate",
+            &instance,
+        ],
+    ] {
+        let out = plane.kubectl(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let ask = |args: &[&str]| {
+        let mut all = vec!["who-can"];
+        all.extend(args);
+        all.extend(["--repo", repo, "--cluster", cluster, "--now", NOW, "--json"]);
+        let out = plane.tollgate(&plane.kubeconfig, &all);
+        assert_exit(&out, 0);
+        json(&out)
+    };
+    let answer = ask(&["delete", "secrets", "-n", "kube-system"]);
+    let erin = answer["answers"]
+        .as_array()
+        .expect("answers")
+        .iter()
+        .find(|a| a["who"]["name"] == "erin" && a["binding"]["name"] == "backdoor")
+        .unwrap_or_else(|| panic!("the hand-made, hand-labelled binding counts: {answer:#}"));
+    assert_eq!(erin["outsideRepository"], true);
+    // A hand edit of one of tollgate's own bindings: the answer says it is incomplete, and where.
+    let out = plane.kubectl(&[
+        "get",
+        "rolebindings",
+        "-A",
+        "-l",
+        &instance,
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name}{"\n"}{end}"#,
+    ]);
+    let listed = stdout(&out);
+    let (namespace, name) = listed
+        .lines()
+        .find_map(|l| l.split_once(' '))
+        .expect("a RoleBinding of tollgate's");
+    let out = plane.kubectl(&[
+        "patch", "rolebinding", name, "-n", namespace, "--type=json", "-p",
+        r#"[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"mallory","apiGroup":"rbac.authorization.k8s.io"}}]"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer = ask(&["get", "/healthz"]);
+    assert_eq!(answer["complete"], false, "{answer:#}");
+    let changed = answer["drift"]["changed"].to_string();
+    assert!(changed.contains(name), "{changed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1200,4 +1273,164 @@ async fn who_can_on_prod_lists_exactly_whom_the_authorizer_allows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_can_on_staging_lists_exactly_whom_the_authorizer_allows() {
     who_can_matrix("staging").await;
+}
+
+/// Whether one rule of `tollgate can --json` covers a question (RBAC's matching, written again here from the
+/// Kubernetes documentation: `*` everywhere, `*/sub`, no names).
+fn covers(rule: &Value, verb: &str, group: &str, resource: &str) -> bool {
+    let has = |field: &str, wanted: &str| {
+        rule[field]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i == "*" || i == wanted))
+    };
+    let subresource = resource.split_once('/').map(|(_, sub)| sub);
+    let resource_matches = rule["resources"].as_array().is_some_and(|items| {
+        items.iter().filter_map(Value::as_str).any(|r| {
+            r == "*" || r == resource || subresource.is_some_and(|sub| r == format!("*/{sub}"))
+        })
+    });
+    has("verbs", verb)
+        && has("apiGroups", group)
+        && resource_matches
+        && rule["resourceNames"].as_array().is_none_or(Vec::is_empty)
+}
+
+/// `tollgate can` against the authorizer: for every person and client of the repository, every question of the
+/// matrix that SubjectAccessReview allows is covered by a rule `can` lists for them there (nothing missing), and
+/// every concrete rule it lists is allowed by SubjectAccessReview where it says (nothing invented).
+async fn can_matrix(cluster: &str) {
+    let (plane, admin, expected) = example_applied(cluster).await;
+    let repo = example_repo();
+    let repo = repo.to_str().expect("utf-8 path");
+    let mut problems = Vec::new();
+    let (mut covered, mut confirmed) = (0, 0);
+    for identity in &expected.identities {
+        let subject = match identity.label.split_once(' ') {
+            Some(("user", name)) => format!("user/{name}"),
+            Some(("client", name)) => format!("client/{name}"),
+            _ => continue,
+        };
+        let out = plane.tollgate(
+            &plane.kubeconfig,
+            &[
+                "can",
+                &subject,
+                "--repo",
+                repo,
+                "--cluster",
+                cluster,
+                "--now",
+                NOW,
+                "--json",
+            ],
+        );
+        if subject.starts_with("client/") && out.status.code() == Some(1) {
+            // A client of another cluster: not here.
+            assert!(
+                stderr(&out).contains("is not in the repository"),
+                "{}",
+                stderr(&out)
+            );
+            continue;
+        }
+        assert_exit(&out, 0);
+        let answer = json(&out);
+        let rules: Vec<&Value> = answer["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .filter(|r| r["actingAs"].is_null())
+            .collect();
+        let mut groups = identity.groups.clone();
+        groups.push("system:authenticated".to_owned());
+        // Nothing missing.
+        let mut namespaces: Vec<&str> = TEAM_NAMESPACES.to_vec();
+        namespaces.extend(["kube-system", ""]);
+        for namespace in namespaces {
+            let checks = if namespace.is_empty() {
+                CLUSTER_CHECKS
+            } else {
+                CHECKS
+            };
+            for check in checks {
+                let allowed = allowed(
+                    &admin,
+                    &identity.user,
+                    &groups,
+                    check.verb,
+                    check.group,
+                    check.resource,
+                    namespace,
+                )
+                .await;
+                let listed = rules.iter().any(|r| {
+                    (r["namespace"].is_null() || r["namespace"] == namespace)
+                        && covers(&r["rule"], check.verb, check.group, check.resource)
+                });
+                if allowed && !listed {
+                    problems.push(format!(
+                        "{subject}: {} {}/{} in {namespace:?} is allowed but not listed",
+                        check.verb, check.group, check.resource
+                    ));
+                }
+                covered += usize::from(allowed);
+            }
+        }
+        // Nothing invented: each concrete rule's first verb and resource, where it holds.
+        for held in &rules {
+            let rule = &held["rule"];
+            let first = |field: &str| {
+                rule[field]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str)
+            };
+            let (Some(verb), Some(group), Some(resource)) =
+                (first("verbs"), first("apiGroups"), first("resources"))
+            else {
+                continue;
+            };
+            if [verb, group, resource].iter().any(|x| x.contains('*'))
+                || rule["resourceNames"]
+                    .as_array()
+                    .is_some_and(|n| !n.is_empty())
+            {
+                continue;
+            }
+            let namespace = held["namespace"].as_str().unwrap_or("payments");
+            if !settled(
+                &admin,
+                &identity.user,
+                &groups,
+                verb,
+                group,
+                resource,
+                namespace,
+                true,
+            )
+            .await
+            {
+                problems.push(format!(
+                    "{subject}: {verb} {group}/{resource} in {namespace} is listed (via {}) but not allowed",
+                    held["binding"]
+                ));
+            }
+            confirmed += 1;
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        covered > 20 && confirmed > 20,
+        "{covered} allowed questions covered, {confirmed} rules confirmed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn can_on_prod_lists_everything_the_authorizer_allows_and_nothing_else() {
+    can_matrix("prod").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn can_on_staging_lists_everything_the_authorizer_allows_and_nothing_else() {
+    can_matrix("staging").await;
 }

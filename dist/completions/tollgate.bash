@@ -19,6 +19,9 @@ _tollgate() {
             tollgate,apply)
                 cmd="tollgate__subcmd__apply"
                 ;;
+            tollgate,can)
+                cmd="tollgate__subcmd__can"
+                ;;
             tollgate,client)
                 cmd="tollgate__subcmd__client"
                 ;;
@@ -103,6 +106,9 @@ _tollgate() {
             tollgate__subcmd__help,apply)
                 cmd="tollgate__subcmd__help__subcmd__apply"
                 ;;
+            tollgate__subcmd__help,can)
+                cmd="tollgate__subcmd__help__subcmd__can"
+                ;;
             tollgate__subcmd__help,client)
                 cmd="tollgate__subcmd__help__subcmd__client"
                 ;;
@@ -167,7 +173,7 @@ _tollgate() {
 
     case "${cmd}" in
         tollgate)
-            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can schema completions help"
+            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can can schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +274,56 @@ _tollgate() {
                     return 0
                     ;;
                 --author)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__can)
+            opts="-h --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --roles-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -883,7 +939,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help)
-            opts="validate render plan apply controller gateway connect status clients client who-can schema completions help"
+            opts="validate render plan apply controller gateway connect status clients client who-can can schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -897,6 +953,20 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__can)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
+            cand can 'List everything one person or client may do in a cluster, rule by rule, where and through which binding'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -291,7 +292,22 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --qps 'Client-side rate limit: API requests per second'
             cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
             cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
-            cand --offline 'Do not read the cluster''s ClusterRoles'
+            cand --offline 'Do not read the cluster''s roles and bindings'
+            cand --json 'Print the answer as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;can'= {
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --cluster 'The cluster, as the repository''s Settings name it'
+            cand --roles-from 'Read the ClusterRoles the repository does not define from this file (`kubectl get clusterroles -o yaml`)'
+            cand --kubeconfig 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod''s service account'
+            cand --context 'The kubeconfig context. Default: its current context'
+            cand --qps 'Client-side rate limit: API requests per second'
+            cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
+            cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --offline 'Do not read the cluster''s roles and bindings'
             cand --json 'Print the answer as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -318,6 +334,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand clients 'List every client with its owners, recipients, clusters and the state of its credentials'
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
+            cand can 'List everything one person or client may do in a cluster, rule by rule, where and through which binding'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -361,6 +378,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;help;client;get-token'= {
         }
         &'tollgate;help;who-can'= {
+        }
+        &'tollgate;help;can'= {
         }
         &'tollgate;help;schema'= {
         }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod args;
+mod can;
 mod client;
 mod client_kubeconfig;
 mod client_new;
@@ -71,6 +72,8 @@ enum Command {
     },
     /// List every person and client the repository lets make a request in a cluster, and through which binding.
     WhoCan(who_can::Args),
+    /// List everything one person or client may do in a cluster, rule by rule, where and through which binding.
+    Can(can::Args),
     /// Write the JSON Schema of every document kind.
     Schema(schema::Args),
     /// Print a shell completion script, or write every script and the manual pages.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clients(args) => clients::list(args),
         Command::Client { command } => client::run(command),
         Command::WhoCan(args) => who_can::run(args),
+        Command::Can(args) => can::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

@@ -26,8 +26,12 @@ fn builtin<R: Resource<Scope: 'static>>(short: &'static [&'static str]) -> Built
     }
 }
 
-/// The built-in resources of Kubernetes v1.34 that access questions are about, with kubectl's short names.
+/// The built-in resources of Kubernetes v1.34 (core, the API server's own groups, apiextensions' CRDs and the
+/// aggregator's APIServices), with kubectl's short names.
 pub fn builtins() -> Vec<Builtin> {
+    use k8s_openapi::api::{
+        admissionregistration, authentication, authorization, flowcontrol, node, resource,
+    };
     use k8s_openapi::api::{
         apps, autoscaling, batch, certificates, coordination, core, discovery, networking,
     };
@@ -71,6 +75,33 @@ pub fn builtins() -> Vec<Builtin> {
         builtin::<certificates::v1::CertificateSigningRequest>(&["csr"]),
         builtin::<coordination::v1::Lease>(&[]),
         builtin::<discovery::v1::EndpointSlice>(&[]),
+        builtin::<core::v1::ComponentStatus>(&["cs"]),
+        builtin::<networking::v1::IPAddress>(&[]),
+        builtin::<networking::v1::ServiceCIDR>(&[]),
+        builtin::<node::v1::RuntimeClass>(&[]),
+        builtin::<storage::v1::CSINode>(&[]),
+        builtin::<storage::v1::CSIStorageCapacity>(&[]),
+        builtin::<storage::v1::VolumeAttributesClass>(&[]),
+        builtin::<flowcontrol::v1::FlowSchema>(&[]),
+        builtin::<flowcontrol::v1::PriorityLevelConfiguration>(&[]),
+        builtin::<authentication::v1::TokenReview>(&[]),
+        builtin::<authentication::v1::SelfSubjectReview>(&[]),
+        builtin::<authorization::v1::SubjectAccessReview>(&[]),
+        builtin::<authorization::v1::SelfSubjectAccessReview>(&[]),
+        builtin::<authorization::v1::LocalSubjectAccessReview>(&[]),
+        builtin::<authorization::v1::SelfSubjectRulesReview>(&[]),
+        builtin::<admissionregistration::v1::MutatingWebhookConfiguration>(&[]),
+        builtin::<admissionregistration::v1::ValidatingWebhookConfiguration>(&[]),
+        builtin::<admissionregistration::v1::ValidatingAdmissionPolicy>(&[]),
+        builtin::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>(&[]),
+        builtin::<resource::v1::DeviceClass>(&[]),
+        builtin::<resource::v1::ResourceClaim>(&[]),
+        builtin::<resource::v1::ResourceClaimTemplate>(&[]),
+        builtin::<resource::v1::ResourceSlice>(&[]),
+        builtin::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(&[
+            "crd", "crds",
+        ]),
+        builtin::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>(&[]),
     ]
 }
 

@@ -1,17 +1,19 @@
 //! `tollgate who-can`: every person and client the repository lets make a request in one cluster, with the binding,
 //! the role and the files behind it; Kubernetes' built-in roles read from the cluster or a file.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::objects::{LiveState, ObjectKind};
-use tollgate::rbac::Request;
+use tollgate::rbac::{ObjectName, Request};
 use tollgate::text::shown;
-use tollgate::who::{Answer, Others, Who, WhoCan, who_can};
+use tollgate::who::{Answer, Drift, Others, Who, WhoCan, who_can};
 
 use super::args::{KubeArgs, RepoArgs};
 use super::{runtime, validated};
@@ -48,17 +50,24 @@ pub struct Args {
     /// The cluster, as the repository's Settings name it.
     #[arg(long)]
     cluster: String,
+    #[command(flatten)]
+    sources: Sources,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the cluster's own roles and bindings come from (`who-can`, `can`).
+#[derive(clap::Args)]
+pub struct Sources {
     /// Read the ClusterRoles the repository does not define from this file (`kubectl get clusterroles -o yaml`).
     #[arg(long, value_name = "FILE")]
     roles_from: Option<std::path::PathBuf>,
-    /// Do not read the cluster's ClusterRoles.
+    /// Do not read the cluster's roles and bindings.
     #[arg(long, conflicts_with = "roles_from")]
     offline: bool,
     #[command(flatten)]
     kube: KubeArgs,
-    /// Print the answer as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Whether `segment` is an API version (`v1`, `v1beta1`, `v2alpha1`), as in `deployments.v1.apps`.
@@ -136,13 +145,24 @@ fn question(
             "RESOURCE `{resource}`: `{plural}` is not a built-in resource, and resource names are lower case \
              plurals (`widgets.example.com`)"
         ),
-        None => {
-            eprintln!(
-                "note: `{plural}` is not one of Kubernetes' built-in resources; asked as written (the plural, with its \
-                 group: `widgets.example.com`)"
-            );
-            (plural, group.unwrap_or_default(), None)
-        }
+        // A resource of a CRD or an aggregated API: RBAC needs its group, which only the cluster's discovery knows.
+        None => match group {
+            Some(version) if is_version(version) => anyhow::bail!(
+                "RESOURCE `{resource}`: `{version}` is a version, not a group; write `{plural}.GROUP` or \
+                 `{plural}.{version}.GROUP`"
+            ),
+            None => anyhow::bail!(
+                "RESOURCE `{resource}` is not one of Kubernetes' built-in resources; for another resource give its \
+                 group as well (`widgets.example.com`)"
+            ),
+            Some(group) => {
+                eprintln!(
+                    "note: `{plural}.{group}` is not one of Kubernetes' built-in resources; asked as written (its \
+                     plural, in group `{group}`)"
+                );
+                (plural, group, None)
+            }
+        },
     };
     let shown = if group.is_empty() {
         plural.to_owned()
@@ -187,21 +207,42 @@ fn question(
     })
 }
 
-/// Whether `labels` are this instance's (`selector`: `key=value,key=value`).
-fn is_instance(
+/// Whether a live object is this instance's own, as plan decides it (`objects::ownership`): its labels, and
+/// tollgate's field manager among its writers (an object given tollgate's labels by hand is not tollgate's, and
+/// its bindings count as the cluster's).
+fn is_owned(selector: &str, metadata: &ObjectMeta) -> bool {
+    let labelled = selector.split(',').all(|pair| {
+        pair.split_once('=').is_some_and(|(k, v)| {
+            metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(k))
+                .is_some_and(|x| x == v)
+        })
+    });
+    labelled
+        && metadata.managed_fields.as_ref().is_none_or(|entries| {
+            entries
+                .iter()
+                .any(|e| e.manager.as_deref() == Some(tollgate::objects::FIELD_MANAGER))
+        })
+}
+
+/// `items` split into (the cluster's, tollgate's own).
+fn split<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(
     selector: &str,
-    labels: Option<&std::collections::BTreeMap<String, String>>,
-) -> bool {
-    selector.split(',').all(|pair| {
-        pair.split_once('=')
-            .is_some_and(|(k, v)| labels.and_then(|l| l.get(k)).is_some_and(|x| x == v))
-    })
+    items: Vec<T>,
+) -> (Vec<T>, Vec<T>) {
+    let (owned, theirs): (Vec<T>, Vec<T>) = items
+        .into_iter()
+        .partition(|item| is_owned(selector, item.metadata()));
+    (theirs, owned)
 }
 
 /// What the cluster holds besides the repository: from `--roles-from` its ClusterRoles; from the cluster every
 /// ClusterRole and Role, and every binding that is not this instance's; with `--offline`, nothing.
-fn others(args: &Args) -> anyhow::Result<Others> {
-    if let Some(path) = &args.roles_from {
+pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others> {
+    if let Some(path) = &sources.roles_from {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
         let state = LiveState::from_yaml(&shown, &text)?;
@@ -225,12 +266,12 @@ fn others(args: &Args) -> anyhow::Result<Others> {
             ..Others::default()
         });
     }
-    if args.offline {
+    if sources.offline {
         return Ok(Others::default());
     }
-    let instance = tollgate::cluster::instance_selector(&args.cluster);
+    let instance = tollgate::cluster::instance_selector(cluster);
     runtime()?.block_on(async {
-        let cluster = args.kube.connect().await?;
+        let cluster = sources.kube.connect().await?;
         let client = cluster.kube();
         let all = ListParams::default();
         let read = |what: &str| {
@@ -255,32 +296,24 @@ fn others(args: &Args) -> anyhow::Result<Others> {
             .list(&all)
             .await
             .with_context(|| read("RoleBindings"))?;
-        // This instance's own objects are the repository's, compiled as they should be.
-        let theirs = |labels: Option<&std::collections::BTreeMap<String, String>>| {
-            !is_instance(&instance, labels)
-        };
+        // This instance's own objects are the repository's, compiled as they should be; how the live ones differ
+        // is said with the answer.
+        let (cluster_roles, owned_cluster_roles) = split(&instance, cluster_roles.items);
+        let (roles, owned_roles) = split(&instance, roles.items);
+        let (cluster_role_bindings, owned_cluster_role_bindings) =
+            split(&instance, cluster_role_bindings.items);
+        let (role_bindings, owned_role_bindings) = split(&instance, role_bindings.items);
         Ok(Others {
-            cluster_roles: cluster_roles
-                .items
-                .into_iter()
-                .filter(|r| theirs(r.metadata.labels.as_ref()))
-                .collect(),
-            roles: roles
-                .items
-                .into_iter()
-                .filter(|r| theirs(r.metadata.labels.as_ref()))
-                .collect(),
-            cluster_role_bindings: cluster_role_bindings
-                .items
-                .into_iter()
-                .filter(|b| theirs(b.metadata.labels.as_ref()))
-                .collect(),
-            role_bindings: role_bindings
-                .items
-                .into_iter()
-                .filter(|b| theirs(b.metadata.labels.as_ref()))
-                .collect(),
-            bindings_read: true,
+            cluster_roles,
+            roles,
+            cluster_role_bindings,
+            role_bindings,
+            owned: Some(tollgate::who::Owned {
+                cluster_roles: owned_cluster_roles,
+                roles: owned_roles,
+                cluster_role_bindings: owned_cluster_role_bindings,
+                role_bindings: owned_role_bindings,
+            }),
         })
     })
 }
@@ -302,7 +335,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             revision: None,
         },
     )?;
-    let answer = who_can(&checked.model, &desired, others(&args)?, &asked, now);
+    let answer = who_can(
+        &checked.model,
+        &desired,
+        others(&args.sources, &args.cluster)?,
+        &asked,
+        now,
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
@@ -315,40 +354,100 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// what the answer could not see, on stdout too, so that a "nobody" is never read as complete when it is not.
 fn human(answer: &WhoCan) -> String {
     let mut out = String::new();
-    if answer.answers.is_empty() {
+    if answer.answers.is_empty() && answer.complete {
         out.push_str("nobody in the repository can\n");
+    } else if answer.answers.is_empty() {
+        out.push_str("nobody found in what could be read (the answer is incomplete: see below)\n");
     } else {
         let rows: Vec<[String; 5]> = answer.answers.iter().map(row).collect();
-        let header = ["WHO", "AS", "BINDING", "ROLE", "FROM"].map(str::to_owned);
-        let mut widths = header.clone().map(|h| h.chars().count());
-        for r in &rows {
-            for (width, cell) in widths.iter_mut().zip(r) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        for r in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = r
-                .iter()
-                .zip(widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
+        out.push_str(&table(["WHO", "AS", "BINDING", "ROLE", "FROM"], &rows));
+    }
+    out.push_str(&limits(
+        &answer.unknown_roles,
+        answer.cluster_bindings_included,
+        answer.drift.as_ref(),
+    ));
+    out
+}
+
+/// Rows under a header, each column as wide as its widest cell (in characters), two spaces apart.
+pub(super) fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let header = header.map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
         }
     }
-    if !answer.unknown_roles.is_empty() {
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `ClusterRoleBinding NAME` or `RoleBinding NS/NAME`; `ClusterRole NAME` or `Role NS/NAME`.
+pub(super) fn named(object: &ObjectName, cluster_kind: &str, namespaced_kind: &str) -> String {
+    let kind = if object.namespace.is_some() {
+        namespaced_kind
+    } else {
+        cluster_kind
+    };
+    format!("{kind} {}", shown(&object.to_string()))
+}
+
+/// What an answer could not see, said under it: roles whose rules are unknown, bindings not read.
+pub(super) fn limits(
+    unknown_roles: &BTreeSet<String>,
+    cluster_bindings_included: bool,
+    drift: Option<&Drift>,
+) -> String {
+    let mut out = String::new();
+    if let Some(drift) = drift.filter(|d| !d.is_empty()) {
+        let list = |keys: &[String]| {
+            let shown: Vec<String> = keys.iter().take(5).map(|k| shown(k).into_owned()).collect();
+            let more = keys.len().saturating_sub(5);
+            if more > 0 {
+                format!("{} and {more} more", shown.join(", "))
+            } else {
+                shown.join(", ")
+            }
+        };
+        out.push_str(
+            "incomplete: the cluster does not hold the repository's RBAC objects as they are, so it grants \
+             otherwise until the next apply (`tollgate plan` shows the difference); this answer is the repository's:\n",
+        );
+        for (what, keys) in [
+            ("not applied", &drift.not_applied),
+            ("changed in the cluster", &drift.changed),
+            (
+                "in the cluster, no longer in the repository",
+                &drift.not_in_repository,
+            ),
+        ] {
+            if !keys.is_empty() {
+                out.push_str(&format!("  {what}: {}\n", list(keys)));
+            }
+        }
+    }
+    if !unknown_roles.is_empty() {
         out.push_str(&format!(
-            "incomplete: what these ClusterRoles grant is not known, so people bound to them may be missing: {} \
-             (read them from the cluster, or pass --roles-from)\n",
-            answer
-                .unknown_roles
+            "incomplete: what these ClusterRoles grant is not known, so what they give is missing: {} (read them \
+             from the cluster, or pass --roles-from)\n",
+            unknown_roles
                 .iter()
                 .map(|r| shown(r).into_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
     }
-    if !answer.cluster_bindings_included {
+    if !cluster_bindings_included {
         out.push_str(
             "only the repository's bindings answered: the cluster's own (its defaults for system:authenticated, \
              hand-made ones) were not read\n",
@@ -376,31 +475,11 @@ fn row(answer: &Answer) -> [String; 5] {
             acting_as: Some(owner),
         } => format!("client {} (acting as {})", shown(name), shown(owner)),
     };
-    let kind = |namespace: &Option<String>, cluster: &str, namespaced: &str| {
-        if namespace.is_some() {
-            namespaced
-        } else {
-            cluster
-        }
-        .to_owned()
-    };
     [
         who,
         shown(&answer.username).into_owned(),
-        format!(
-            "{} {}",
-            kind(
-                &answer.binding.namespace,
-                "ClusterRoleBinding",
-                "RoleBinding"
-            ),
-            shown(&answer.binding.to_string())
-        ),
-        format!(
-            "{} {}",
-            kind(&answer.role.namespace, "ClusterRole", "Role"),
-            shown(&answer.role.to_string())
-        ),
+        named(&answer.binding, "ClusterRoleBinding", "RoleBinding"),
+        named(&answer.role, "ClusterRole", "Role"),
         if answer.outside_repository {
             "the cluster (not the repository)".to_owned()
         } else {
