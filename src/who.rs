@@ -238,11 +238,12 @@ pub struct WhoCan {
     pub unknown_roles: BTreeSet<String>,
 }
 
-/// Who can make `request` in `desired`'s cluster at `now` (with `others`, what the cluster holds besides): the repository's users (their RBAC username and the
-/// RBAC names of the groups they are in directly, as an identity provider reports them, plus
-/// `system:authenticated`; disabled and expired users too, marked, as grants to their groups still reach them) and its clients
-/// in this cluster (their ServiceAccount with its groups; and, for a client that may impersonate its owner, that
-/// owner's identity), each checked against the roles and bindings of `desired` and `others`.
+/// Who can make `request` in `desired`'s cluster at `now`, with `others`, what the cluster holds besides: the
+/// repository's users (their RBAC username and the RBAC names of the groups they are in directly, as an identity
+/// provider reports them, plus `system:authenticated`; disabled and expired users too, marked, as grants to their
+/// groups still reach them) and its clients in this cluster (their ServiceAccount with its groups; and, for a
+/// client that may impersonate its owner, that owner's identity), each checked against the roles and bindings of
+/// `desired` and `others`.
 pub fn who_can(
     model: &AccessModel,
     desired: &DesiredState,
@@ -288,13 +289,21 @@ pub fn who_can(
     WhoCan {
         request: request.clone(),
         cluster_bindings_included,
-        complete: unknown_roles.is_empty()
-            && cluster_bindings_included
-            && drift.as_ref().is_none_or(Drift::is_empty),
+        complete: complete(&unknown_roles, cluster_bindings_included, drift.as_ref()),
         drift,
         answers,
         unknown_roles,
     }
+}
+
+/// Whether an answer saw everything: every role known, the cluster's bindings read, and the cluster holding the
+/// repository's RBAC objects as they are.
+fn complete(
+    unknown_roles: &BTreeSet<String>,
+    cluster_bindings_included: bool,
+    drift: Option<&Drift>,
+) -> bool {
+    unknown_roles.is_empty() && cluster_bindings_included && drift.is_none_or(Drift::is_empty)
 }
 
 /// Whose permissions `tollgate can` lists.
@@ -447,9 +456,7 @@ pub fn can(
         who,
         identities: shown,
         rules,
-        complete: unknown_roles.is_empty()
-            && cluster_bindings_included
-            && drift.as_ref().is_none_or(Drift::is_empty),
+        complete: complete(&unknown_roles, cluster_bindings_included, drift.as_ref()),
         drift,
         unknown_roles,
         cluster_bindings_included,

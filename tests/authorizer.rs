@@ -96,7 +96,8 @@ fn policy_objects() -> Vec<serde_json::Value> {
         cluster_role(
             "t-impersonate",
             json!([
-                {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"], "resourceNames": ["alice"]}
+                {"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"],
+                 "resourceNames": ["alice"]}
             ]),
         ),
         // Aggregation: t-aggregated holds the rules of every ClusterRole labelled t-agg=yes; one of them is also
