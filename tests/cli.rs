@@ -330,6 +330,18 @@ fn an_invalid_repository_does_not_wait_for_the_cluster() {
     }
 }
 
+/// Kubernetes' `view` (cut down), as `kubectl get clusterroles -o yaml` writes it, in a file under `dir`.
+fn view_role_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let roles = dir.join("clusterroles.yaml");
+    std::fs::write(
+        &roles,
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  \
+         metadata:\n    name: view\n  rules:\n  - apiGroups: [\"\"]\n    resources: [pods, configmaps]\n    verbs: [get, list, watch]\n",
+    )
+    .unwrap();
+    roles
+}
+
 /// `tollgate who-can` as a reviewer reads it: who, as whom, through which binding and role, from which file; the
 /// built-in roles it cannot see named on stderr.
 #[test]
@@ -354,13 +366,7 @@ fn who_can_lists_people_and_clients_with_their_binding() {
     // With Kubernetes' `view` from a file (as `kubectl get clusterroles -o yaml` writes it), grace, who reads
     // search on prod as herself, is found through her own login (configmaps: only `view` of her roles has them).
     let dir = tempfile::tempdir().unwrap();
-    let roles = dir.path().join("clusterroles.yaml");
-    std::fs::write(
-        &roles,
-        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  \
-         metadata:\n    name: view\n  rules:\n  - apiGroups: [\"\"]\n    resources: [pods, configmaps]\n    verbs: [get, list, watch]\n",
-    )
-    .unwrap();
+    let roles = view_role_file(dir.path());
     let output = tollgate(&[
         "who-can",
         "list",
@@ -455,13 +461,7 @@ fn who_can_asks_what_the_api_server_would_be_asked() {
 #[test]
 fn can_lists_every_rule_with_where_and_why() {
     let dir = tempfile::tempdir().unwrap();
-    let roles = dir.path().join("clusterroles.yaml");
-    std::fs::write(
-        &roles,
-        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  \
-         metadata:\n    name: view\n  rules:\n  - apiGroups: [\"\"]\n    resources: [pods, configmaps]\n    verbs: [get, list, watch]\n",
-    )
-    .unwrap();
+    let roles = view_role_file(dir.path());
     let output = tollgate(&[
         "can",
         "grace",

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::ListParams;
 use tollgate::compile::{CompileContext, compile};
@@ -207,35 +206,13 @@ fn question(
     })
 }
 
-/// Whether a live object is this instance's own, as plan decides it (`objects::ownership`): its labels, and
-/// tollgate's field manager among its writers (an object given tollgate's labels by hand is not tollgate's, and
-/// its bindings count as the cluster's).
-fn is_owned(selector: &str, metadata: &ObjectMeta) -> bool {
-    let labelled = selector.split(',').all(|pair| {
-        pair.split_once('=').is_some_and(|(k, v)| {
-            metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(k))
-                .is_some_and(|x| x == v)
-        })
+/// `items` split into (the cluster's, this instance's own), owned as plan decides it (`objects::is_owned_by`: its
+/// labels, and tollgate's field manager among its writers; an object given tollgate's labels by hand is the
+/// cluster's).
+fn split<T: serde::Serialize>(cluster: &str, items: Vec<T>) -> (Vec<T>, Vec<T>) {
+    let (owned, theirs): (Vec<T>, Vec<T>) = items.into_iter().partition(|item| {
+        tollgate::objects::is_owned_by(&tollgate::objects::Manifest::new(item), cluster)
     });
-    labelled
-        && metadata.managed_fields.as_ref().is_none_or(|entries| {
-            entries
-                .iter()
-                .any(|e| e.manager.as_deref() == Some(tollgate::objects::FIELD_MANAGER))
-        })
-}
-
-/// `items` split into (the cluster's, tollgate's own).
-fn split<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(
-    selector: &str,
-    items: Vec<T>,
-) -> (Vec<T>, Vec<T>) {
-    let (owned, theirs): (Vec<T>, Vec<T>) = items
-        .into_iter()
-        .partition(|item| is_owned(selector, item.metadata()));
     (theirs, owned)
 }
 
@@ -269,15 +246,14 @@ pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others>
     if sources.offline {
         return Ok(Others::default());
     }
-    let instance = tollgate::cluster::instance_selector(cluster);
     runtime()?.block_on(async {
-        let cluster = sources.kube.connect().await?;
-        let client = cluster.kube();
+        let connection = sources.kube.connect().await?;
+        let client = connection.kube();
         let all = ListParams::default();
         let read = |what: &str| {
             format!(
                 "cannot list {what} at {} (or pass --offline)",
-                cluster.server
+                connection.server
             )
         };
         let cluster_roles = Api::<ClusterRole>::all(client.clone())
@@ -298,11 +274,11 @@ pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others>
             .with_context(|| read("RoleBindings"))?;
         // This instance's own objects are the repository's, compiled as they should be; how the live ones differ
         // is said with the answer.
-        let (cluster_roles, owned_cluster_roles) = split(&instance, cluster_roles.items);
-        let (roles, owned_roles) = split(&instance, roles.items);
+        let (cluster_roles, owned_cluster_roles) = split(cluster, cluster_roles.items);
+        let (roles, owned_roles) = split(cluster, roles.items);
         let (cluster_role_bindings, owned_cluster_role_bindings) =
-            split(&instance, cluster_role_bindings.items);
-        let (role_bindings, owned_role_bindings) = split(&instance, role_bindings.items);
+            split(cluster, cluster_role_bindings.items);
+        let (role_bindings, owned_role_bindings) = split(cluster, role_bindings.items);
         Ok(Others {
             cluster_roles,
             roles,
