@@ -23,6 +23,64 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
+/// Kubernetes' default ClusterRoles, as [`kubernetes_cluster_roles_json`] writes them from a v1.34 API server's
+/// bootstrap policy; `tests/authorizer.rs` checks it against the control plane the tests run (and rewrites it with
+/// `TOLLGATE_UPDATE_CLUSTER_ROLES=1`).
+const KUBERNETES_CLUSTER_ROLES: &str = include_str!("kubernetes-cluster-roles.json");
+
+/// The label the API server puts on the ClusterRoles of its bootstrap policy.
+pub const BOOTSTRAP_LABEL: (&str, &str) = ("kubernetes.io/bootstrapping", "rbac-defaults");
+
+/// Kubernetes' default ClusterRoles (`admin`, `edit`, `view`, `cluster-admin`, the `system:` ones and the roles
+/// they aggregate), as every v1.34 cluster holds them unless someone edited them: what a binding to one grants when
+/// no cluster was read. The aggregated roles hold no rules here; [`Policy::new`] aggregates them.
+pub fn kubernetes_cluster_roles() -> Vec<ClusterRole> {
+    serde_json::from_str(KUBERNETES_CLUSTER_ROLES)
+        .expect("written by kubernetes_cluster_roles_json and read back by tests/authorizer.rs")
+}
+
+/// `listed`, a cluster's ClusterRoles, kept as [`kubernetes_cluster_roles`] holds them: those of the bootstrap
+/// policy ([`BOOTSTRAP_LABEL`]), by name, with only their name, their aggregation labels, their aggregation rule and
+/// their rules (none for an aggregated role, whose rules kube-controller-manager writes), as pretty JSON.
+pub fn kubernetes_cluster_roles_json(listed: Vec<ClusterRole>) -> String {
+    let mut kept: Vec<ClusterRole> = listed
+        .into_iter()
+        .filter(|r| {
+            r.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(BOOTSTRAP_LABEL.0))
+                .is_some_and(|v| v == BOOTSTRAP_LABEL.1)
+        })
+        .map(|r| {
+            let labels: BTreeMap<String, String> = r
+                .metadata
+                .labels
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("rbac.authorization.k8s.io/aggregate-to-"))
+                .collect();
+            ClusterRole {
+                metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    name: r.metadata.name,
+                    labels: (!labels.is_empty()).then_some(labels),
+                    ..Default::default()
+                },
+                rules: if r.aggregation_rule.is_some() {
+                    None
+                } else {
+                    r.rules
+                },
+                aggregation_rule: r.aggregation_rule,
+            }
+        })
+        .collect();
+    kept.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let mut text = serde_json::to_string_pretty(&kept).expect("ClusterRoles serialize");
+    text.push('\n');
+    text
+}
+
 /// `*`: every verb, API group, resource or non-resource URL (`rbacv1.VerbAll`, `APIGroupAll`, `ResourceAll`,
 /// `NonResourceAll`).
 const ALL: &str = "*";
@@ -110,6 +168,19 @@ pub struct HeldRules {
     pub rules: Vec<PolicyRule>,
 }
 
+/// [`HeldRules`] borrowed from a [`Policy`].
+#[derive(Debug, Clone)]
+pub struct HeldRef<'p> {
+    /// Where they hold (see [`HeldRules::namespace`]).
+    pub namespace: Option<&'p str>,
+    /// The binding.
+    pub binding: &'p ObjectName,
+    /// The role it refers to.
+    pub role: ObjectName,
+    /// The role's rules; the same slice for every binding to one role.
+    pub rules: &'p [PolicyRule],
+}
+
 /// A role or binding by name: cluster-scoped when `namespace` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct ObjectName {
@@ -147,6 +218,43 @@ pub struct Policy {
     cluster_role_bindings: Vec<Binding>,
     /// By namespace, each in name order.
     role_bindings: BTreeMap<String, Vec<Binding>>,
+    /// For each subject a binding can match, the bindings naming it, in visiting order: ClusterRoleBindings by
+    /// index, then RoleBindings by namespace and index. A large organisation has thousands of bindings, each
+    /// naming a few subjects; a question about one identity reads only its own.
+    by_subject: BTreeMap<Matched, Vec<(Option<String>, usize)>>,
+}
+
+/// What a binding subject matches in a [`UserInfo`] (`appliesToUser`): its username (a `User` subject, or a
+/// ServiceAccount's `system:serviceaccount:<namespace>:<name>`), or one of its groups.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Matched {
+    Username(String),
+    Group(String),
+}
+
+impl Matched {
+    /// What `subject`, in a binding of `binding_namespace` (`""`: a ClusterRoleBinding), matches; `None` for a
+    /// subject that matches nobody (an unknown kind; a ServiceAccount without a namespace in a
+    /// ClusterRoleBinding).
+    fn of(subject: &Subject, binding_namespace: &str) -> Option<Matched> {
+        match subject.kind.as_str() {
+            "User" => Some(Matched::Username(subject.name.clone())),
+            "Group" => Some(Matched::Group(subject.name.clone())),
+            "ServiceAccount" => {
+                let namespace = match subject.namespace.as_deref() {
+                    Some(namespace) if !namespace.is_empty() => namespace,
+                    _ => binding_namespace,
+                };
+                (!namespace.is_empty()).then(|| {
+                    Matched::Username(format!(
+                        "system:serviceaccount:{namespace}:{}",
+                        subject.name
+                    ))
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Policy {
@@ -210,6 +318,34 @@ impl Policy {
         for bindings in policy.role_bindings.values_mut() {
             bindings.sort_by(|a, b| a.name.cmp(&b.name));
         }
+        let mut by_subject: BTreeMap<Matched, Vec<(Option<String>, usize)>> = BTreeMap::new();
+        let cluster_wide = policy
+            .cluster_role_bindings
+            .iter()
+            .enumerate()
+            .map(|(index, b)| (None, index, b));
+        let namespaced = policy
+            .role_bindings
+            .iter()
+            .flat_map(|(namespace, bindings)| {
+                bindings
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, b)| (Some(namespace), index, b))
+            });
+        for (namespace, index, binding) in cluster_wide.chain(namespaced) {
+            for subject in &binding.subjects {
+                if let Some(matched) = Matched::of(subject, namespace.map_or("", String::as_str)) {
+                    let entry = by_subject.entry(matched).or_default();
+                    let at = (namespace.cloned(), index);
+                    // Visiting order already; a subject listed twice in one binding is one entry.
+                    if entry.last() != Some(&at) {
+                        entry.push(at);
+                    }
+                }
+            }
+        }
+        policy.by_subject = by_subject;
         policy
     }
 
@@ -217,6 +353,30 @@ impl Policy {
     /// order: ClusterRoleBindings, then the RoleBindings of the request's namespace; each in name order). `None`:
     /// RBAC does not allow it (its authorizer then says "no opinion", which with RBAC alone is a denial).
     pub fn allows(&self, user: &UserInfo, request: &Request) -> Option<Grant> {
+        self.allows_when(user, request, |request, rule| {
+            rule_matches(request, rule, false)
+        })
+    }
+
+    /// A ClusterRole's rules, aggregated; `None` when the policy does not hold it.
+    pub fn cluster_role_rules(&self, name: &str) -> Option<&[PolicyRule]> {
+        self.cluster_roles.get(name).map(Vec::as_slice)
+    }
+
+    /// Whether `user` may make `request` on at least one object: as [`Policy::allows`], but a rule that lists
+    /// `resourceNames` counts whatever the request's name ("may impersonate some user", "may read a secret").
+    pub fn allows_some_name(&self, user: &UserInfo, request: &Request) -> Option<Grant> {
+        self.allows_when(user, request, |request, rule| {
+            rule_matches(request, rule, true)
+        })
+    }
+
+    fn allows_when(
+        &self,
+        user: &UserInfo,
+        request: &Request,
+        allows: impl Fn(&Request, &PolicyRule) -> bool,
+    ) -> Option<Grant> {
         let namespace = match request {
             Request::Resource { namespace, .. } => namespace.as_str(),
             Request::NonResource { .. } => "",
@@ -226,7 +386,7 @@ impl Policy {
                 let (role, rules) = self.role_reference_rules(&binding.role_ref, namespace)?;
                 rules
                     .iter()
-                    .any(|rule| rule_allows(request, rule))
+                    .any(|rule| allows(request, rule))
                     .then(|| Grant {
                         binding: binding.name.clone(),
                         role,
@@ -239,17 +399,28 @@ impl Policy {
     /// SelfSubjectRulesReview lists it, for every namespace with a RoleBinding that applies. Bindings to a missing
     /// role give nothing.
     pub fn rules_for(&self, user: &UserInfo) -> Vec<HeldRules> {
+        self.held_by(user)
+            .map(|held| HeldRules {
+                namespace: held.namespace.map(str::to_owned),
+                binding: held.binding.clone(),
+                role: held.role,
+                rules: held.rules.to_vec(),
+            })
+            .collect()
+    }
+
+    /// [`Policy::rules_for`], borrowing the rules from the policy: for asking many questions of one identity.
+    pub fn held_by<'p>(&'p self, user: &'p UserInfo) -> impl Iterator<Item = HeldRef<'p>> + 'p {
         self.applying(user, None)
             .filter_map(|(binding, namespace)| {
                 let (role, rules) = self.role_reference_rules(&binding.role_ref, namespace)?;
-                Some(HeldRules {
-                    namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
-                    binding: binding.name.clone(),
+                Some(HeldRef {
+                    namespace: (!namespace.is_empty()).then_some(namespace),
+                    binding: &binding.name,
                     role,
-                    rules: rules.to_vec(),
+                    rules,
                 })
             })
-            .collect()
     }
 
     /// The ClusterRoles that bindings applying to `user` refer to but that the policy does not hold: what they
@@ -272,17 +443,25 @@ impl Policy {
         user: &'p UserInfo,
         namespace: Option<&'p str>,
     ) -> impl Iterator<Item = (&'p Binding, &'p str)> + 'p {
-        let cluster_wide = self.cluster_role_bindings.iter().map(|b| (b, ""));
-        let namespaced = self
-            .role_bindings
-            .iter()
-            .filter(move |(ns, _)| namespace.is_none_or(|n| n == ns.as_str()))
-            .flat_map(|(ns, bindings)| bindings.iter().map(move |b| (b, ns.as_str())));
-        cluster_wide.chain(namespaced).filter(move |(binding, ns)| {
-            binding
-                .subjects
-                .iter()
-                .any(|s| applies_to_user(user, s, ns))
+        let matched = std::iter::once(Matched::Username(user.name.clone()))
+            .chain(user.groups.iter().cloned().map(Matched::Group));
+        // `None` (cluster-wide) sorts before every namespace: the visiting order.
+        let mut at: Vec<&(Option<String>, usize)> = matched
+            .filter_map(|m| self.by_subject.get(&m))
+            .flatten()
+            .filter(|(ns, _)| match (ns, namespace) {
+                (None, _) | (Some(_), None) => true,
+                (Some(ns), Some(wanted)) => ns == wanted,
+            })
+            .collect();
+        at.sort();
+        at.dedup();
+        at.into_iter().filter_map(move |(ns, index)| match ns {
+            None => Some((self.cluster_role_bindings.get(*index)?, "")),
+            Some(ns) => {
+                let (ns, bindings) = self.role_bindings.get_key_value(ns)?;
+                Some((bindings.get(*index)?, ns.as_str()))
+            }
         })
     }
 
@@ -321,26 +500,19 @@ impl Policy {
     }
 }
 
-/// Whether a binding's subject is `user` (`appliesToUser`). A ServiceAccount subject without a namespace means
-/// the binding's own; in a ClusterRoleBinding (`binding_namespace` empty) it matches nobody.
-fn applies_to_user(user: &UserInfo, subject: &Subject, binding_namespace: &str) -> bool {
-    match subject.kind.as_str() {
-        "User" => user.name == subject.name,
-        "Group" => user.groups.contains(&subject.name),
-        "ServiceAccount" => {
-            let namespace = match subject.namespace.as_deref() {
-                Some(namespace) if !namespace.is_empty() => namespace,
-                _ => binding_namespace,
-            };
-            !namespace.is_empty()
-                && user.name == format!("system:serviceaccount:{namespace}:{}", subject.name)
-        }
-        _ => false,
-    }
+/// Whether one rule allows the request (`RuleAllows`).
+#[cfg(test)]
+fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
+    rule_matches(request, rule, false)
 }
 
-/// Whether one rule allows the request (`RuleAllows`).
-fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
+/// Whether one rule allows the request for at least one object: `RuleAllows`, whatever names the rule lists.
+pub fn rule_allows_some_name(request: &Request, rule: &PolicyRule) -> bool {
+    rule_matches(request, rule, true)
+}
+
+/// [`rule_allows`], or with `any_name`, whatever names the rule lists.
+fn rule_matches(request: &Request, rule: &PolicyRule, any_name: bool) -> bool {
     match request {
         Request::Resource {
             verb,
@@ -358,7 +530,7 @@ fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
             verb_matches(rule, verb)
                 && api_group_matches(rule, api_group)
                 && resource_matches(rule, &combined, subresource)
-                && resource_name_matches(rule, name)
+                && (any_name || resource_name_matches(rule, name))
         }
         Request::NonResource { verb, path } => {
             verb_matches(rule, verb) && non_resource_url_matches(rule, path)
@@ -487,7 +659,10 @@ fn aggregated_rules(
 /// Whether a label selector matches labels (`metav1.LabelSelectorAsSelector`): every `matchLabels` pair and every
 /// `matchExpressions` requirement (`In`, `NotIn`, `Exists`, `DoesNotExist`); an empty selector matches everything.
 /// An unknown operator matches nothing (the API server would have refused the selector).
-fn selector_matches(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub fn selector_matches(
+    selector: &LabelSelector,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     let empty = BTreeMap::new();
     let labels = labels.unwrap_or(&empty);
     let pairs = selector
@@ -584,12 +759,10 @@ mod tests {
             name: "robot".to_owned(),
             ..Subject::default()
         };
-        assert!(applies_to_user(&sa, &subject, "ns"));
-        assert!(
-            !applies_to_user(&sa, &subject, ""),
-            "in a ClusterRoleBinding"
-        );
-        assert!(!applies_to_user(&sa, &subject, "other"));
+        let username = Some(Matched::Username(sa.name.clone()));
+        assert_eq!(Matched::of(&subject, "ns"), username);
+        assert_eq!(Matched::of(&subject, ""), None, "in a ClusterRoleBinding");
+        assert_ne!(Matched::of(&subject, "other"), username);
     }
 
     #[test]

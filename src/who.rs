@@ -85,12 +85,19 @@ pub struct Drift {
     pub changed: Vec<String>,
     /// tollgate's in the cluster, no longer in the repository (not pruned yet).
     pub not_in_repository: Vec<String>,
+    /// In the repository, but the cluster holds an object of that name that is not this instance's (made or
+    /// recreated by hand, or another's): apply reports a conflict and leaves it, so the cluster's object is what
+    /// grants until someone resolves it.
+    pub held_by_others: Vec<String>,
 }
 
 impl Drift {
     /// Whether the cluster holds exactly the repository's RBAC objects.
     pub fn is_empty(&self) -> bool {
-        self.not_applied.is_empty() && self.changed.is_empty() && self.not_in_repository.is_empty()
+        self.not_applied.is_empty()
+            && self.changed.is_empty()
+            && self.not_in_repository.is_empty()
+            && self.held_by_others.is_empty()
     }
 }
 
@@ -123,8 +130,71 @@ fn granting(object: &impl Serialize, fields: &[&str]) -> serde_json::Value {
     serde_json::Value::Object(kept)
 }
 
-/// How `owned` (live) differs from `desired`'s RBAC objects.
-fn drift(desired: &DesiredState, owned: &Owned) -> Drift {
+/// The RBAC kinds, the objects [`who_can`] reads.
+fn is_rbac(kind: ObjectKind) -> bool {
+    matches!(
+        kind,
+        ObjectKind::ClusterRole
+            | ObjectKind::Role
+            | ObjectKind::ClusterRoleBinding
+            | ObjectKind::RoleBinding
+    )
+}
+
+/// An RBAC object's identity: kind, namespace, name.
+type RbacKey = (ObjectKind, Option<String>, String);
+
+fn rbac_key(
+    kind: ObjectKind,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> RbacKey {
+    (
+        kind,
+        meta.namespace.clone(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn object_key((kind, namespace, name): RbacKey) -> crate::objects::ObjectKey {
+    match namespace {
+        Some(namespace) => crate::objects::ObjectKey::namespaced(kind, namespace, name),
+        None => crate::objects::ObjectKey::cluster_scoped(kind, name),
+    }
+}
+
+/// The objects of `others` that are not this instance's, by identity.
+fn others_keys(others: &Others) -> BTreeSet<RbacKey> {
+    let mut keys = BTreeSet::new();
+    keys.extend(
+        others
+            .cluster_roles
+            .iter()
+            .map(|o| rbac_key(ObjectKind::ClusterRole, &o.metadata)),
+    );
+    keys.extend(
+        others
+            .roles
+            .iter()
+            .map(|o| rbac_key(ObjectKind::Role, &o.metadata)),
+    );
+    keys.extend(
+        others
+            .cluster_role_bindings
+            .iter()
+            .map(|o| rbac_key(ObjectKind::ClusterRoleBinding, &o.metadata)),
+    );
+    keys.extend(
+        others
+            .role_bindings
+            .iter()
+            .map(|o| rbac_key(ObjectKind::RoleBinding, &o.metadata)),
+    );
+    keys
+}
+
+/// How `owned` (live) differs from `desired`'s RBAC objects; `theirs`, the cluster's other objects, tells a
+/// repository object that is missing from one whose name something else holds.
+fn drift(desired: &DesiredState, owned: &Owned, theirs: &BTreeSet<RbacKey>) -> Drift {
     type Granting = BTreeMap<(ObjectKind, Option<String>, String), serde_json::Value>;
     let fields = |kind: ObjectKind| -> &'static [&'static str] {
         match kind {
@@ -170,29 +240,21 @@ fn drift(desired: &DesiredState, owned: &Owned) -> Drift {
     }
     let mut out = Drift::default();
     for (key, manifest) in &desired.objects {
-        if !matches!(
-            key.kind,
-            ObjectKind::ClusterRole
-                | ObjectKind::Role
-                | ObjectKind::ClusterRoleBinding
-                | ObjectKind::RoleBinding
-        ) {
+        if !is_rbac(key.kind) {
             continue;
         }
         let want: serde_json::Value = serde_json::from_str(manifest.json()).unwrap_or_default();
         let want = granting(&want, fields(key.kind));
-        match live.remove(&(key.kind, key.namespace.clone(), key.name.clone())) {
+        let identity = (key.kind, key.namespace.clone(), key.name.clone());
+        match live.remove(&identity) {
+            None if theirs.contains(&identity) => out.held_by_others.push(key.to_string()),
             None => out.not_applied.push(key.to_string()),
             Some(have) if have != want => out.changed.push(key.to_string()),
             Some(_) => {}
         }
     }
-    for (kind, namespace, name) in live.into_keys() {
-        let key = match namespace {
-            Some(namespace) => crate::objects::ObjectKey::namespaced(kind, namespace, name),
-            None => crate::objects::ObjectKey::cluster_scoped(kind, name),
-        };
-        out.not_in_repository.push(key.to_string());
+    for key in live.into_keys() {
+        out.not_in_repository.push(object_key(key).to_string());
     }
     out
 }
@@ -228,8 +290,8 @@ pub struct WhoCan {
     /// Read from a cluster: how tollgate's RBAC objects there differ from the repository's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
-    /// Whether the answer saw everything: every role known, the cluster's bindings read, and the cluster holding
-    /// the repository's RBAC objects as they are.
+    /// Whether the answer saw everything: the cluster's roles and bindings read, and the cluster holding the
+    /// repository's RBAC objects as they are.
     pub complete: bool,
     /// People first, then clients; each by name.
     pub answers: Vec<Answer>,
@@ -252,7 +314,10 @@ pub fn who_can(
     now: Timestamp,
 ) -> WhoCan {
     let cluster_bindings_included = others.owned.is_some();
-    let drift = others.owned.as_ref().map(|owned| drift(desired, owned));
+    let drift = others
+        .owned
+        .as_ref()
+        .map(|owned| drift(desired, owned, &others_keys(&others)));
     let (policy, unknown_roles, sources) = policy_of(desired, others);
     let mut answers = Vec::new();
     for (who, identity) in identities(model, desired, now) {
@@ -289,21 +354,19 @@ pub fn who_can(
     WhoCan {
         request: request.clone(),
         cluster_bindings_included,
-        complete: complete(&unknown_roles, cluster_bindings_included, drift.as_ref()),
+        complete: complete(cluster_bindings_included, drift.as_ref()),
         drift,
         answers,
         unknown_roles,
     }
 }
 
-/// Whether an answer saw everything: every role known, the cluster's bindings read, and the cluster holding the
-/// repository's RBAC objects as they are.
-fn complete(
-    unknown_roles: &BTreeSet<String>,
-    cluster_bindings_included: bool,
-    drift: Option<&Drift>,
-) -> bool {
-    unknown_roles.is_empty() && cluster_bindings_included && drift.is_none_or(Drift::is_empty)
+/// Whether an answer saw everything: the cluster's roles and bindings read, and the cluster holding the
+/// repository's RBAC objects as they are. A ClusterRole bound but defined neither in the repository nor in the
+/// cluster read grants nothing (the authorizer skips a binding to a missing role), so it does not make the answer
+/// incomplete; without the cluster, what such a role grants is unknown.
+fn complete(cluster_bindings_included: bool, drift: Option<&Drift>) -> bool {
+    cluster_bindings_included && drift.is_none_or(Drift::is_empty)
 }
 
 /// Whose permissions `tollgate can` lists.
@@ -318,9 +381,11 @@ pub enum Subject {
 /// Why [`can`] has no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CanError {
-    /// No such `User` or `Client` document, or a client without a ServiceAccount in this cluster.
+    /// No such `User` or `Client` document, or a client without a ServiceAccount in this cluster, and (read from a
+    /// cluster) no binding of tollgate's left there for it.
     #[error(
-        "{0} is not in the repository for cluster `{1}` (a User document, or a Client document naming the cluster)"
+        "{0} is not in the repository for cluster `{1}` (a User document, or a Client document naming the cluster), \
+         and no binding of tollgate's in a cluster read names it"
     )]
     NotFound(String, String),
 }
@@ -356,10 +421,15 @@ pub struct HeldRule {
 pub struct Can {
     /// Who.
     pub who: Who,
+    /// `false`: the repository no longer has the subject, and the rules are those tollgate's bindings still in the
+    /// cluster give (until an apply prunes them).
+    pub in_repository: bool,
     /// The identities the API server would see, with their groups.
     pub identities: Vec<IdentityShown>,
     /// The rules: cluster-wide first, then by namespace; each binding's in the role's order.
     pub rules: Vec<HeldRule>,
+    /// A user's clients in this cluster, each with rules of its own.
+    pub clients: Vec<String>,
     /// ClusterRoles bound to them that are not known (see [`WhoCan::unknown_roles`]).
     pub unknown_roles: BTreeSet<String>,
     /// Whether bindings outside the repository (read from the cluster) were part of the answer.
@@ -385,10 +455,13 @@ pub struct IdentityShown {
 }
 
 /// What `subject` may do in `desired`'s cluster at `now` (with `others`, what the cluster holds besides): every rule
-/// of every binding that applies to its identities, as [`who_can`] would find them.
+/// of every binding that applies to its identities, as [`who_can`] would find them. A subject the repository no
+/// longer has, read from a cluster that still holds tollgate's bindings for it (not pruned yet), is answered from
+/// those, marked `inRepository: false`.
 ///
 /// # Errors
-/// [`CanError::NotFound`] when the repository has no such user, or no such client in this cluster.
+/// [`CanError::NotFound`] when the repository has no such user, or no such client in this cluster, and no binding
+/// of tollgate's in the cluster read names it.
 pub fn can(
     model: &AccessModel,
     desired: &DesiredState,
@@ -396,9 +469,6 @@ pub fn can(
     subject: &Subject,
     now: Timestamp,
 ) -> Result<Can, CanError> {
-    let cluster_bindings_included = others.owned.is_some();
-    let drift = others.owned.as_ref().map(|owned| drift(desired, owned));
-    let (policy, _, sources) = policy_of(desired, others);
     let mine: Vec<(Who, UserInfo)> = identities(model, desired, now)
         .into_iter()
         .filter(|(who, _)| match (who, subject) {
@@ -408,11 +478,7 @@ pub fn can(
         })
         .collect();
     let Some((first, _)) = mine.first() else {
-        let shown = match subject {
-            Subject::User(name) => format!("user `{name}`"),
-            Subject::Client(name) => format!("client `{name}`"),
-        };
-        return Err(CanError::NotFound(shown, desired.cluster.clone()));
+        return left_in_cluster(model, desired, others, subject);
     };
     let who = match first.clone() {
         Who::Client { name, .. } => Who::Client {
@@ -421,10 +487,58 @@ pub fn can(
         },
         user => user,
     };
+    let clients = match subject {
+        Subject::User(name) => model
+            .clients
+            .values()
+            .filter(|c| c.owners.contains(name))
+            .filter(|c| has_service_account(desired, &c.name))
+            .map(|c| c.name.clone())
+            .collect(),
+        Subject::Client(_) => Vec::new(),
+    };
+    let cluster_bindings_included = others.owned.is_some();
+    let drift = others
+        .owned
+        .as_ref()
+        .map(|owned| drift(desired, owned, &others_keys(&others)));
+    let (policy, _, sources) = policy_of(desired, others);
+    let (rules, unknown_roles, identities) = held(&policy, &sources, &mine);
+    Ok(Can {
+        who,
+        in_repository: true,
+        identities,
+        rules,
+        clients,
+        complete: complete(cluster_bindings_included, drift.as_ref()),
+        drift,
+        unknown_roles,
+        cluster_bindings_included,
+    })
+}
+
+/// Whether `client` has a ServiceAccount in `desired`'s cluster (it names the cluster and is not past its sunset).
+fn has_service_account(desired: &DesiredState, client: &str) -> bool {
+    desired
+        .objects
+        .contains_key(&crate::objects::ObjectKey::namespaced(
+            ObjectKind::ServiceAccount,
+            &desired.clients_namespace,
+            client,
+        ))
+}
+
+/// The rules `identities` hold under `policy` (cluster-wide first, then by namespace), the unknown ClusterRoles
+/// bound to them, and the identities as shown.
+fn held(
+    policy: &Policy,
+    sources: &BTreeMap<ObjectName, Vec<String>>,
+    identities: &[(Who, UserInfo)],
+) -> (Vec<HeldRule>, BTreeSet<String>, Vec<IdentityShown>) {
     let mut rules = Vec::new();
     let mut unknown_roles = BTreeSet::new();
     let mut shown = Vec::new();
-    for (identity_who, identity) in &mine {
+    for (identity_who, identity) in identities {
         let acting_as = match identity_who {
             Who::Client { acting_as, .. } => acting_as.clone(),
             Who::User { .. } => None,
@@ -452,14 +566,89 @@ pub fn can(
         unknown_roles.extend(policy.unknown_roles_for(identity));
     }
     rules.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    (rules, unknown_roles, shown)
+}
+
+/// [`can`] for a subject the repository does not have: what the cluster read grants the identity tollgate gave it
+/// (a user's prefixed name, with no group but `system:authenticated`, since the repository no longer says which;
+/// a client's ServiceAccount), if one of tollgate's bindings still names it; the files are those the bindings'
+/// annotation named when they were applied.
+fn left_in_cluster(
+    model: &AccessModel,
+    desired: &DesiredState,
+    others: Others,
+    subject: &Subject,
+) -> Result<Can, CanError> {
+    let (who, identity, shown) = match subject {
+        Subject::User(name) => (
+            Who::User {
+                name: name.clone(),
+                inactive: false,
+            },
+            UserInfo {
+                name: format!("{}{name}", model.settings.subject_prefixes.user),
+                groups: vec![AUTHENTICATED.to_owned()],
+            },
+            format!("user `{}`", crate::text::shown(name)),
+        ),
+        Subject::Client(name) => (
+            Who::Client {
+                name: name.clone(),
+                acting_as: None,
+            },
+            UserInfo::service_account(&desired.clients_namespace, name),
+            format!("client `{}`", crate::text::shown(name)),
+        ),
+    };
+    let not_found = || CanError::NotFound(shown.clone(), desired.cluster.clone());
+    let Some(owned) = others.owned else {
+        return Err(not_found());
+    };
+    let mut sources = BTreeMap::new();
+    let mut note = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        let files = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SOURCE_ANNOTATION))
+            .map(|s| s.split(", ").map(str::to_owned).collect())
+            .unwrap_or_default();
+        sources.insert(
+            ObjectName {
+                namespace: meta.namespace.clone(),
+                name: meta.name.clone().unwrap_or_default(),
+            },
+            files,
+        );
+    };
+    owned
+        .cluster_role_bindings
+        .iter()
+        .for_each(|b| note(&b.metadata));
+    owned.role_bindings.iter().for_each(|b| note(&b.metadata));
+    let policy = Policy::new(
+        others.cluster_roles.into_iter().chain(owned.cluster_roles),
+        others.roles.into_iter().chain(owned.roles),
+        others
+            .cluster_role_bindings
+            .into_iter()
+            .chain(owned.cluster_role_bindings),
+        others.role_bindings.into_iter().chain(owned.role_bindings),
+    );
+    let (rules, unknown_roles, identities) = held(&policy, &sources, &[(who.clone(), identity)]);
+    if rules.iter().all(|r| r.outside_repository) {
+        return Err(not_found());
+    }
     Ok(Can {
         who,
-        identities: shown,
+        in_repository: false,
+        identities,
         rules,
-        complete: complete(&unknown_roles, cluster_bindings_included, drift.as_ref()),
-        drift,
+        clients: Vec::new(),
         unknown_roles,
-        cluster_bindings_included,
+        cluster_bindings_included: true,
+        drift: None,
+        // The user's groups are not known any more.
+        complete: false,
     })
 }
 
@@ -469,16 +658,34 @@ fn policy_of(
     desired: &DesiredState,
     others: Others,
 ) -> (Policy, BTreeSet<String>, BTreeMap<ObjectName, Vec<String>>) {
+    // An object of the cluster's under a name the repository holds is left out: the answer is the repository's,
+    // and drift names the object as held by others.
+    let ours = |kind: ObjectKind,
+                meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        desired
+            .objects
+            .contains_key(&object_key(rbac_key(kind, meta)))
+    };
     let mut cluster_roles: BTreeMap<String, ClusterRole> = others
         .cluster_roles
         .into_iter()
         .filter_map(|r| Some((r.metadata.name.clone()?, r)))
         .collect();
-    let (mut roles, mut cluster_bindings, mut bindings) = (
-        others.roles,
-        others.cluster_role_bindings,
-        others.role_bindings,
-    );
+    let mut roles: Vec<Role> = others
+        .roles
+        .into_iter()
+        .filter(|o| !ours(ObjectKind::Role, &o.metadata))
+        .collect();
+    let mut cluster_bindings: Vec<ClusterRoleBinding> = others
+        .cluster_role_bindings
+        .into_iter()
+        .filter(|o| !ours(ObjectKind::ClusterRoleBinding, &o.metadata))
+        .collect();
+    let mut bindings: Vec<RoleBinding> = others
+        .role_bindings
+        .into_iter()
+        .filter(|o| !ours(ObjectKind::RoleBinding, &o.metadata))
+        .collect();
     let mut sources = BTreeMap::new();
     for (key, manifest) in &desired.objects {
         match key.kind {
@@ -571,12 +778,7 @@ fn identities(model: &AccessModel, desired: &DesiredState, now: Timestamp) -> Ve
         ));
     }
     for client in model.clients.values() {
-        let account = crate::objects::ObjectKey::namespaced(
-            ObjectKind::ServiceAccount,
-            &desired.clients_namespace,
-            &client.name,
-        );
-        if !desired.objects.contains_key(&account) {
+        if !has_service_account(desired, &client.name) {
             continue;
         }
         out.push((
@@ -794,5 +996,185 @@ mod tests {
             now,
         );
         assert!(matches!(missing, Err(CanError::NotFound(..))));
+    }
+
+    /// tollgate's RBAC objects of `desired`, as a cluster that applied them holds them.
+    fn applied(desired: &DesiredState) -> Owned {
+        let mut owned = Owned::default();
+        for (key, manifest) in &desired.objects {
+            let json = manifest.json();
+            match key.kind {
+                ObjectKind::ClusterRole => owned.cluster_roles.extend(parse(json)),
+                ObjectKind::Role => owned.roles.extend(parse(json)),
+                ObjectKind::ClusterRoleBinding => owned.cluster_role_bindings.extend(parse(json)),
+                ObjectKind::RoleBinding => owned.role_bindings.extend(parse(json)),
+                _ => {}
+            }
+        }
+        owned
+    }
+
+    /// The RoleBinding in payments that gives bob-laptop `tollgate:exec` (access/incident.yaml).
+    fn exec_binding(owned: &Owned) -> usize {
+        owned
+            .role_bindings
+            .iter()
+            .position(|b| {
+                b.metadata.namespace.as_deref() == Some("payments")
+                    && b.role_ref.name == "tollgate:exec"
+            })
+            .expect("access/incident.yaml binds tollgate:exec in payments")
+    }
+
+    #[test]
+    fn a_hand_made_binding_under_a_repository_name_is_not_credited_to_the_repository() {
+        let (model, desired, now) = example("prod");
+        let mut owned = applied(&desired);
+        // Someone deleted tollgate's binding and made one by hand under the same name.
+        let mut by_hand = owned.role_bindings.remove(exec_binding(&owned));
+        by_hand.metadata.labels = None;
+        let others = Others {
+            role_bindings: vec![by_hand.clone()],
+            owned: Some(owned),
+            ..Others::default()
+        };
+        let answer = can(
+            &model,
+            &desired,
+            others.clone(),
+            &Subject::Client("bob-laptop".to_owned()),
+            now,
+        )
+        .expect("bob-laptop is a client on prod");
+        let exec: Vec<&HeldRule> = answer
+            .rules
+            .iter()
+            .filter(|r| r.role.name == "tollgate:exec")
+            .collect();
+        let rules_in_role = exec
+            .iter()
+            .filter(|r| r.namespace.as_deref() == Some("payments"))
+            .count();
+        let distinct_bindings: BTreeSet<&ObjectName> = exec.iter().map(|r| &r.binding).collect();
+        assert_eq!(distinct_bindings.len(), 1, "{exec:?}");
+        assert!(rules_in_role > 0);
+        assert!(
+            exec.iter()
+                .all(|r| r.sources == ["access/incident.yaml"] && !r.outside_repository)
+        );
+        let drift = answer.drift.expect("read from a cluster");
+        assert_eq!(drift.not_applied, Vec::<String>::new());
+        assert_eq!(drift.held_by_others.len(), 1, "{drift:?}");
+        assert!(drift.held_by_others[0].contains(by_hand.metadata.name.as_deref().expect("named")));
+        assert!(!answer.complete);
+        let who = who_can(
+            &model,
+            &desired,
+            others,
+            &create("pods", "exec", "payments"),
+            now,
+        );
+        assert_eq!(who.answers.len(), 1, "{:?}", who.answers);
+    }
+
+    #[test]
+    fn a_client_gone_from_the_repository_is_answered_from_what_the_cluster_still_holds() {
+        let (model, desired, now) = example("prod");
+        let owned = applied(&desired);
+        // The cluster applied bob-laptop; the repository no longer gives prod a ServiceAccount for it.
+        let mut gone = desired.clone();
+        gone.objects
+            .retain(|key, _| !(key.kind == ObjectKind::ServiceAccount && key.name == "bob-laptop"));
+        let others = Others {
+            owned: Some(owned),
+            ..Others::default()
+        };
+        let answer = can(
+            &model,
+            &gone,
+            others.clone(),
+            &Subject::Client("bob-laptop".to_owned()),
+            now,
+        )
+        .expect("tollgate's bindings for bob-laptop are still in the cluster");
+        assert!(!answer.in_repository);
+        assert!(!answer.complete);
+        assert!(
+            answer.rules.iter().any(|r| r.role.name == "tollgate:exec"
+                && r.namespace.as_deref() == Some("payments")
+                && r.sources == ["access/incident.yaml"]),
+            "{:?}",
+            answer.rules
+        );
+        // A name nothing in the cluster binds is still not found, read from the cluster or not.
+        for others in [others, Others::default()] {
+            let missing = can(
+                &model,
+                &gone,
+                others,
+                &Subject::Client("bobb-laptop".to_owned()),
+                now,
+            );
+            assert!(matches!(missing, Err(CanError::NotFound(..))));
+        }
+        // Offline, the gone client is not found either: nothing says what the cluster holds.
+        let offline = can(
+            &model,
+            &gone,
+            Others::default(),
+            &Subject::Client("bob-laptop".to_owned()),
+            now,
+        );
+        assert!(matches!(offline, Err(CanError::NotFound(..))));
+    }
+
+    #[test]
+    fn a_bound_cluster_role_missing_from_a_cluster_read_leaves_the_answer_complete() {
+        let (model, desired, now) = example("prod");
+        // Read from a cluster that holds the repository's objects but none of Kubernetes' roles.
+        let others = Others {
+            owned: Some(applied(&desired)),
+            ..Others::default()
+        };
+        let answer = who_can(
+            &model,
+            &desired,
+            others,
+            &create("pods", "exec", "payments"),
+            now,
+        );
+        assert!(
+            answer.unknown_roles.contains("view"),
+            "{:?}",
+            answer.unknown_roles
+        );
+        assert!(answer.complete);
+        let offline = who_can(
+            &model,
+            &desired,
+            Others::default(),
+            &create("pods", "exec", "payments"),
+            now,
+        );
+        assert!(!offline.complete);
+    }
+
+    #[test]
+    fn a_user_is_pointed_to_their_clients() {
+        let (model, desired, now) = example("prod");
+        let answer = can(
+            &model,
+            &desired,
+            Others::default(),
+            &Subject::User("bob".to_owned()),
+            now,
+        )
+        .expect("bob is a user");
+        assert!(
+            answer.clients.contains(&"bob-laptop".to_owned()),
+            "{:?}",
+            answer.clients
+        );
+        assert!(answer.in_repository);
     }
 }

@@ -446,6 +446,48 @@ async fn the_evaluator_agrees_with_subject_access_review_on_every_question() {
         audit_log: false,
     });
     let client = plane.admin().await;
+    // tollgate's copy of Kubernetes' default ClusterRoles is this API server's bootstrap policy.
+    let bootstrap = Api::<ClusterRole>::all(client.clone())
+        .list(&ListParams::default().labels(&format!(
+            "{}={}",
+            tollgate::rbac::BOOTSTRAP_LABEL.0,
+            tollgate::rbac::BOOTSTRAP_LABEL.1
+        )))
+        .await
+        .expect("the bootstrap ClusterRoles");
+    let written = tollgate::rbac::kubernetes_cluster_roles_json(bootstrap.items);
+    let copy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/kubernetes-cluster-roles.json"
+    );
+    if std::env::var_os("TOLLGATE_UPDATE_CLUSTER_ROLES").is_some() {
+        std::fs::write(copy, &written).expect("src/kubernetes-cluster-roles.json is writable");
+    }
+    assert!(
+        written == std::fs::read_to_string(copy).expect("src/kubernetes-cluster-roles.json"),
+        "src/kubernetes-cluster-roles.json differs from the API server's bootstrap ClusterRoles; rerun this test \
+         with TOLLGATE_UPDATE_CLUSTER_ROLES=1"
+    );
+    // And aggregated by the evaluator, its admin, edit and view hold what kube-controller-manager writes into them.
+    let defaults = Policy::new(tollgate::rbac::kubernetes_cluster_roles(), [], [], []);
+    let roles = Api::<ClusterRole>::all(client.clone());
+    for name in ["admin", "edit", "view"] {
+        let ours = defaults.cluster_role_rules(name).expect("a default role");
+        eventually(
+            &format!("{name} aggregated as the evaluator aggregates it"),
+            Duration::from_secs(60),
+            || async {
+                let live = roles
+                    .get(name)
+                    .await
+                    .ok()
+                    .and_then(|r| r.rules)
+                    .unwrap_or_default();
+                live.len() == ours.len() && live.iter().all(|rule| ours.contains(rule))
+            },
+        )
+        .await;
+    }
     for name in ["a", "b"] {
         let mut namespace = Namespace::default();
         namespace.metadata.name = Some(name.to_owned());

@@ -55,7 +55,8 @@ fn a_mistyped_argument_exits_1_not_2() {
 }
 
 #[test]
-fn detailed_exitcode_is_2_with_changes_and_0_without() {
+fn detailed_exitcode_is_3_for_a_second_look_2_for_changes_and_0_without() {
+    // Against an empty cluster, staging gives cluster-admin, edit and a NET_ADMIN session: a second look.
     let changed = tollgate(&[
         "plan",
         "--repo",
@@ -65,7 +66,8 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
         "--offline",
         "--detailed-exitcode",
     ]);
-    assert_eq!(changed.status.code(), Some(2));
+    assert_eq!(changed.status.code(), Some(3));
+    assert!(stdout(&changed).contains("Needs a second look"));
 
     // Render the desired objects, then plan against them: nothing to do.
     let rendered = tollgate(&["render", "--repo", "example-repo", "--cluster", "staging"]);
@@ -85,6 +87,33 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
     ]);
     assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
     assert!(stdout(&same).contains("No changes"));
+
+    // Only the CI robot's deployer bindings missing: changes, but no power over others (deployer rolls out
+    // workloads).
+    let text = std::fs::read_to_string(&live).unwrap();
+    let without: Vec<&str> = text
+        .split("---\n")
+        .filter(|doc| {
+            !(doc.contains("kind: RoleBinding") && doc.contains("name: \"tollgate:deployer\"\n"))
+        })
+        .collect();
+    assert!(
+        without.len() < text.split("---\n").count(),
+        "the deployer bindings are rendered"
+    );
+    std::fs::write(&live, without.join("---\n")).unwrap();
+    let deployer = tollgate(&[
+        "plan",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "staging",
+        "--live-from",
+        live.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(deployer.status.code(), Some(2), "{}", stdout(&deployer));
+    assert!(!stdout(&deployer).contains("Needs a second look"));
 }
 
 #[test]
@@ -360,8 +389,37 @@ fn who_can_lists_people_and_clients_with_their_binding() {
     ]);
     assert_eq!(output.status.code(), Some(0));
     insta::assert_snapshot!(stdout(&output));
-    // The snapshot holds it too: the roles it could not see make the answer incomplete, said on stdout.
-    assert!(stdout(&output).contains("incomplete: ") && stdout(&output).contains(": view"));
+    // The snapshot holds it too: offline, the cluster's bindings were not read (said on stdout), and Kubernetes'
+    // `view` is taken as v1.34 defines it, so it is not an unknown role.
+    assert!(stdout(&output).contains("were not read"));
+    assert!(!stdout(&output).contains("not known"));
+
+    // Offline, grace reads configmaps in search through Kubernetes' default `view`.
+    let offline = tollgate(&[
+        "who-can",
+        "list",
+        "configmaps",
+        "-n",
+        "search",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+        "--json",
+    ]);
+    assert_eq!(offline.status.code(), Some(0));
+    let answer: serde_json::Value = serde_json::from_slice(&offline.stdout).unwrap();
+    assert!(
+        answer["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["who"]["name"] == "grace"),
+        "{answer:#}"
+    );
+    assert_eq!(answer["unknownRoles"], serde_json::json!([]));
+    assert_eq!(answer["complete"], false);
 
     // With Kubernetes' `view` from a file (as `kubectl get clusterroles -o yaml` writes it), grace, who reads
     // search on prod as herself, is found through her own login (configmaps: only `view` of her roles has them).

@@ -7,6 +7,7 @@ mod common;
 mod expected;
 mod harness;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -17,7 +18,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::PostParams;
 use kube::{Api, Client};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Every test applies at this time, so the fixture's expiring grant is active whatever day the tests run.
 const NOW: &str = "2026-12-01T00:00:00Z";
@@ -1433,4 +1434,199 @@ async fn can_on_prod_lists_everything_the_authorizer_allows_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn can_on_staging_lists_everything_the_authorizer_allows_and_nothing_else() {
     can_matrix("staging").await;
+}
+
+/// The identity SubjectAccessReview is asked about for a plan's subject: a client's ServiceAccount, a user, a
+/// group's member with no other group, a ServiceAccount.
+fn reviewed_identity(subject: &Value) -> (String, Vec<String>) {
+    let name = subject["name"].as_str().expect("a subject name");
+    match subject["kind"].as_str().expect("a subject kind") {
+        "client" => (
+            format!("system:serviceaccount:tollgate-clients:{name}"),
+            vec![
+                "system:serviceaccounts".to_owned(),
+                "system:serviceaccounts:tollgate-clients".to_owned(),
+                "system:authenticated".to_owned(),
+            ],
+        ),
+        "user" => (name.to_owned(), Vec::new()),
+        "group" => ("second-look-probe".to_owned(), vec![name.to_owned()]),
+        other => panic!("a subject of kind {other}"),
+    }
+}
+
+/// A second look's request (`create pods/exec`, `escalate roles.rbac.authorization.k8s.io`, every verb on
+/// everything) as SubjectAccessReview attributes: verb, group, resource[/subresource].
+fn reviewed_request(detail: &str) -> (String, String, String) {
+    if detail.starts_with("every verb") {
+        return ("*".to_owned(), "*".to_owned(), "*".to_owned());
+    }
+    let (verb, resource) = detail.split_once(' ').expect("verb and resource");
+    let (resource, sub) = match resource.split_once('/') {
+        Some((resource, sub)) => (resource, format!("/{sub}")),
+        None => (resource, String::new()),
+    };
+    let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+    (verb.to_owned(), group.to_owned(), format!("{plural}{sub}"))
+}
+
+/// Asks the authorizer about every RBAC second look of `plan` (sessions are not RBAC), expecting `want`.
+async fn review_second_looks(client: &Client, plan: &Value, want: bool) -> usize {
+    let mut asked = 0;
+    for look in plan["secondLook"].as_array().expect("secondLook") {
+        if look["power"] == "host-access-session" {
+            continue;
+        }
+        let (user, groups) = reviewed_identity(&look["subject"]);
+        let (verb, group, resource) = reviewed_request(look["detail"].as_str().expect("detail"));
+        let namespace = look["namespace"].as_str().unwrap_or_default();
+        let got = settled(
+            client, &user, &groups, &verb, &group, &resource, namespace, want,
+        )
+        .await;
+        assert_eq!(got, want, "{look}: SubjectAccessReview said {got}");
+        asked += 1;
+    }
+    asked
+}
+
+/// The plan's "needs a second look" section against the real authorizer: every power it says a subject gains is
+/// one SubjectAccessReview denies before the apply and allows after it; `--detailed-exitcode` exits 3 for such a
+/// plan, 0 once applied, 3 again when a custom role is given `get secrets` (bindings unchanged) or an environment
+/// becomes privileged, and 2 for a change that only takes power away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_flags_exactly_the_powers_the_authorizer_newly_allows() {
+    let plane = ControlPlane::start(Options {
+        controller_manager: true,
+        audit_log: false,
+    });
+    setup(&plane);
+    wait_for_aggregated_roles(&plane);
+    let admin = plane.admin().await;
+    let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let repo = repo_copy();
+    let path = repo.path().to_str().expect("utf-8 path");
+    let plan = |plane: &ControlPlane, code: i32| -> Value {
+        let out = plane.tollgate(
+            &applier,
+            &plan_args(
+                path,
+                "staging",
+                &["--output", "json", "--detailed-exitcode"],
+            ),
+        );
+        assert_exit(&out, code);
+        json(&out)
+    };
+    let apply = |plane: &ControlPlane| {
+        let out = plane.tollgate(&applier, &apply_args(path, "staging", &[]));
+        assert_exit(&out, 0);
+    };
+
+    // The first apply gives example-repo's powers: edit (secrets, exec, ServiceAccount tokens, impersonating
+    // ServiceAccounts) in team namespaces, cluster-admin, a NET_ADMIN session.
+    let first = plan(&plane, 3);
+    let powers: BTreeSet<&str> = first["secondLook"]
+        .as_array()
+        .expect("secondLook")
+        .iter()
+        .filter_map(|l| l["power"].as_str())
+        .collect();
+    for power in [
+        "everything",
+        "read-secrets",
+        "exec",
+        "impersonate",
+        "host-access-session",
+    ] {
+        assert!(powers.contains(power), "{power} missing from {powers:?}");
+    }
+    let asked = review_second_looks(&admin, &first, false).await;
+    apply(&plane);
+    assert_eq!(review_second_looks(&admin, &first, true).await, asked);
+    assert!(asked >= 10, "{asked} second looks asked");
+    let applied = plan(&plane, 0);
+    assert_eq!(applied["secondLook"], json!([]));
+
+    // A rule added to a custom role: no binding changes, and its client gains `get secrets` where it is bound.
+    let deployer = repo.path().join("roles/deployer.yaml");
+    let original = std::fs::read_to_string(&deployer).expect("deployer.yaml");
+    std::fs::write(
+        &deployer,
+        format!(
+            "{original}    - apiGroups: [\"\"]\n      resources: [\"secrets\"]\n      verbs: [\"get\"]\n"
+        ),
+    )
+    .expect("write deployer.yaml");
+    let secrets = plan(&plane, 3);
+    let looks = secrets["secondLook"].as_array().expect("secondLook");
+    let places: BTreeSet<(&str, &str, &str)> = looks
+        .iter()
+        .map(|l| {
+            (
+                l["subject"]["name"].as_str().unwrap_or_default(),
+                l["detail"].as_str().unwrap_or_default(),
+                l["namespace"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        BTreeSet::from([
+            ("ci-deployer", "get secrets", "payments"),
+            ("ci-deployer", "get secrets", "search"),
+        ]),
+        "{looks:?}"
+    );
+    assert!(
+        looks
+            .iter()
+            .all(|l| l["role"] == "ClusterRole tollgate:deployer"
+                && l["sources"] == json!(["access/ci.yaml"]))
+    );
+    review_second_looks(&admin, &secrets, false).await;
+    apply(&plane);
+    review_second_looks(&admin, &secrets, true).await;
+
+    // Taking the power away again needs no second look: exit 2, as any change.
+    std::fs::write(&deployer, &original).expect("write deployer.yaml");
+    let removed = plan(&plane, 2);
+    assert_eq!(removed["secondLook"], json!([]));
+    apply(&plane);
+
+    // The toolbox environment for the CI robot: its sessions' exec and attach, no host access.
+    std::fs::write(
+        repo.path().join("access/toolbox.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: UserAccess\nmetadata:\n  name: ci-toolbox\nspec:\n  subjects:\n    \
+         clients: [ci-deployer]\n  grants:\n    - environment: toolbox\n      cluster: staging\n",
+    )
+    .expect("write access/toolbox.yaml");
+    let session = plan(&plane, 3);
+    let looks = session["secondLook"].as_array().expect("secondLook");
+    assert!(!looks.is_empty());
+    assert!(
+        looks.iter().all(|l| l["subject"]["name"] == "ci-deployer"
+            && l["namespace"] == "sessions-toolbox"
+            && l["power"] != "host-access-session"),
+        "{looks:?}"
+    );
+    review_second_looks(&admin, &session, false).await;
+    apply(&plane);
+    review_second_looks(&admin, &session, true).await;
+
+    // The environment's sessions become privileged: who is bound to its Role gets a session on the node, though no
+    // binding changes.
+    let toolbox = repo.path().join("environments/toolbox.yaml");
+    let text = std::fs::read_to_string(&toolbox).expect("toolbox.yaml");
+    std::fs::write(&toolbox, format!("{text}  privileged: true\n")).expect("write toolbox.yaml");
+    let privileged = plan(&plane, 3);
+    let looks = privileged["secondLook"].as_array().expect("secondLook");
+    assert!(!looks.is_empty());
+    assert!(
+        looks.iter().all(|l| l["power"] == "host-access-session"
+            && l["detail"] == "environment toolbox: privileged"
+            && l["namespace"] == "sessions-toolbox"
+            && l["subject"]["name"] == "ci-deployer"),
+        "{looks:?}"
+    );
 }

@@ -74,7 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set')
             [CompletionResult]::new('--revision', '--revision', [CompletionResultType]::ParameterName, 'Git revision to record in the objects'' annotations')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Plan against an empty cluster instead of the live one')
-            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag)')
+            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag); 3 when its changes give someone power over other people''s access or data (its "needs a second look" section)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

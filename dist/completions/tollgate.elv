@@ -68,7 +68,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --color 'Colour the human output: `auto` on a terminal unless `NO_COLOR` is set'
             cand --revision 'Git revision to record in the objects'' annotations'
             cand --offline 'Plan against an empty cluster instead of the live one'
-            cand --detailed-exitcode 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag)'
+            cand --detailed-exitcode 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform''s flag); 3 when its changes give someone power over other people''s access or data (its "needs a second look" section)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

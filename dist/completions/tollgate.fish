@@ -68,7 +68,7 @@ always\t''
 never\t''"
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l revision -d 'Git revision to record in the objects\' annotations' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l offline -d 'Plan against an empty cluster instead of the live one'
-complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform\'s flag)'
+complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform\'s flag); 3 when its changes give someone power over other people\'s access or data (its "needs a second look" section)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l repo -d 'The access repository\'s config root' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r

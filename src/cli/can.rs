@@ -19,8 +19,10 @@ use super::who_can::{Sources, limits, named, others, table};
 when only one of them has it. A client that may act as its owner also holds the owner's rules, listed as such.
 
 Read from the cluster, the cluster's own roles and its other bindings count too (the defaults every login has, \
-hand-made ones); with --roles-from only the ClusterRoles come from the file; with --offline nothing does. What the \
-answer could not see is said under it.
+hand-made ones); with --roles-from only the ClusterRoles come from the file; with --offline nothing does. \
+Kubernetes' own ClusterRoles (admin, edit, view, ...) that were not read are taken as Kubernetes v1.34 defines them. \
+A user's clients are named; each has rules of its own. A user or client no longer in the repository is answered from \
+what tollgate's bindings still in the cluster give it. What the answer could not see is said under it.
 
 Examples:
   tollgate can user/alice --cluster prod
@@ -46,11 +48,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (checked, now) = validated(&args.repo, None)?;
     let model = &checked.model;
     let subject = match args.subject.split_once('/') {
+        Some(("user" | "client", "")) => anyhow::bail!(
+            "SUBJECT `{}` has no name: expected `user/NAME` or `client/NAME`",
+            shown(&args.subject)
+        ),
         Some(("user", name)) => Subject::User(name.to_owned()),
         Some(("client", name)) => Subject::Client(name.to_owned()),
         Some(_) => anyhow::bail!(
             "SUBJECT `{}` is not `user/NAME`, `client/NAME` or a name",
-            args.subject
+            shown(&args.subject)
         ),
         None => match (
             model.users.contains_key(&args.subject),
@@ -58,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ) {
             (true, true) => anyhow::bail!(
                 "`{0}` is both a user and a client: say `user/{0}` or `client/{0}`",
-                args.subject
+                shown(&args.subject)
             ),
             (false, true) => Subject::Client(args.subject.clone()),
             _ => Subject::User(args.subject.clone()),
@@ -103,6 +109,12 @@ fn human(answer: &Can) -> String {
         Who::Client { name, .. } => format!("client {}", shown(name)),
     };
     let mut out = format!("{who}\n");
+    if !answer.in_repository {
+        out.push_str(
+            "  not in the repository any more: what tollgate's bindings still in the cluster give it, until an apply \
+             prunes them (its groups are not known)\n",
+        );
+    }
     for identity in &answer.identities {
         out.push_str(&format!(
             "  {} {} (groups: {})\n",
@@ -115,10 +127,23 @@ fn human(answer: &Can) -> String {
             shown(&identity.groups.join(", "))
         ));
     }
-    if answer.rules.is_empty() && answer.unknown_roles.is_empty() {
+    if !answer.clients.is_empty() {
+        out.push_str(&format!(
+            "  clients, each with rules of its own (`tollgate can client/NAME`): {}\n",
+            answer
+                .clients
+                .iter()
+                .map(|c| shown(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if answer.rules.is_empty() && answer.complete {
         out.push_str("no rules: it may do nothing\n");
     } else if answer.rules.is_empty() {
-        out.push_str("no known rules (some roles are not known: see below)\n");
+        out.push_str(
+            "no rules found in what could be read (the answer is incomplete: see below)\n",
+        );
     } else {
         let rows: Vec<[String; 6]> = answer.rules.iter().map(row).collect();
         out.push_str(&table(

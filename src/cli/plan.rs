@@ -46,7 +46,8 @@ pub struct Args {
     /// comment.
     #[arg(long, value_enum, default_value_t = Output::Human)]
     output: Output,
-    /// Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform's flag).
+    /// Exit 2 when the plan has changes, 0 when it has none, 1 on error (as Terraform's flag); 3 when its
+    /// changes give someone power over other people's access or data (its "needs a second look" section).
     #[arg(long)]
     detailed_exitcode: bool,
     /// Colour the human output: `auto` on a terminal unless `NO_COLOR` is set.
@@ -65,7 +66,7 @@ enum Output {
     Markdown,
 }
 
-/// Prints the plan; with `--detailed-exitcode`, exit 2 says it has changes.
+/// Prints the plan; with `--detailed-exitcode`, exit 2 says it has changes, 3 that some need a second look.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An invalid repository never gets as far as a plan: this fails with every diagnostic.
     let compiled = || -> anyhow::Result<_> {
@@ -128,9 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Peer changes do not count: only a publish makes them, and an `apply` without `--publish` never will.
     let changed = plan.summary.has_changes();
-    Ok(ExitCode::from(if args.detailed_exitcode && changed {
-        2
-    } else {
-        0
+    Ok(ExitCode::from(match args.detailed_exitcode {
+        false => 0,
+        true if !plan.second_look.is_empty() => 3,
+        true if changed => 2,
+        true => 0,
     }))
 }

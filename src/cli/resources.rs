@@ -102,7 +102,24 @@ pub fn builtins() -> Vec<Builtin> {
             "crd", "crds",
         ]),
         builtin::<k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService>(&[]),
+        // What impersonation asks about (the API server's impersonation filter, `WithImpersonation`): these are
+        // resources to RBAC only, with no objects or types; an extra's key is the subresource of `userextras`.
+        virtual_resource("users", "", "User"),
+        virtual_resource("groups", "", "Group"),
+        virtual_resource("userextras", "authentication.k8s.io", "UserExtra"),
+        virtual_resource("uids", "authentication.k8s.io", "UID"),
     ]
+}
+
+/// A cluster-scoped resource RBAC names that has no objects (users, groups, ...).
+fn virtual_resource(plural: &'static str, group: &'static str, kind: &'static str) -> Builtin {
+    Builtin {
+        plural,
+        group,
+        kind,
+        short: &[],
+        namespaced: false,
+    }
 }
 
 /// `name` (a plural, singular, kind or short name, any case) and `group` (empty: any) as a built-in resource.

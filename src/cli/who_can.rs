@@ -25,7 +25,8 @@ use super::{runtime, validated};
 
 The answer comes from the repository's compiled roles and bindings, evaluated with Kubernetes' RBAC rules, and, \
 read from the cluster, the cluster's own roles and its other bindings (its defaults for every login, hand-made ones). \
-With --roles-from only the ClusterRoles come from the file; with --offline nothing does. What the answer could not see \
+With --roles-from only the ClusterRoles come from the file; with --offline nothing does. Kubernetes' own ClusterRoles \
+(admin, edit, view, ...) that were not read are taken as Kubernetes v1.34 defines them. What the answer could not see \
 is said under it (\"incomplete: ...\"). Singular, kind and short names of built-in resources are read as kubectl reads \
 them; a Namespace's name is its namespace; -n is dropped for a cluster-scoped resource.
 
@@ -216,8 +217,24 @@ fn split<T: serde::Serialize>(cluster: &str, items: Vec<T>) -> (Vec<T>, Vec<T>) 
     (theirs, owned)
 }
 
-/// What the cluster holds besides the repository: from `--roles-from` its ClusterRoles; from the cluster every
-/// ClusterRole and Role, and every binding that is not this instance's; with `--offline`, nothing.
+/// `read` with Kubernetes' default ClusterRoles under every name it does not have: what a cluster holds unless
+/// someone removed them.
+fn with_kubernetes_defaults(mut read: Vec<ClusterRole>) -> Vec<ClusterRole> {
+    let names: BTreeSet<String> = read
+        .iter()
+        .filter_map(|r| r.metadata.name.clone())
+        .collect();
+    read.extend(
+        tollgate::rbac::kubernetes_cluster_roles()
+            .into_iter()
+            .filter(|r| r.metadata.name.as_ref().is_some_and(|n| !names.contains(n))),
+    );
+    read
+}
+
+/// What the cluster holds besides the repository: from `--roles-from` its ClusterRoles (and Kubernetes' defaults
+/// it lacks); from the cluster every ClusterRole and Role, and every binding that is not this instance's; with
+/// `--offline`, Kubernetes' default ClusterRoles.
 pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others> {
     if let Some(path) = &sources.roles_from {
         let shown = path.display().to_string();
@@ -239,12 +256,15 @@ pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others>
             );
         }
         return Ok(Others {
-            cluster_roles,
+            cluster_roles: with_kubernetes_defaults(cluster_roles),
             ..Others::default()
         });
     }
     if sources.offline {
-        return Ok(Others::default());
+        return Ok(Others {
+            cluster_roles: tollgate::rbac::kubernetes_cluster_roles(),
+            ..Others::default()
+        });
     }
     runtime()?.block_on(async {
         let connection = sources.kube.connect().await?;
@@ -401,10 +421,18 @@ pub(super) fn limits(
         );
         for (what, keys) in [
             ("not applied", &drift.not_applied),
-            ("changed in the cluster", &drift.changed),
+            (
+                "different in the cluster (changed by hand, or a change not applied yet)",
+                &drift.changed,
+            ),
             (
                 "in the cluster, no longer in the repository",
                 &drift.not_in_repository,
+            ),
+            (
+                "its name held in the cluster by an object that is not tollgate's (apply reports a conflict; the \
+                 cluster's object grants instead)",
+                &drift.held_by_others,
             ),
         ] {
             if !keys.is_empty() {
@@ -413,20 +441,29 @@ pub(super) fn limits(
         }
     }
     if !unknown_roles.is_empty() {
-        out.push_str(&format!(
-            "incomplete: what these ClusterRoles grant is not known, so what they give is missing: {} (read them \
-             from the cluster, or pass --roles-from)\n",
-            unknown_roles
-                .iter()
-                .map(|r| shown(r).into_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        let names = unknown_roles
+            .iter()
+            .map(|r| shown(r).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Read from the cluster, a bound ClusterRole that is nowhere does not exist: the authorizer skips the binding.
+        out.push_str(&if cluster_bindings_included {
+            format!(
+                "note: bound ClusterRoles that neither the repository nor the cluster defines, so they grant nothing \
+                 until someone creates them: {names}\n"
+            )
+        } else {
+            format!(
+                "incomplete: what these ClusterRoles grant is not known, so what they give is missing: {names} (read \
+                 them from the cluster, or pass --roles-from)\n"
+            )
+        });
     }
     if !cluster_bindings_included {
         out.push_str(
             "only the repository's bindings answered: the cluster's own (its defaults for system:authenticated, \
-             hand-made ones) were not read\n",
+             hand-made ones) were not read, and Kubernetes' ClusterRoles (admin, edit, view, ...) were taken as \
+             Kubernetes v1.34 defines them\n",
         );
     }
     out

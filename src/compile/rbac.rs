@@ -254,9 +254,12 @@ fn impersonation_role_name(client: &str) -> String {
 /// How the names of impersonation ClusterRoles start; no other role's name can (role names have no `:`).
 pub const IMPERSONATION_ROLE_PREFIX: &str = "tollgate:impersonate:";
 
+/// The name of an environment's session Role is this and the environment's name.
+pub const SESSION_ROLE_PREFIX: &str = "tollgate:session:";
+
 /// The Role of an environment's sessions, in the environment's namespace; its bindings come from grants.
 fn session_role_name(environment: &str) -> String {
-    format!("tollgate:session:{environment}")
+    format!("{SESSION_ROLE_PREFIX}{environment}")
 }
 
 /// For each environment of the cluster, the Role that lets the people granted it start and use its sessions.

@@ -70,7 +70,7 @@ fn role_name(role_ref_name: &str) -> String {
 }
 
 /// The subject a binding's subject entry is, as people know it; `None` for a kind RBAC does not have.
-fn subject_name(subject: Subject, clients_namespace: &str) -> Option<SubjectName> {
+pub(super) fn subject_name(subject: Subject, clients_namespace: &str) -> Option<SubjectName> {
     let name = subject.name;
     Some(match subject.kind.as_str() {
         "ServiceAccount" => {

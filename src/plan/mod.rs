@@ -4,6 +4,7 @@
 pub mod access;
 pub mod diff;
 pub mod saved;
+pub mod second_look;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -234,6 +235,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Roles gained and lost per subject (user, group, client or ServiceAccount), read from the bindings.
     pub access: Vec<AccessChange>,
+    /// Powers over other people's access or data that subjects gain (escalate, bind, impersonate, secrets, exec,
+    /// ...): what a second reviewer should look at; `plan --detailed-exitcode` exits 3 when there are any.
+    pub second_look: Vec<second_look::SecondLook>,
     /// Set when the plan deletes more than Settings' `spec.deletionGuard` allows; apply then refuses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_guard: Option<DeletionGuardViolation>,
@@ -416,6 +420,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         .collect();
     let access = access::access_changes(desired, live, &owned, &unchanged);
     let deletion_guard = deletion_guard(desired, live, &owned, &changes, &access);
+    let second_look = second_look::second_looks(desired, live, &owned, &changes);
     let (peers, peers_unknown) = planned_peers(desired, live);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -423,6 +428,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         against,
         summary,
         access,
+        second_look,
         changes,
         deletion_guard,
         peers,

@@ -120,6 +120,38 @@ pub fn human(plan: &Plan, color: bool) -> String {
             }
         }
     }
+    if !plan.second_look.is_empty() {
+        let lines = crate::plan::second_look::lines(&plan.second_look);
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.bold(&p.magenta("Needs a second look (power over other people's access or data):"))
+        );
+        for line in lines {
+            let place = match line.namespace {
+                Some(namespace) => format!("in {}", shown(namespace)),
+                None => "cluster-wide".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {} {place}: {}",
+                line.subject.kind,
+                shown(&line.subject.name),
+                p.magenta(&format!("+ {}", shown(&line.powers.join(", "))))
+            );
+            let _ = writeln!(
+                out,
+                "      via {} -> {}{}",
+                shown(line.binding),
+                shown(line.role),
+                if line.sources.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", shown(&line.sources.join(", ")))
+                }
+            );
+        }
+    }
     if !plan.peers.is_empty() || plan.peers_unknown.is_some() {
         let _ = writeln!(out, "\n{}", p.bold("WireGuard peers (with --publish):"));
         for change in &plan.peers {

@@ -59,6 +59,36 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if !plan.second_look.is_empty() {
+        out.push_str(
+            "#### Needs a second look\n\n> [!IMPORTANT]\n> These changes give power over other people's access or \
+             data.\n\n| subject | gains | where | via | from |\n| --- | --- | --- | --- | --- |\n",
+        );
+        for line in crate::plan::second_look::lines(&plan.second_look) {
+            let _ = writeln!(
+                out,
+                "| {} {} | {} | {} | {} → {} | {} |",
+                line.subject.kind,
+                code(&line.subject.name),
+                line.powers
+                    .iter()
+                    .map(|p| crate::text::shown(p)
+                        .replace('|', "\\|")
+                        .replace('<', "&lt;"))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
+                line.namespace.map_or("cluster-wide".to_owned(), code),
+                code(line.binding),
+                code(line.role),
+                line.sources
+                    .iter()
+                    .map(|s| code(s))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            );
+        }
+        out.push('\n');
+    }
     if !plan.peers.is_empty() || plan.peers_unknown.is_some() {
         out.push_str("#### WireGuard peers\n\n");
         for change in &plan.peers {

@@ -1,0 +1,783 @@
+//! The plan's gate: changes that give someone power over other people's access or data (escalate, bind,
+//! impersonate, ServiceAccount tokens, reading secrets, exec and attach, the nodes' proxy, every verb on everything,
+//! a session with access to its node) are listed apart from the rest, so that a reviewer sees them and CI can ask
+//! for a second approval (`plan --detailed-exitcode` exits 3).
+//!
+//! "Gains" is decided by Kubernetes' RBAC semantics ([`crate::rbac`]), not by role names: a subject gains a power
+//! when the roles and bindings after the plan allow it and tollgate's live ones do not. Bindings to Kubernetes'
+//! own ClusterRoles (`admin`, `edit`, `view`, ...) are read with their default rules
+//! ([`crate::rbac::kubernetes_cluster_roles`]). Only the subjects of bindings the plan writes, or of bindings to
+//! roles it writes, are asked about: everyone else's access stays as it is.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::PodTemplate;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use serde::Serialize;
+
+use super::access::{SubjectName, subject_name};
+use super::{Action, Change, Owned};
+use crate::objects::{DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, SOURCE_ANNOTATION};
+use crate::rbac::{ObjectName, Policy, Request, UserInfo};
+
+/// What a change may give someone that deserves a second reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Power {
+    /// Every verb on every resource of every group (`*` on `*.*`), as Kubernetes' `cluster-admin` holds.
+    Everything,
+    /// `escalate` on roles or ClusterRoles: write rules one does not hold.
+    Escalate,
+    /// `bind` on roles or ClusterRoles: bind roles one does not hold.
+    Bind,
+    /// `impersonate` users, groups or ServiceAccounts: act as someone else.
+    Impersonate,
+    /// `create serviceaccounts/token`: mint tokens of ServiceAccounts.
+    ServiceAccountTokens,
+    /// `get`, `list` or `watch` secrets.
+    ReadSecrets,
+    /// `create pods/exec`: run commands in other people's containers.
+    Exec,
+    /// `create pods/attach`: attach to other people's containers.
+    Attach,
+    /// `nodes/proxy`: the kubelet's API, which runs commands in any pod of a node.
+    NodeProxy,
+    /// A session environment whose pods run privileged, with a powerful capability, or in a host namespace or
+    /// path.
+    HostAccessSession,
+}
+
+impl Power {
+    /// The power in words, for the human and markdown plans.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Power::Everything => "every verb on every resource (cluster-admin)",
+            Power::Escalate => "escalate roles (write rules it does not hold)",
+            Power::Bind => "bind roles (grant roles it does not hold)",
+            Power::Impersonate => "impersonate users, groups or ServiceAccounts",
+            Power::ServiceAccountTokens => "create ServiceAccount tokens",
+            Power::ReadSecrets => "read secrets",
+            Power::Exec => "exec into pods",
+            Power::Attach => "attach to pods",
+            Power::NodeProxy => "the nodes' kubelet API (nodes/proxy)",
+            Power::HostAccessSession => "a session with access to its node",
+        }
+    }
+
+    /// The requests that show the power, each with whether it is asked in a namespace.
+    fn probes(self) -> Vec<(Request, bool)> {
+        let request =
+            |verb: &str, group: &str, resource: &str, subresource: &str| Request::Resource {
+                verb: verb.to_owned(),
+                api_group: group.to_owned(),
+                resource: resource.to_owned(),
+                subresource: subresource.to_owned(),
+                name: String::new(),
+                namespace: String::new(),
+            };
+        const RBAC: &str = "rbac.authorization.k8s.io";
+        match self {
+            // Only a rule of `*` verbs, groups and resources matches a request of `*` for each.
+            Power::Everything => vec![(request("*", "*", "*", ""), true)],
+            Power::Escalate => vec![
+                (request("escalate", RBAC, "roles", ""), true),
+                (request("escalate", RBAC, "clusterroles", ""), false),
+            ],
+            Power::Bind => vec![
+                (request("bind", RBAC, "roles", ""), true),
+                (request("bind", RBAC, "clusterroles", ""), false),
+            ],
+            Power::Impersonate => vec![
+                (request("impersonate", "", "users", ""), false),
+                (request("impersonate", "", "groups", ""), false),
+                (request("impersonate", "", "serviceaccounts", ""), true),
+            ],
+            Power::ServiceAccountTokens => {
+                vec![(request("create", "", "serviceaccounts", "token"), true)]
+            }
+            Power::ReadSecrets => ["get", "list", "watch"]
+                .into_iter()
+                .map(|verb| (request(verb, "", "secrets", ""), true))
+                .collect(),
+            // Before Kubernetes v1.31 a WebSocket exec or attach needed only `get`.
+            Power::Exec => ["create", "get"]
+                .into_iter()
+                .map(|verb| (request(verb, "", "pods", "exec"), true))
+                .collect(),
+            Power::Attach => ["create", "get"]
+                .into_iter()
+                .map(|verb| (request(verb, "", "pods", "attach"), true))
+                .collect(),
+            Power::NodeProxy => ["get", "create"]
+                .into_iter()
+                .map(|verb| (request(verb, "", "nodes", "proxy"), false))
+                .collect(),
+            Power::HostAccessSession => Vec::new(),
+        }
+    }
+
+    /// The powers asked of the authorizer, strongest first.
+    const RBAC: [Power; 9] = [
+        Power::Everything,
+        Power::Escalate,
+        Power::Bind,
+        Power::Impersonate,
+        Power::ServiceAccountTokens,
+        Power::ReadSecrets,
+        Power::Exec,
+        Power::Attach,
+        Power::NodeProxy,
+    ];
+}
+
+/// One power one subject gains with the plan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondLook {
+    /// Who gains it.
+    pub subject: SubjectName,
+    /// What.
+    pub power: Power,
+    /// Where: a namespace, or `None` for the whole cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The binding that gives it, as `Kind namespace/name`.
+    pub binding: String,
+    /// The role that binding refers to, as `Kind namespace/name`.
+    pub role: String,
+    /// What exactly: the request the roles now allow, as for `kubectl auth can-i` (`create pods/exec`,
+    /// `impersonate serviceaccounts`); for a session, its environment and why it reaches its node (`environment
+    /// debug: privileged, NET_ADMIN`).
+    pub detail: String,
+    /// The repository files the binding comes from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+}
+
+/// An RBAC object as the authorizer reads it, from a manifest tollgate compiled or read.
+fn parse<T: serde::de::DeserializeOwned>(manifest: &Manifest) -> Option<T> {
+    serde_json::from_str(manifest.json()).ok()
+}
+
+/// The policy of `objects` (tollgate's RBAC objects on one side of the plan) with Kubernetes' default ClusterRoles
+/// under every name tollgate does not define.
+fn policy<'o>(objects: impl Iterator<Item = (&'o ObjectKey, &'o Manifest)>) -> Policy {
+    let mut cluster_roles: BTreeMap<String, ClusterRole> = crate::rbac::kubernetes_cluster_roles()
+        .into_iter()
+        .filter_map(|r| Some((r.metadata.name.clone()?, r)))
+        .collect();
+    let (mut roles, mut cluster_bindings, mut bindings) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, manifest) in objects {
+        match key.kind {
+            ObjectKind::ClusterRole => {
+                if let Some(role) = parse::<ClusterRole>(manifest) {
+                    cluster_roles.insert(key.name.clone(), role);
+                }
+            }
+            ObjectKind::Role => roles.extend(parse::<Role>(manifest)),
+            ObjectKind::ClusterRoleBinding => {
+                cluster_bindings.extend(parse::<ClusterRoleBinding>(manifest));
+            }
+            ObjectKind::RoleBinding => bindings.extend(parse::<RoleBinding>(manifest)),
+            _ => {}
+        }
+    }
+    Policy::new(
+        cluster_roles.into_values(),
+        roles,
+        cluster_bindings,
+        bindings,
+    )
+}
+
+/// Why sessions from this PodTemplate reach their node: privileged, a capability that reaches past the container,
+/// a host namespace, a hostPath volume; `None` for an ordinary pod.
+fn host_access(template: &PodTemplate) -> Option<String> {
+    const POWERFUL: [&str; 6] = [
+        "ALL",
+        "SYS_ADMIN",
+        "NET_ADMIN",
+        "SYS_PTRACE",
+        "SYS_MODULE",
+        "NET_RAW",
+    ];
+    let spec = template.template.as_ref()?.spec.as_ref()?;
+    let mut why = Vec::new();
+    for (set, name) in [
+        (spec.host_network, "hostNetwork"),
+        (spec.host_pid, "hostPID"),
+        (spec.host_ipc, "hostIPC"),
+    ] {
+        if set == Some(true) {
+            why.push(name.to_owned());
+        }
+    }
+    if spec.volumes.iter().flatten().any(|v| v.host_path.is_some()) {
+        why.push("hostPath".to_owned());
+    }
+    for container in &spec.containers {
+        let Some(context) = &container.security_context else {
+            continue;
+        };
+        if context.privileged == Some(true) {
+            why.push("privileged".to_owned());
+        }
+        let added = context
+            .capabilities
+            .iter()
+            .flat_map(|c| c.add.iter().flatten());
+        for capability in added {
+            let bare = capability.trim_start_matches("CAP_").to_ascii_uppercase();
+            if POWERFUL.contains(&bare.as_str()) {
+                why.push(capability.clone());
+            }
+        }
+    }
+    why.dedup();
+    (!why.is_empty()).then(|| why.join(", "))
+}
+
+/// The identity a binding subject stands for, as the authorizer would see it with nothing else: a user with no
+/// groups, a group's member with no other group, a ServiceAccount with its own groups.
+fn identity(
+    subject: &crate::objects::Subject,
+    binding_namespace: Option<&str>,
+) -> Option<UserInfo> {
+    match subject.kind.as_str() {
+        "User" => Some(UserInfo {
+            name: subject.name.clone(),
+            groups: Vec::new(),
+        }),
+        "Group" => Some(UserInfo {
+            name: String::new(),
+            groups: vec![subject.name.clone()],
+        }),
+        "ServiceAccount" => {
+            let namespace = subject
+                .namespace
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .or(binding_namespace)?;
+            Some(UserInfo::service_account(namespace, &subject.name))
+        }
+        _ => None,
+    }
+}
+
+fn shown_object(kind: &str, object: &ObjectName) -> String {
+    format!("{kind} {object}")
+}
+
+/// The powers subjects gain with `changes`: for each subject of a binding the plan creates or changes, or of a
+/// binding to a role it creates or changes (a ClusterRole aggregated into another counts as a change of that one),
+/// every [`Power`] the roles and bindings after the plan (`after`: desired, less conflicts) allow it, cluster-wide
+/// or in a namespace one of its bindings names, and tollgate's live ones do not; and for each subject of a binding
+/// to a session environment's Role whose pods reach their node, the session, unless it had it already. Sorted by
+/// subject, then power.
+pub fn second_looks(
+    desired: &DesiredState,
+    live: &LiveState,
+    owned: &Owned<'_>,
+    changes: &[Change],
+) -> Vec<SecondLook> {
+    let written: BTreeSet<&ObjectKey> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .map(|c| &c.object)
+        .collect();
+    let concerns = |kind: ObjectKind| {
+        kind.is_binding()
+            || matches!(
+                kind,
+                ObjectKind::Role | ObjectKind::ClusterRole | ObjectKind::PodTemplate
+            )
+    };
+    if !written.iter().any(|k| concerns(k.kind)) {
+        return Vec::new();
+    }
+    let after: Vec<(&ObjectKey, &Manifest)> = desired
+        .objects
+        .iter()
+        .filter(|(key, _)| !live.objects.contains_key(*key) || owned.contains(key))
+        .collect();
+    let before: Vec<(&ObjectKey, &Manifest)> = live
+        .objects
+        .iter()
+        .filter(|(key, _)| owned.contains(key))
+        .collect();
+
+    // Roles the plan writes, with every aggregated ClusterRole that selects a written one.
+    let mut changed_roles: BTreeSet<ObjectName> = written
+        .iter()
+        .filter(|k| matches!(k.kind, ObjectKind::Role | ObjectKind::ClusterRole))
+        .map(|k| ObjectName {
+            namespace: k.namespace.clone(),
+            name: k.name.clone(),
+        })
+        .collect();
+    let after_policy = policy(after.iter().copied());
+    let aggregating: Vec<ClusterRole> = after
+        .iter()
+        .filter(|(k, _)| k.kind == ObjectKind::ClusterRole)
+        .filter_map(|(_, m)| parse::<ClusterRole>(m))
+        .filter(|r| r.aggregation_rule.is_some())
+        .collect();
+    for role in &aggregating {
+        let name = ObjectName {
+            namespace: None,
+            name: role.metadata.name.clone().unwrap_or_default(),
+        };
+        if !changed_roles.contains(&name) && aggregates_a_change(role, &after, &changed_roles) {
+            changed_roles.insert(name);
+        }
+    }
+
+    // Session Roles whose environment reaches its node after the plan, and whether it did before.
+    let template = |objects: &[(&ObjectKey, &Manifest)], namespace: &str, environment: &str| {
+        let name = crate::compile::sessions::pod_template_name(environment);
+        objects
+            .iter()
+            .find(|(k, _)| {
+                k.kind == ObjectKind::PodTemplate
+                    && k.namespace.as_deref() == Some(namespace)
+                    && k.name == name
+            })
+            .and_then(|(_, m)| parse::<PodTemplate>(m))
+            .and_then(|t| host_access(&t))
+    };
+
+    // Every subject of the after side with the namespaces its RoleBindings name, and the subjects to ask about.
+    let mut namespaces: BTreeMap<SubjectName, BTreeSet<String>> = BTreeMap::new();
+    let mut to_ask: BTreeMap<SubjectName, UserInfo> = BTreeMap::new();
+    let mut looks = BTreeSet::new();
+    for (key, manifest) in &after {
+        if !key.kind.is_binding() {
+            continue;
+        }
+        let Some(binding) = manifest.binding() else {
+            continue;
+        };
+        let role = ObjectName {
+            namespace: (binding.role_ref.kind == "Role")
+                .then(|| key.namespace.clone())
+                .flatten(),
+            name: binding.role_ref.name.clone(),
+        };
+        let binding_changed = written.contains(key) || changed_roles.contains(&role);
+        let session = key
+            .namespace
+            .as_deref()
+            .zip(
+                binding
+                    .role_ref
+                    .name
+                    .strip_prefix(crate::compile::SESSION_ROLE_PREFIX),
+            )
+            .filter(|_| binding.role_ref.kind == "Role");
+        // Per binding, not per subject: whether its environment reaches the node now, and did before.
+        let reaching = session.and_then(|(namespace, environment)| {
+            let detail = template(&after, namespace, environment)?;
+            let before_binding = template(&before, namespace, environment)
+                .and_then(|_| before.iter().find(|(k, _)| *k == *key))
+                .and_then(|(_, m)| m.binding())
+                .filter(|b| b.role_ref == binding.role_ref);
+            Some((namespace, environment, detail, before_binding))
+        });
+        for subject in &binding.subjects {
+            let Some(name) = subject_name(subject.clone(), &desired.clients_namespace) else {
+                continue;
+            };
+            if let Some(namespace) = &key.namespace {
+                namespaces
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(namespace.clone());
+            }
+            if binding_changed && let Some(info) = identity(subject, key.namespace.as_deref()) {
+                to_ask.entry(name.clone()).or_insert(info);
+            }
+            // A session that reaches its node: new to this subject, or newly reaching it.
+            if let Some((namespace, environment, detail, before_binding)) = &reaching {
+                let had = before_binding
+                    .as_ref()
+                    .is_some_and(|b| b.subjects.contains(subject));
+                if !had {
+                    looks.insert(SecondLook {
+                        subject: name.clone(),
+                        power: Power::HostAccessSession,
+                        namespace: Some((*namespace).to_owned()),
+                        binding: shown_object(
+                            "RoleBinding",
+                            &ObjectName {
+                                namespace: key.namespace.clone(),
+                                name: key.name.clone(),
+                            },
+                        ),
+                        role: format!("Role {namespace}/{}", binding.role_ref.name),
+                        detail: format!("environment {environment}: {detail}"),
+                        sources: sources(manifest),
+                    });
+                }
+            }
+        }
+    }
+    if to_ask.is_empty() {
+        return looks.into_iter().collect();
+    }
+    let before_policy = policy(before.iter().copied());
+    let files: BTreeMap<ObjectName, Vec<String>> = after
+        .iter()
+        .filter(|(k, _)| k.kind.is_binding())
+        .map(|(k, m)| {
+            (
+                ObjectName {
+                    namespace: k.namespace.clone(),
+                    name: k.name.clone(),
+                },
+                sources(m),
+            )
+        })
+        .collect();
+    // Every probe of every power, numbered; what each role allows is worked out once per role (its rules are one
+    // slice of the policy, shared by all its bindings), as a bit per probe.
+    let probes: Vec<(Power, Request, bool)> = Power::RBAC
+        .into_iter()
+        .flat_map(|power| {
+            power
+                .probes()
+                .into_iter()
+                .map(move |(probe, namespaced)| (power, probe, namespaced))
+        })
+        .collect();
+    let mut masks: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    let mut mask_of = |rules: &[k8s_openapi::api::rbac::v1::PolicyRule]| -> u64 {
+        *masks
+            .entry((rules.as_ptr() as usize, rules.len()))
+            .or_insert_with(|| {
+                probes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (_, probe, _))| {
+                        rules
+                            .iter()
+                            .any(|r| crate::rbac::rule_allows_some_name(probe, r))
+                    })
+                    .fold(0, |mask, (bit, _)| mask | 1 << bit)
+            })
+    };
+    for (subject, info) in &to_ask {
+        let after_held = Held::of(after_policy.held_by(info), &mut mask_of);
+        let before_held = Held::of(before_policy.held_by(info), &mut mask_of);
+        let scopes: Vec<Option<&String>> = std::iter::once(None)
+            .chain(namespaces.get(subject).into_iter().flatten().map(Some))
+            .collect();
+        // A scope where the subject gains every verb on everything lists only that; a power the subject keeps
+        // cluster-wide is not listed in a namespace.
+        let mut everything: BTreeSet<Option<&String>> = BTreeSet::new();
+        let mut cluster_wide: BTreeSet<Power> = BTreeSet::new();
+        for power in Power::RBAC {
+            for scope in &scopes {
+                if scope.is_some() && cluster_wide.contains(&power) {
+                    continue;
+                }
+                if power != Power::Everything
+                    && (everything.contains(scope) || everything.contains(&None))
+                {
+                    continue;
+                }
+                let mut gained = None;
+                let mut held = false;
+                for (bit, (_, probe, namespaced)) in probes.iter().enumerate() {
+                    if probes[bit].0 != power || (scope.is_some() && !namespaced) {
+                        continue;
+                    }
+                    let Some(grant) = after_held.first(*scope, bit) else {
+                        continue;
+                    };
+                    if before_held.first(*scope, bit).is_some() {
+                        held = true;
+                    } else {
+                        gained = Some((grant, asked(probe)));
+                        break;
+                    }
+                }
+                if scope.is_none() && (held || gained.is_some()) {
+                    cluster_wide.insert(power);
+                }
+                let Some((grant, detail)) = gained else {
+                    continue;
+                };
+                if power == Power::Everything {
+                    everything.insert(*scope);
+                }
+                let binding_kind = if grant.binding.namespace.is_some() {
+                    "RoleBinding"
+                } else {
+                    "ClusterRoleBinding"
+                };
+                let role_kind = if grant.role.namespace.is_some() {
+                    "Role"
+                } else {
+                    "ClusterRole"
+                };
+                looks.insert(SecondLook {
+                    subject: subject.clone(),
+                    power,
+                    namespace: scope.cloned(),
+                    binding: shown_object(binding_kind, grant.binding),
+                    role: shown_object(role_kind, &grant.role),
+                    detail,
+                    sources: files.get(grant.binding).cloned().unwrap_or_default(),
+                });
+            }
+        }
+    }
+    looks.into_iter().collect()
+}
+
+/// One identity's bindings on one side of the plan, each with the probes its role allows (bits): cluster-wide ones,
+/// then each namespace's, in Kubernetes' visiting order.
+struct Held<'p> {
+    cluster_wide: Vec<(crate::rbac::HeldRef<'p>, u64)>,
+    by_namespace: BTreeMap<&'p str, Vec<(crate::rbac::HeldRef<'p>, u64)>>,
+}
+
+impl<'p> Held<'p> {
+    fn of(
+        held: impl Iterator<Item = crate::rbac::HeldRef<'p>>,
+        mask_of: &mut impl FnMut(&[k8s_openapi::api::rbac::v1::PolicyRule]) -> u64,
+    ) -> Held<'p> {
+        let mut out = Held {
+            cluster_wide: Vec::new(),
+            by_namespace: BTreeMap::new(),
+        };
+        for h in held {
+            let mask = mask_of(h.rules);
+            match h.namespace {
+                None => out.cluster_wide.push((h, mask)),
+                Some(namespace) => out
+                    .by_namespace
+                    .entry(namespace)
+                    .or_default()
+                    .push((h, mask)),
+            }
+        }
+        out
+    }
+
+    /// The first binding that allows probe `bit` where `scope` says (cluster-wide: only ClusterRoleBindings).
+    fn first(&self, scope: Option<&String>, bit: usize) -> Option<&crate::rbac::HeldRef<'p>> {
+        let namespaced = scope
+            .and_then(|ns| self.by_namespace.get(ns.as_str()))
+            .into_iter()
+            .flatten();
+        self.cluster_wide
+            .iter()
+            .chain(namespaced)
+            .find(|(_, mask)| mask & (1 << bit) != 0)
+            .map(|(h, _)| h)
+    }
+}
+
+/// A probe as `kubectl auth can-i` writes it: `create pods/exec`, `escalate roles.rbac.authorization.k8s.io`.
+fn asked(probe: &Request) -> String {
+    match probe {
+        Request::Resource { verb, .. } if verb == "*" => {
+            "every verb on every resource (*.*)".to_owned()
+        }
+        Request::Resource {
+            verb,
+            api_group,
+            resource,
+            subresource,
+            ..
+        } => {
+            let group = if api_group.is_empty() {
+                String::new()
+            } else {
+                format!(".{api_group}")
+            };
+            let sub = if subresource.is_empty() {
+                String::new()
+            } else {
+                format!("/{subresource}")
+            };
+            format!("{verb} {resource}{group}{sub}")
+        }
+        Request::NonResource { verb, path } => format!("{verb} {path}"),
+    }
+}
+
+/// The repository files a binding comes from (its source annotation).
+fn sources(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .metadata()
+        .annotations
+        .get(SOURCE_ANNOTATION)
+        .map(|s| s.split(", ").map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Whether an aggregated ClusterRole selects one of the `changed` ClusterRoles (by the labels it has after the plan).
+fn aggregates_a_change(
+    role: &ClusterRole,
+    after: &[(&ObjectKey, &Manifest)],
+    changed: &BTreeSet<ObjectName>,
+) -> bool {
+    let Some(rule) = &role.aggregation_rule else {
+        return false;
+    };
+    after
+        .iter()
+        .filter(|(k, _)| k.kind == ObjectKind::ClusterRole)
+        .filter(|(k, _)| {
+            changed.contains(&ObjectName {
+                namespace: None,
+                name: k.name.clone(),
+            })
+        })
+        .filter_map(|(_, m)| parse::<ClusterRole>(m))
+        .any(|other| {
+            rule.cluster_role_selectors
+                .iter()
+                .flatten()
+                .any(|s| crate::rbac::selector_matches(s, other.metadata.labels.as_ref()))
+        })
+}
+
+/// Second looks that share subject, place, binding and role: one line of a rendered plan.
+#[derive(Debug)]
+pub struct Line<'p> {
+    /// Who gains.
+    pub subject: &'p SubjectName,
+    /// Where: a namespace, or `None` for the whole cluster.
+    pub namespace: Option<&'p str>,
+    /// Each power: the request now allowed (`create pods/exec`), or the session and why it counts.
+    pub powers: Vec<String>,
+    /// The binding that gives them.
+    pub binding: &'p str,
+    /// The role it refers to.
+    pub role: &'p str,
+    /// The repository files of the binding.
+    pub sources: &'p [String],
+}
+
+/// `looks` (sorted as [`second_looks`] returns them) as lines: by subject, then place and binding.
+pub fn lines(looks: &[SecondLook]) -> Vec<Line<'_>> {
+    let mut grouped: BTreeMap<(&SubjectName, Option<&str>, &str, &str), Line<'_>> = BTreeMap::new();
+    for look in looks {
+        let key = (
+            &look.subject,
+            look.namespace.as_deref(),
+            look.binding.as_str(),
+            look.role.as_str(),
+        );
+        let line = grouped.entry(key).or_insert_with(|| Line {
+            subject: &look.subject,
+            namespace: look.namespace.as_deref(),
+            powers: Vec::new(),
+            binding: &look.binding,
+            role: &look.role,
+            sources: &look.sources,
+        });
+        line.powers.push(match look.power {
+            Power::HostAccessSession => format!("{} ({})", look.power.describe(), look.detail),
+            _ => look.detail.clone(),
+        });
+    }
+    grouped.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{CompileContext, compile};
+    use crate::objects::LivePeers;
+
+    fn prod() -> DesiredState {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo");
+        let files = crate::files::read_config_files(&root).expect("example-repo reads");
+        let now = "2026-12-01T00:00:00Z".parse().expect("a timestamp");
+        let checked = crate::pipeline::check(&crate::config::load(files), now).expect("valid");
+        compile(
+            &checked.model,
+            &CompileContext {
+                cluster: "prod",
+                now,
+                revision: None,
+            },
+        )
+        .expect("compiles")
+    }
+
+    fn looks(desired: &DesiredState, live: &LiveState) -> Vec<(String, Power, Option<String>)> {
+        crate::plan::plan(desired, live, crate::plan::Against::Empty)
+            .second_look
+            .into_iter()
+            .map(|l| (l.subject.name, l.power, l.namespace))
+            .collect()
+    }
+
+    #[test]
+    fn a_power_is_flagged_only_where_it_is_new() {
+        let desired = prod();
+        let exec = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:exec");
+        assert!(
+            desired.objects.contains_key(&exec),
+            "access/incident.yaml binds exec in payments"
+        );
+        let mut live = LiveState {
+            objects: desired.objects.clone(),
+            peers: LivePeers::NotRead,
+        };
+        assert_eq!(looks(&desired, &live), [], "nothing is written");
+        // The exec binding not applied yet: bob-laptop gains exec in payments, nothing else.
+        live.objects.remove(&exec);
+        assert_eq!(
+            looks(&desired, &live),
+            [(
+                "bob-laptop".to_owned(),
+                Power::Exec,
+                Some("payments".to_owned())
+            )]
+        );
+        // ...unless tollgate's live bindings let it exec everywhere already (a binding the plan prunes).
+        let mut everywhere = desired.objects[&exec].clone();
+        everywhere.edit(|m| {
+            m["kind"] = "ClusterRoleBinding".into();
+            m["metadata"]["name"] = "tollgate:exec-everywhere".into();
+            m["metadata"]
+                .as_object_mut()
+                .expect("metadata")
+                .remove("namespace");
+        });
+        live.objects.insert(
+            ObjectKey::cluster_scoped(ObjectKind::ClusterRoleBinding, "tollgate:exec-everywhere"),
+            everywhere,
+        );
+        assert_eq!(looks(&desired, &live), []);
+    }
+
+    #[test]
+    fn a_session_counts_when_its_pods_reach_the_node() {
+        let mut template = PodTemplate::default();
+        assert_eq!(host_access(&template), None);
+        template.template = Some(
+            serde_json::from_value(serde_json::json!({
+                "spec": {
+                    "hostPID": true,
+                    "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+                    "containers": [{
+                        "name": "session",
+                        "securityContext": {"capabilities": {"add": ["CAP_SYS_ADMIN", "CHOWN"]}}
+                    }]
+                }
+            }))
+            .expect("a pod template spec"),
+        );
+        assert_eq!(
+            host_access(&template).as_deref(),
+            Some("hostPID, hostPath, CAP_SYS_ADMIN")
+        );
+    }
+}
