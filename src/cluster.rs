@@ -306,18 +306,36 @@ struct LiveMetadata {
     managed_fields: Option<Vec<LiveManager>>,
 }
 
-/// One `managedFields` entry: its manager and operation; `fieldsV1` is skipped.
+/// One `managedFields` entry: its manager and operation, and for tollgate's own apply its field set as text (plan
+/// reads which fields tollgate set to see the ones it no longer sets, `plan::diff`); other managers' field sets are
+/// dropped once the page is decoded ([`LiveManager::keep_only_applied`]).
 #[derive(serde::Deserialize, serde::Serialize)]
 struct LiveManager {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     manager: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     operation: Option<String>,
+    #[serde(rename = "fieldsV1", default, skip_serializing_if = "Option::is_none")]
+    fields_v1: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl LiveManager {
+    /// Drops the field set unless it is tollgate's server-side apply.
+    fn keep_only_applied(&mut self) {
+        if self.manager.as_deref() != Some(crate::objects::FIELD_MANAGER)
+            || self.operation.as_deref() != Some("Apply")
+        {
+            self.fields_v1 = None;
+        }
+    }
 }
 
 /// A listed object as plan compares it: with its type, which list items lack. The fields kept as text are
 /// written as they came.
-fn live_manifest(kind: ObjectKind, object: LiveObject) -> Manifest {
+fn live_manifest(kind: ObjectKind, mut object: LiveObject) -> Manifest {
+    for entry in object.metadata.managed_fields.iter_mut().flatten() {
+        entry.keep_only_applied();
+    }
     struct Typed<'o> {
         kind: ObjectKind,
         object: &'o LiveObject,
@@ -630,6 +648,7 @@ impl Cluster {
                                     .map(|e| LiveManager {
                                         manager: e.manager,
                                         operation: e.operation,
+                                        fields_v1: None,
                                     })
                                     .collect()
                             }),
@@ -773,7 +792,8 @@ mod tests {
            "annotations":{"tollgate.dev/revision":"abc"},
            "managedFields":[{"manager":"tollgate","operation":"Apply","apiVersion":"rbac.authorization.k8s.io/v1",
              "time":"2026-11-30T10:00:00Z","fieldsType":"FieldsV1",
-             "fieldsV1":{"f:metadata":{"f:labels":{"f:app.kubernetes.io/managed-by":{}}},"f:subjects":{}}}]},
+             "fieldsV1":{"f:metadata":{"f:labels":{"f:app.kubernetes.io/managed-by":{}}},"f:subjects":{}}},
+             {"manager":"kubectl-edit","operation":"Update","fieldsV1":{"f:roleRef":{}}}]},
          "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},
          "subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"tg:g:search \"x\""}]},
         {"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding",
@@ -791,7 +811,7 @@ mod tests {
             .collect();
         let first = manifests[0].value();
         // What the tree decoding wrote: the type added, every other field as listed, `metadata` cut to what plan
-        // reads and `managedFields` to who wrote them.
+        // reads and `managedFields` to who wrote them, with the field set of tollgate's own apply only.
         let expected = serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
@@ -799,7 +819,11 @@ mod tests {
                 "name": "view", "namespace": "search", "uid": "u-1", "resourceVersion": "17",
                 "labels": {"app.kubernetes.io/managed-by": "tollgate", "tollgate.dev/instance": "prod"},
                 "annotations": {"tollgate.dev/revision": "abc"},
-                "managedFields": [{"manager": "tollgate", "operation": "Apply"}],
+                "managedFields": [
+                    {"manager": "tollgate", "operation": "Apply",
+                     "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/managed-by": {}}}, "f:subjects": {}}},
+                    {"manager": "kubectl-edit", "operation": "Update"},
+                ],
             },
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
             "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "tg:g:search \"x\""}],
@@ -813,7 +837,7 @@ mod tests {
             .flatten()
             .map(|entry| entry.manager.as_deref())
             .collect();
-        assert_eq!(managers, [Some("tollgate")]);
+        assert_eq!(managers, [Some("tollgate"), Some("kubectl-edit")]);
         let binding = manifests[0].binding().expect("a binding");
         assert_eq!(binding.role_ref.name, "view");
         // An item that carries its type gets it once, from the kind listed.

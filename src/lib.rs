@@ -19,6 +19,7 @@ pub mod objects;
 pub mod pipeline;
 pub mod plan;
 pub mod publish;
+pub mod question;
 pub mod rbac;
 pub mod render;
 pub mod schema;

@@ -35,14 +35,53 @@ pub struct Checked {
 /// Validates a loaded repository; fails with every diagnostic, sorted, when anything is wrong.
 pub fn check(loaded: &LoadedRepository, now: Timestamp) -> Result<Checked, PipelineError> {
     let validation = validate(loaded, now);
-    let diagnostics = resolve_all(&validation.diagnostics, &loaded.sources);
-    match validation.model {
-        Some(model) => Ok(Checked {
-            model,
-            warnings: diagnostics,
-        }),
-        None => Err(PipelineError::Invalid(diagnostics)),
+    let Some(model) = validation.model else {
+        return Err(PipelineError::Invalid(resolve_all(
+            &validation.diagnostics,
+            &loaded.sources,
+        )));
+    };
+    // The repository's access tests: each cluster they ask is compiled and its roles and bindings asked with
+    // Kubernetes' RBAC rules; a question answered otherwise makes the repository invalid, so that nothing is
+    // planned or applied from it. A cluster that does not compile is left to the plan, which reports why.
+    let mut diagnostics = validation.diagnostics;
+    let clusters: std::collections::BTreeSet<&str> = model
+        .access_tests
+        .iter()
+        .map(|t| t.cluster.as_str())
+        .collect();
+    let mut failed = false;
+    for cluster in clusters {
+        let ctx = CompileContext {
+            cluster,
+            now,
+            revision: None,
+        };
+        let Ok(desired) = compile(&model, &ctx) else {
+            continue;
+        };
+        let roles = crate::rbac::kubernetes_cluster_roles();
+        for failure in crate::who::failing_access_tests(&model, &desired, roles, now) {
+            failed = true;
+            diagnostics.push(crate::diagnostics::Diagnostic::error(
+                "access-test-failed",
+                crate::diagnostics::Location::Field {
+                    doc: failure.doc,
+                    path: failure.path,
+                    part: crate::config::source::FieldPart::Value,
+                },
+                failure.message,
+            ));
+        }
     }
+    let diagnostics = resolve_all(&diagnostics, &loaded.sources);
+    if failed {
+        return Err(PipelineError::Invalid(diagnostics));
+    }
+    Ok(Checked {
+        model,
+        warnings: diagnostics,
+    })
 }
 
 /// Compiles and plans one cluster of a validated model.

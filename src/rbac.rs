@@ -145,6 +145,52 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The verb and what it is on, as `kubectl auth can-i` takes them: `create pods/exec`, `list
+    /// deployments.apps`, `get secrets db`, `get /metrics`.
+    pub fn kubectl_words(&self) -> String {
+        match self {
+            Request::Resource {
+                verb,
+                api_group,
+                resource,
+                subresource,
+                name,
+                ..
+            } => {
+                let mut words = format!("{verb} {resource}");
+                if !api_group.is_empty() {
+                    words.push('.');
+                    words.push_str(api_group);
+                }
+                if !subresource.is_empty() {
+                    words.push('/');
+                    words.push_str(subresource);
+                }
+                if !name.is_empty() {
+                    words.push(' ');
+                    words.push_str(name);
+                }
+                words
+            }
+            Request::NonResource { verb, path } => format!("{verb} {path}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Request {
+    /// [`Request::kubectl_words`] and where: `create pods/exec in payments`, `list pods cluster-wide`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Resource { namespace, .. } if !namespace.is_empty() => {
+                write!(f, "{} in {namespace}", self.kubectl_words())
+            }
+            Request::Resource { .. } => write!(f, "{} cluster-wide", self.kubectl_words()),
+            Request::NonResource { .. } => f.write_str(&self.kubectl_words()),
+        }
+    }
+}
+
 /// Which binding allowed a request, and through which role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -501,8 +547,7 @@ impl Policy {
 }
 
 /// Whether one rule allows the request (`RuleAllows`).
-#[cfg(test)]
-fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
+pub fn rule_allows(request: &Request, rule: &PolicyRule) -> bool {
     rule_matches(request, rule, false)
 }
 

@@ -42,6 +42,7 @@ pub fn generate() -> Vec<(String, String)> {
                 Kind::Client => schema_of::<ClientSpec>(kind),
                 Kind::Environment => schema_of::<EnvironmentSpec>(kind),
                 Kind::UserAccess => schema_of::<UserAccessSpec>(kind),
+                Kind::AccessTest => schema_of::<AccessTestSpec>(kind),
             };
             let mut text =
                 serde_json::to_string_pretty(&schema).expect("schemas serialize to JSON");

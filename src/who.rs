@@ -736,6 +736,206 @@ fn policy_of(
     (policy, unknown, sources)
 }
 
+/// A question of an `AccessTest` that the repository's roles and bindings answer otherwise than it expects.
+#[derive(Debug, Clone)]
+pub struct TestFailure {
+    /// The document the question is written in.
+    pub doc: crate::config::source::DocRef,
+    /// The question's path in it, e.g. `spec.deny[0]`.
+    pub path: String,
+    /// What is wrong, with the bindings that break it or the subjects that lack it.
+    pub message: String,
+}
+
+/// The users a question's subjects name: its users and every member of its groups, nested groups included.
+fn users_asked(
+    model: &AccessModel,
+    subjects: &crate::validate::model::Subjects,
+) -> BTreeSet<String> {
+    let mut users: BTreeSet<String> = subjects.users.iter().cloned().collect();
+    let mut pending: Vec<&String> = subjects.groups.iter().collect();
+    let mut seen: BTreeSet<&String> = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name) {
+            continue;
+        }
+        if let Some(group) = model.groups.get(name) {
+            users.extend(group.members.iter().cloned());
+            pending.extend(group.groups.iter());
+        }
+    }
+    users
+}
+
+/// Every question of the model's `AccessTest`s about `desired`'s cluster that its compiled roles and bindings, with
+/// `cluster_roles` (Kubernetes' own: the repository's win on a name), answer otherwise than expected, at `now`.
+///
+/// A user may do what they may as themselves, or through a client they own (as its ServiceAccount, or acting as
+/// its owner). `deny` fails when any user or group member (disabled and expired ones too: a grant to their group
+/// still reaches them) or client may; `allow` fails when an active user or group member, or a client, may not.
+pub fn failing_access_tests(
+    model: &AccessModel,
+    desired: &DesiredState,
+    cluster_roles: Vec<ClusterRole>,
+    now: Timestamp,
+) -> Vec<TestFailure> {
+    use crate::validate::model::Expected;
+    let questions: Vec<&crate::validate::model::AccessQuestion> = model
+        .access_tests
+        .iter()
+        .filter(|t| t.cluster == desired.cluster)
+        .flat_map(|t| &t.questions)
+        .collect();
+    if questions.is_empty() {
+        return Vec::new();
+    }
+    let others = Others {
+        cluster_roles,
+        ..Others::default()
+    };
+    let (policy, _, sources) = policy_of(desired, others);
+    let everyone = identities(model, desired, now);
+    let owners = |client: &str| -> BTreeSet<String> {
+        model
+            .clients
+            .get(client)
+            .map(|c| c.owners.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut failures = Vec::new();
+    for question in questions {
+        let users = users_asked(model, &question.subjects);
+        let clients = &question.subjects.clients;
+        // Who the answer is about, for each identity: the users it stands for, or the client.
+        let allowed: Vec<(&Who, BTreeSet<String>, crate::rbac::Grant)> = everyone
+            .iter()
+            .filter_map(|(who, identity)| {
+                let stands_for: BTreeSet<String> = match who {
+                    Who::User { name, .. } => BTreeSet::from([name.clone()]),
+                    Who::Client { name, .. } => owners(name),
+                };
+                let asked = match who {
+                    Who::User { name, .. } => users.contains(name),
+                    Who::Client { name, .. } => {
+                        clients.contains(name) || stands_for.iter().any(|u| users.contains(u))
+                    }
+                };
+                if !asked {
+                    return None;
+                }
+                let grant = policy.allows(identity, &question.request)?;
+                Some((who, stands_for, grant))
+            })
+            .collect();
+        let message = match question.expected {
+            Expected::Deny if !allowed.is_empty() => {
+                let mut through: Vec<String> = allowed
+                    .iter()
+                    .map(|(who, _, grant)| {
+                        let files = sources
+                            .get(&grant.binding)
+                            .map(|f| format!(" ({})", f.join(", ")))
+                            .unwrap_or_default();
+                        let kind = |name: &ObjectName, cluster: &str, namespaced: &str| {
+                            if name.namespace.is_some() {
+                                format!("{namespaced} {name}")
+                            } else {
+                                format!("{cluster} {name}")
+                            }
+                        };
+                        format!(
+                            "{} through {} -> {}{files}",
+                            describe(model, who),
+                            kind(&grant.binding, "ClusterRoleBinding", "RoleBinding"),
+                            kind(&grant.role, "ClusterRole", "Role"),
+                        )
+                    })
+                    .collect();
+                let more = through.len().saturating_sub(5);
+                through.truncate(5);
+                Some(format!(
+                    "`{}` must be denied, but {}{}",
+                    question.request,
+                    through.join("; "),
+                    if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ))
+            }
+            Expected::Allow => {
+                let mut lacking: Vec<String> = users
+                    .iter()
+                    .filter(|u| model.users.get(*u).is_some_and(|user| user.is_active(now)))
+                    .filter(|u| {
+                        !allowed
+                            .iter()
+                            .any(|(_, stands_for, _)| stands_for.contains(*u))
+                    })
+                    .map(|u| format!("user {u}"))
+                    .collect();
+                lacking.extend(
+                    clients
+                        .iter()
+                        .filter(|c| {
+                            !allowed.iter().any(
+                                |(who, _, _)| matches!(who, Who::Client { name, .. } if name == *c),
+                            )
+                        })
+                        .map(|c| format!("client {c}")),
+                );
+                (!lacking.is_empty()).then(|| {
+                    format!(
+                        "`{}` must be allowed, but no binding of the repository allows it to {} (as themselves or \
+                         through a client they own)",
+                        question.request,
+                        lacking.join(", ")
+                    )
+                })
+            }
+            Expected::Deny => None,
+        };
+        if let Some(message) = message {
+            failures.push(TestFailure {
+                doc: question.doc,
+                path: question.path.clone(),
+                message,
+            });
+        }
+    }
+    failures
+}
+
+/// `user alice may`, `client alice-laptop (alice's) may`, `client ci (acting as oidc:alice) may`: who an answer is
+/// about, in words, with the owners of a client.
+fn describe(model: &AccessModel, who: &Who) -> String {
+    let owners = |client: &str| {
+        let owners: Vec<&str> = model
+            .clients
+            .get(client)
+            .into_iter()
+            .flat_map(|c| c.owners.iter().map(String::as_str))
+            .collect();
+        if owners.is_empty() {
+            String::new()
+        } else {
+            format!(" (owned by {})", owners.join(", "))
+        }
+    };
+    match who {
+        Who::User { name, .. } => format!("user {name} may"),
+        Who::Client {
+            name,
+            acting_as: None,
+        } => format!("client {name}{} may", owners(name)),
+        Who::Client {
+            name,
+            acting_as: Some(owner),
+        } => format!("client {name}{}, acting as {owner}, may", owners(name)),
+    }
+}
+
 /// A compiled manifest as its k8s-openapi type; compile wrote it from that type, so it always parses.
 fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
     serde_json::from_str(json).ok()
@@ -809,6 +1009,12 @@ fn impersonated(desired: &DesiredState, client: &str) -> Option<UserInfo> {
         format!("{IMPERSONATION_ROLE_PREFIX}{client}"),
     );
     let role: ClusterRole = serde_json::from_str(desired.objects.get(&key)?.json()).ok()?;
+    acting_identity(&role)
+}
+
+/// The identity a client's impersonation ClusterRole lets it act as: its first user, with the groups it names and
+/// `system:authenticated`; `None` for a role that names no user.
+pub fn acting_identity(role: &ClusterRole) -> Option<UserInfo> {
     let names = |resource: &str| -> Vec<String> {
         role.rules
             .iter()

@@ -186,7 +186,7 @@ fn validate_reports_the_example_repo_valid() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         stdout(&output),
-        "example-repo: 26 documents in 21 files are valid\n"
+        "example-repo: 27 documents in 22 files are valid\n"
     );
 }
 
@@ -546,4 +546,77 @@ fn can_lists_every_rule_with_where_and_why() {
         String::from_utf8_lossy(&missing.stderr)
             .contains("client `nobody` is not in the repository")
     );
+}
+
+/// A copy of example-repo that a test may edit.
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = common::root().join("example-repo");
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.unwrap();
+        let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    dir
+}
+
+/// An access test the grants break refuses the repository: `validate` and `plan` exit 1 with the test's file, line
+/// and question, and the binding (with its files) that breaks a `deny`, or who lacks an `allow`.
+#[test]
+fn an_access_test_that_does_not_hold_refuses_the_repository() {
+    let repo = example_copy();
+    // bob's incident grant (access/incident.yaml) gives his client exec in payments on prod: a team member may not.
+    // carol (payments) has no client and prod gives the team nothing as themselves: she cannot deploy.
+    std::fs::write(
+        repo.path().join("tests/payments.yaml"),
+        "apiVersion: tollgate.dev/v1alpha1\nkind: AccessTest\nmetadata:\n  name: payments\nspec:\n  cluster: prod\n  \
+         deny:\n    - subjects: {groups: [payments]}\n      verb: create\n      resource: pods/exec\n      \
+         namespace: payments\n  allow:\n    - subjects: {users: [carol], clients: [ci-deployer]}\n      verb: create\n      \
+         resource: deploy\n      namespace: payments\n",
+    )
+    .unwrap();
+    let path = repo.path().to_str().unwrap();
+    let validate = tollgate(&["validate", "--repo", path]);
+    assert_eq!(validate.status.code(), Some(1));
+    let text = stdout(&validate);
+    assert!(
+        text.contains(
+            "error[access-test-failed]: tests/payments.yaml:8:7: spec.deny[0]: `create pods/exec in payments` must be \
+             denied, but client bob-laptop (owned by bob) may through RoleBinding payments/tollgate:exec -> \
+             ClusterRole tollgate:exec (access/incident.yaml)"
+        ),
+        "{text}"
+    );
+    // ci-deployer deploys in payments (access/ci.yaml); only carol lacks it.
+    assert!(
+        text.contains(
+            "error[access-test-failed]: tests/payments.yaml:13:7: spec.allow[0]: `create deployments.apps in payments` \
+             must be allowed, but no binding of the repository allows it to user carol (as themselves or through a \
+             client they own)"
+        ),
+        "{text}"
+    );
+    let plan = tollgate(&["plan", "--repo", path, "--cluster", "prod", "--offline"]);
+    assert_eq!(plan.status.code(), Some(1));
+    assert_eq!(stdout(&plan), "", "nothing is planned");
+    // The other cluster is not asked: staging plans.
+    let staging = tollgate(&["plan", "--repo", path, "--cluster", "staging", "--offline"]);
+    assert_eq!(
+        staging.status.code(),
+        Some(1),
+        "the repository as a whole is refused"
+    );
+
+    // When the incident grant expires, the deny holds; carol still lacks the allow.
+    let later = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["validate", "--repo", path, "--now", "2027-04-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    let text = stdout(&later);
+    assert!(!text.contains("spec.deny[0]"), "{text}");
+    assert!(text.contains("spec.allow[0]"), "{text}");
 }

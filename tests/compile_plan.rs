@@ -181,7 +181,7 @@ fn changed_role_ref_is_a_replace_and_unowned_objects_are_conflicts() {
 }
 
 /// The example organisation compiled with its `UserAccess` files left out (every grant removed), or with its
-/// Settings' deletion guard rewritten.
+/// Settings' deletion guard rewritten; without its access test.
 fn desired_from(
     now: jiff::Timestamp,
     edit: impl Fn(&str, &str) -> Option<String>,
@@ -190,6 +190,8 @@ fn desired_from(
         tollgate::files::read_config_files(&common::root().join("example-repo"))
             .expect("readable")
             .into_iter()
+            // example-repo's access test asks for grants these plans take away.
+            .filter(|file| !file.path.starts_with("tests/"))
             .filter_map(|file| {
                 let text = String::from_utf8(file.content.expect("readable")).expect("UTF-8");
                 edit(&file.path, &text).map(|text| (file.path, text.into_bytes()))

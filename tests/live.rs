@@ -395,7 +395,8 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
         &applier,
         &plan_args(repo, "prod", &["--out", saved, "--detailed-exitcode"]),
     );
-    assert_exit(&out, 2);
+    // 3, not 2: the first apply gives exec in payments and in the toolbox sessions (a second look).
+    assert_exit(&out, 3);
     let out = plane.tollgate(&applier, &["apply", saved, "--yes"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("Apply complete"), "{}", stdout(&out));
@@ -1558,6 +1559,25 @@ async fn the_plan_flags_exactly_the_powers_the_authorizer_newly_allows() {
         ),
     )
     .expect("write deployer.yaml");
+    // example-repo's access test forbids exactly that in prod: the repository is refused, naming the binding.
+    let refused = plane.tollgate(
+        &applier,
+        &plan_args(
+            path,
+            "staging",
+            &["--output", "json", "--detailed-exitcode"],
+        ),
+    );
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused).contains("tests/prod.yaml:")
+            && stderr(&refused)
+                .contains("`get secrets in payments` must be denied, but client ci-deployer")
+            && stderr(&refused).contains("RoleBinding payments/tollgate:deployer"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::remove_file(repo.path().join("tests/prod.yaml")).expect("remove the access test");
     let secrets = plan(&plane, 3);
     let looks = secrets["secondLook"].as_array().expect("secondLook");
     let places: BTreeSet<(&str, &str, &str)> = looks
@@ -1629,4 +1649,41 @@ async fn the_plan_flags_exactly_the_powers_the_authorizer_newly_allows() {
             && l["subject"]["name"] == "ci-deployer"),
         "{looks:?}"
     );
+
+    // Back to unprivileged, and the capabilities it dropped no longer written: fields tollgate set and no longer
+    // sets are changes, and the apply removes them from the cluster.
+    let unprivileged = text.replace("  capabilities:\n    drop: [ALL]\n", "");
+    assert_ne!(unprivileged, text, "toolbox.yaml drops capabilities");
+    std::fs::write(&toolbox, unprivileged).expect("write toolbox.yaml");
+    let dropped = plan(&plane, 2);
+    let fields: Vec<&str> = dropped["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["object"]["kind"] == "PodTemplate")
+        .flat_map(|c| c["fields"].as_array().into_iter().flatten())
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"template.spec.containers[name=session].securityContext.capabilities"),
+        "{fields:?}"
+    );
+    apply(&plane);
+    let out = plane.kubectl(&[
+        "get",
+        "podtemplate",
+        "-n",
+        "sessions-toolbox",
+        "tollgate-session-toolbox",
+        "-o",
+        "jsonpath={.template.spec.containers[0].securityContext}",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("capabilities"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"privileged\":false"),
+        "{}",
+        stdout(&out)
+    );
+    plan(&plane, 0);
 }

@@ -47,6 +47,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (checked, now) = validated(&args.repo, None)?;
     let model = &checked.model;
+    if args.subject.is_empty() {
+        anyhow::bail!("SUBJECT is empty: expected `user/NAME`, `client/NAME` or a name");
+    }
     let subject = match args.subject.split_once('/') {
         Some(("user" | "client", "")) => anyhow::bail!(
             "SUBJECT `{}` has no name: expected `user/NAME` or `client/NAME`",

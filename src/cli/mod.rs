@@ -14,7 +14,6 @@ mod controller;
 mod gateway;
 mod plan;
 mod render;
-mod resources;
 mod schema;
 mod status;
 mod validate;

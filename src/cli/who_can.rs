@@ -70,141 +70,21 @@ pub struct Sources {
     kube: KubeArgs,
 }
 
-/// Whether `segment` is an API version (`v1`, `v1beta1`, `v2alpha1`), as in `deployments.v1.apps`.
-fn is_version(segment: &str) -> bool {
-    let Some(rest) = segment.strip_prefix('v') else {
-        return false;
-    };
-    let after_major = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    if after_major.len() == rest.len() {
-        return false;
-    }
-    if after_major.is_empty() {
-        return true;
-    }
-    ["alpha", "beta"].iter().any(|stage| {
-        after_major
-            .strip_prefix(stage)
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-    })
-}
-
-/// The question, as the API server's request info would describe it: RESOURCE as kubectl reads it
-/// (`resource[.version][.group][/subresource]`, singular, kind and short names of built-in resources; or a path),
-/// a Namespace's name as its namespace, no namespace for a cluster-scoped resource. What was read differently from
-/// what was written is said on stderr.
+/// The question, as the API server's request info would describe it ([`tollgate::question::parse`]); what was read
+/// differently from what was written is said on stderr.
 fn question(
     verb: &str,
     resource: &str,
     name: Option<&str>,
     namespace: Option<&str>,
 ) -> anyhow::Result<Request> {
-    if verb.is_empty() {
-        anyhow::bail!("VERB is empty; expected e.g. get, list, create, delete");
+    // What was typed is shown escaped: an argument may hold terminal control sequences.
+    let (request, notices) = tollgate::question::parse(verb, resource, name, namespace)
+        .map_err(|error| anyhow::anyhow!("{}", shown(&error.0)))?;
+    for notice in notices {
+        eprintln!("{}", shown(&notice.to_string()));
     }
-    if !tollgate::validate::values::VERBS.contains(&verb) {
-        eprintln!(
-            "warning: `{verb}` is not a verb the API server uses (RBAC matches verbs exactly, in lower case)"
-        );
-    }
-    let namespace = namespace.filter(|n| !n.is_empty());
-    if resource.starts_with('/') {
-        if name.is_some() || namespace.is_some() {
-            eprintln!("warning: a non-resource URL has no name or namespace; they are ignored");
-        }
-        return Ok(Request::NonResource {
-            verb: verb.to_owned(),
-            path: resource.to_owned(),
-        });
-    }
-    let malformed = || {
-        anyhow::anyhow!(
-            "RESOURCE `{resource}` is not a resource: expected resource[.group][/subresource] as for kubectl, e.g. \
-             pods, pods/log, deployments.apps, deployments.apps/scale; or a URL path starting with /"
-        )
-    };
-    let (written, subresource) = match resource.split_once('/') {
-        Some((_, sub)) if sub.is_empty() || sub.contains('/') => return Err(malformed()),
-        Some((written, sub)) => (written, sub),
-        None => (resource, ""),
-    };
-    let (plural, group) = match written.split_once('.') {
-        Some((plural, rest)) => match rest.split_once('.') {
-            Some((version, group)) if is_version(version) => (plural, Some(group)),
-            _ => (plural, Some(rest)),
-        },
-        None => (written, None),
-    };
-    if plural.is_empty() || group == Some("") {
-        return Err(malformed());
-    }
-    let found = super::resources::find(plural, group);
-    let (plural, group, namespaced) = match &found {
-        Some(builtin) => (builtin.plural, builtin.group, Some(builtin.namespaced)),
-        None if plural.chars().any(|c| c.is_ascii_uppercase()) => anyhow::bail!(
-            "RESOURCE `{resource}`: `{plural}` is not a built-in resource, and resource names are lower case \
-             plurals (`widgets.example.com`)"
-        ),
-        // A resource of a CRD or an aggregated API: RBAC needs its group, which only the cluster's discovery knows.
-        None => match group {
-            Some(version) if is_version(version) => anyhow::bail!(
-                "RESOURCE `{resource}`: `{version}` is a version, not a group; write `{plural}.GROUP` or \
-                 `{plural}.{version}.GROUP`"
-            ),
-            None => anyhow::bail!(
-                "RESOURCE `{resource}` is not one of Kubernetes' built-in resources; for another resource give its \
-                 group as well (`widgets.example.com`)"
-            ),
-            Some(group) => {
-                eprintln!(
-                    "note: `{plural}.{group}` is not one of Kubernetes' built-in resources; asked as written (its \
-                     plural, in group `{group}`)"
-                );
-                (plural, group, None)
-            }
-        },
-    };
-    let shown = if group.is_empty() {
-        plural.to_owned()
-    } else {
-        format!("{plural}.{group}")
-    };
-    if found.is_some() && shown != written {
-        eprintln!("note: asked about `{shown}` (written `{written}`)");
-    }
-    // The API server gives a request on a Namespace object that Namespace as its namespace (RequestInfo).
-    let namespace = match (plural, group, name) {
-        ("namespaces", "", Some(name)) => {
-            if namespace.is_some_and(|n| n != name) {
-                eprintln!(
-                    "note: a request on Namespace `{name}` is in namespace `{name}`; -n is ignored"
-                );
-            }
-            Some(name)
-        }
-        _ if namespaced == Some(false) && namespace.is_some() => {
-            eprintln!(
-                "warning: `{shown}` is cluster-scoped; -n is ignored (only ClusterRoleBindings answer)"
-            );
-            None
-        }
-        _ => namespace,
-    };
-    if let Some(namespace) = namespace
-        && !tollgate::validate::values::is_dns1123_label(namespace)
-    {
-        anyhow::bail!(
-            "`{namespace}` is not a namespace name (a DNS-1123 label: a-z, 0-9 and -, at most 63)"
-        );
-    }
-    Ok(Request::Resource {
-        verb: verb.to_owned(),
-        api_group: group.to_owned(),
-        resource: plural.to_owned(),
-        subresource: subresource.to_owned(),
-        name: name.unwrap_or_default().to_owned(),
-        namespace: namespace.unwrap_or_default().to_owned(),
-    })
+    Ok(request)
 }
 
 /// `items` split into (the cluster's, this instance's own), owned as plan decides it (`objects::is_owned_by`: its

@@ -26,11 +26,13 @@ pub enum Kind {
     Environment,
     /// Grants of roles and session environments to subjects.
     UserAccess,
+    /// Questions about access whose answers the repository fixes: who must be allowed, who must not.
+    AccessTest,
 }
 
 impl Kind {
     /// Every kind, in the order hints list them.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Settings,
         Kind::User,
         Kind::Group,
@@ -38,6 +40,7 @@ impl Kind {
         Kind::Client,
         Kind::Environment,
         Kind::UserAccess,
+        Kind::AccessTest,
     ];
 
     /// The kind as documents write it in `kind`, e.g. `UserAccess`.
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Client => "Client",
             Kind::Environment => "Environment",
             Kind::UserAccess => "UserAccess",
+            Kind::AccessTest => "AccessTest",
         }
     }
 
@@ -79,6 +83,9 @@ impl Kind {
             }
             Kind::UserAccess => {
                 "Grants: which subjects (users, groups, clients) get which role, or which session environment, in which scope."
+            }
+            Kind::AccessTest => {
+                "Access tests: questions about one cluster (may these subjects make this request?) that must be allowed, or must be denied. `validate`, `plan` and the controller refuse a repository whose grants break one, naming the binding that breaks it."
             }
         }
     }
@@ -541,6 +548,44 @@ pub struct GrantSpec {
     pub expires: Option<String>,
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// AccessTest
+
+/// Questions about one cluster whose answers the repository fixes.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccessTestSpec {
+    /// The cluster asked, as Settings name it.
+    pub cluster: String,
+    /// Questions every subject must be allowed: each user (as themselves or through a client they own), each
+    /// active member of each group (nested groups included), each client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<AccessQuestionSpec>,
+    /// Questions no subject may be allowed: no user (as themselves, through a client they own, or a client acting
+    /// as them), no member of a group (nested groups included, disabled and expired users too), no client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<AccessQuestionSpec>,
+}
+
+/// One question: may these subjects make this request?
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccessQuestionSpec {
+    /// Who is asked about.
+    pub subjects: SubjectsSpec,
+    /// The verb, as the API server names it: `get`, `list`, `create`, `delete`, `impersonate`, ...
+    pub verb: String,
+    /// The resource as for `kubectl auth can-i`: `secrets`, `pods/exec`, `deployments.apps`; or a non-resource URL
+    /// such as `/metrics`.
+    pub resource: String,
+    /// The object's name, for rules that list `resourceNames`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The namespace; absent, the question is cluster-wide (only cluster-wide grants answer it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
 /// The spec of a document, by kind.
 #[derive(Debug, Clone)]
 pub enum DocumentBody {
@@ -559,6 +604,8 @@ pub enum DocumentBody {
     Environment(Box<EnvironmentSpec>),
     /// The spec of a `UserAccess` document.
     UserAccess(UserAccessSpec),
+    /// The spec of an `AccessTest` document.
+    AccessTest(AccessTestSpec),
 }
 
 impl DocumentBody {
@@ -572,6 +619,7 @@ impl DocumentBody {
             DocumentBody::Client(_) => Kind::Client,
             DocumentBody::Environment(_) => Kind::Environment,
             DocumentBody::UserAccess(_) => Kind::UserAccess,
+            DocumentBody::AccessTest(_) => Kind::AccessTest,
         }
     }
 }

@@ -783,6 +783,7 @@ fn load_document(
         Kind::Client => typed(value, at).map(DocumentBody::Client),
         Kind::Environment => typed(value, at).map(|spec| DocumentBody::Environment(Box::new(spec))),
         Kind::UserAccess => typed(value, at).map(DocumentBody::UserAccess),
+        Kind::AccessTest => typed(value, at).map(DocumentBody::AccessTest),
     };
     match body {
         Ok(body) => Some(Document { at, name, body }),

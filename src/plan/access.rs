@@ -188,7 +188,7 @@ fn impersonation_rules(manifest: &Value) -> Vec<Access> {
 
 /// The objects whose access the cluster will grant after the plan: the desired ones, except those apply leaves
 /// alone because a same-named object that is not tollgate's is in the way (a conflict grants nothing until adopted).
-fn after<'v>(
+pub(super) fn after<'v>(
     desired: &'v DesiredState,
     live: &LiveState,
     owned: &Owned<'_>,
@@ -196,7 +196,16 @@ fn after<'v>(
     desired
         .objects
         .iter()
-        .filter(|(key, _)| !live.objects.contains_key(*key) || owned.contains(key))
+        .filter(|(key, _)| match live.objects.get(*key) {
+            None => true,
+            Some(_) if owned.contains(key) => true,
+            // Labelled as tollgate's but written by another manager: apply takes it over, so it grants what the
+            // repository says from then on.
+            Some(manifest) => {
+                crate::objects::ownership(manifest, &desired.cluster)
+                    != crate::objects::Ownership::Foreign
+            }
+        })
         .collect()
 }
 

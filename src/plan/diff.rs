@@ -23,11 +23,110 @@ pub struct FieldChange {
 }
 
 /// The fields of `desired` whose value in `live` differs: only fields tollgate sets (server-side apply's view),
-/// a list as a whole, and never the revision annotation.
+/// a list as a whole, and never the revision annotation; and the fields tollgate set before (its entry in the live
+/// object's `managedFields`) that `desired` no longer has, which an apply removes (a capability taken off an
+/// environment, a label dropped).
 pub fn diff(desired: &Value, live: &Value) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     walk("", desired, live, &mut changes);
+    if let Some(owned) = applied_fields(live) {
+        removed("", owned, Some(desired), live, &mut changes);
+    }
     changes
+}
+
+/// The fields tollgate's server-side apply owns in a live object: `fieldsV1` of its `Apply` entry in
+/// `metadata.managedFields` (the API server's field-set format: `f:<field>` for a field, `k:<json>` for a list item
+/// by its keys, `v:<json>` and `i:<index>` for other list items, `.` for the item itself).
+fn applied_fields(live: &Value) -> Option<&serde_json::Map<String, Value>> {
+    live["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .find(|entry| {
+            entry["manager"] == crate::objects::FIELD_MANAGER && entry["operation"] == "Apply"
+        })?["fieldsV1"]
+        .as_object()
+}
+
+/// Fields of `owned` (a `fieldsV1` set at `path`) present in `live` but not in `desired`: apply removes them. List
+/// items named by their keys are matched by those keys; other list items are compared with their list, whole.
+fn removed(
+    path: &str,
+    owned: &serde_json::Map<String, Value>,
+    desired: Option<&Value>,
+    live: &Value,
+    out: &mut Vec<FieldChange>,
+) {
+    for (key, below) in owned {
+        let below = below.as_object();
+        if let Some(field) = key.strip_prefix("f:") {
+            if path == "metadata.annotations" && field == REVISION_ANNOTATION {
+                continue;
+            }
+            let Some(live_value) = live.get(field) else {
+                continue;
+            };
+            let at = join(path, field);
+            match desired.and_then(|d| d.get(field)) {
+                None if !is_empty(live_value) => report(out, &at, live_value),
+                None => {}
+                Some(desired_value) => {
+                    if let Some(below) = below.filter(|b| b.keys().any(|k| k != ".")) {
+                        removed(&at, below, Some(desired_value), live_value, out);
+                    }
+                }
+            }
+        } else if let Some(keys) = key.strip_prefix("k:") {
+            let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(keys) else {
+                continue;
+            };
+            let matches = |item: &&Value| keys.iter().all(|(k, v)| item.get(k) == Some(v));
+            let Some(live_item) = live.as_array().and_then(|items| items.iter().find(matches))
+            else {
+                continue;
+            };
+            let named: Vec<String> = keys
+                .iter()
+                .map(|(k, v)| format!("{k}={}", plain(v)))
+                .collect();
+            let at = format!("{path}[{}]", named.join(","));
+            match desired
+                .and_then(Value::as_array)
+                .and_then(|items| items.iter().find(matches))
+            {
+                None => report(out, &at, live_item),
+                Some(desired_item) => {
+                    if let Some(below) = below {
+                        removed(&at, below, Some(desired_item), live_item, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A key value of a list item as written in a path: strings bare.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A removed field, unless a change already covers it (its list or object was reported whole).
+fn report(out: &mut Vec<FieldChange>, path: &str, live_value: &Value) {
+    let covered = out.iter().any(|c| {
+        path == c.path
+            || path.starts_with(&format!("{}.", c.path))
+            || path.starts_with(&format!("{}[", c.path))
+    });
+    if !covered {
+        out.push(FieldChange {
+            path: path.to_owned(),
+            before: Some(live_value.clone()),
+            after: None,
+        });
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -120,6 +219,54 @@ mod tests {
             json!({"subjects": [{"kind": "ServiceAccount", "name": "a", "apiGroup": ""}]});
         let live = json!({"subjects": [{"kind": "ServiceAccount", "name": "a"}]});
         assert!(diff(&desired, &live).is_empty());
+    }
+
+    #[test]
+    fn a_field_tollgate_set_and_no_longer_sets_is_a_change() {
+        // As a kube-apiserver records tollgate's server-side apply of an environment's PodTemplate.
+        let live = json!({
+            "metadata": {
+                "labels": {"a": "1", "gone": "x", "theirs": "y"},
+                "managedFields": [
+                    {"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:theirs": {}}}}},
+                    {"manager": "tollgate", "operation": "Apply", "fieldsV1": {
+                        "f:metadata": {"f:labels": {"f:a": {}, "f:gone": {}}},
+                        "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"session\"}": {
+                            ".": {}, "f:name": {}, "f:image": {},
+                            "f:securityContext": {"f:capabilities": {"f:add": {}}, "f:privileged": {}}
+                        }}}}
+                    }}
+                ]
+            },
+            "template": {"spec": {"containers": [{
+                "name": "session", "image": "alpine", "imagePullPolicy": "IfNotPresent",
+                "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}, "privileged": false}
+            }]}}
+        });
+        let desired = json!({
+            "metadata": {"labels": {"a": "1"}},
+            "template": {"spec": {"containers": [{
+                "name": "session", "image": "alpine", "securityContext": {"privileged": false}
+            }]}}
+        });
+        let changes = diff(&desired, &live);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        // Another manager's label and the server's default stay; tollgate's own removals are changes.
+        assert_eq!(
+            paths,
+            [
+                "metadata.labels.gone",
+                "template.spec.containers[name=session].securityContext.capabilities"
+            ]
+        );
+        assert!(changes.iter().all(|c| c.after.is_none()));
+        // Without managedFields (a hand-written file) nothing is known to be tollgate's: no removal is claimed.
+        let mut bare = live.clone();
+        bare["metadata"]
+            .as_object_mut()
+            .expect("metadata")
+            .remove("managedFields");
+        assert!(diff(&desired, &bare).is_empty());
     }
 
     #[test]

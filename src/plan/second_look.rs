@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::access::{SubjectName, subject_name};
 use super::{Action, Change, Owned};
+use crate::compile::IMPERSONATION_ROLE_PREFIX;
 use crate::objects::{DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, SOURCE_ANNOTATION};
 use crate::rbac::{ObjectName, Policy, Request, UserInfo};
 
@@ -30,21 +31,32 @@ pub enum Power {
     Escalate,
     /// `bind` on roles or ClusterRoles: bind roles one does not hold.
     Bind,
+    /// Create or change RoleBindings or ClusterRoleBindings: give others what one holds.
+    GrantAccess,
     /// `impersonate` users, groups or ServiceAccounts: act as someone else.
     Impersonate,
     /// `create serviceaccounts/token`: mint tokens of ServiceAccounts.
     ServiceAccountTokens,
     /// `get`, `list` or `watch` secrets.
     ReadSecrets,
-    /// `create pods/exec`: run commands in other people's containers.
+    /// `create pods/exec`, or an ephemeral debug container: run commands in other people's containers.
     Exec,
     /// `create pods/attach`: attach to other people's containers.
     Attach,
+    /// `create pods`: run anything as any ServiceAccount of the namespace, with its secrets mounted.
+    CreatePods,
     /// `nodes/proxy`: the kubelet's API, which runs commands in any pod of a node.
     NodeProxy,
+    /// Approve certificate signing requests: issue credentials, for a node or a user.
+    ApproveCertificates,
+    /// Create or change admission webhooks: see and rewrite every object written.
+    AdmissionWebhooks,
     /// A session environment whose pods run privileged, with a powerful capability, or in a host namespace or
     /// path.
     HostAccessSession,
+    /// A binding to a ClusterRole that neither the repository nor Kubernetes' defaults define: what it grants is
+    /// decided by a role nobody reviewed here.
+    UnknownRole,
 }
 
 impl Power {
@@ -54,13 +66,18 @@ impl Power {
             Power::Everything => "every verb on every resource (cluster-admin)",
             Power::Escalate => "escalate roles (write rules it does not hold)",
             Power::Bind => "bind roles (grant roles it does not hold)",
+            Power::GrantAccess => "create or change role bindings",
             Power::Impersonate => "impersonate users, groups or ServiceAccounts",
             Power::ServiceAccountTokens => "create ServiceAccount tokens",
             Power::ReadSecrets => "read secrets",
             Power::Exec => "exec into pods",
             Power::Attach => "attach to pods",
+            Power::CreatePods => "create pods",
             Power::NodeProxy => "the nodes' kubelet API (nodes/proxy)",
+            Power::ApproveCertificates => "approve certificate signing requests",
+            Power::AdmissionWebhooks => "admission webhooks",
             Power::HostAccessSession => "a session with access to its node",
+            Power::UnknownRole => "a ClusterRole tollgate does not know",
         }
     }
 
@@ -76,6 +93,13 @@ impl Power {
                 namespace: String::new(),
             };
         const RBAC: &str = "rbac.authorization.k8s.io";
+        const ADMISSION: &str = "admissionregistration.k8s.io";
+        let each = |verbs: &[&str], group: &str, resource: &str, sub: &str, namespaced: bool| {
+            verbs
+                .iter()
+                .map(|verb| (request(verb, group, resource, sub), namespaced))
+                .collect::<Vec<_>>()
+        };
         match self {
             // Only a rule of `*` verbs, groups and resources matches a request of `*` for each.
             Power::Everything => vec![(request("*", "*", "*", ""), true)],
@@ -87,46 +111,89 @@ impl Power {
                 (request("bind", RBAC, "roles", ""), true),
                 (request("bind", RBAC, "clusterroles", ""), false),
             ],
+            Power::GrantAccess => [
+                each(
+                    &["create", "update", "patch"],
+                    RBAC,
+                    "rolebindings",
+                    "",
+                    true,
+                ),
+                each(
+                    &["create", "update", "patch"],
+                    RBAC,
+                    "clusterrolebindings",
+                    "",
+                    false,
+                ),
+            ]
+            .concat(),
             Power::Impersonate => vec![
                 (request("impersonate", "", "users", ""), false),
                 (request("impersonate", "", "groups", ""), false),
                 (request("impersonate", "", "serviceaccounts", ""), true),
             ],
-            Power::ServiceAccountTokens => {
-                vec![(request("create", "", "serviceaccounts", "token"), true)]
-            }
-            Power::ReadSecrets => ["get", "list", "watch"]
-                .into_iter()
-                .map(|verb| (request(verb, "", "secrets", ""), true))
-                .collect(),
-            // Before Kubernetes v1.31 a WebSocket exec or attach needed only `get`.
-            Power::Exec => ["create", "get"]
-                .into_iter()
-                .map(|verb| (request(verb, "", "pods", "exec"), true))
-                .collect(),
-            Power::Attach => ["create", "get"]
-                .into_iter()
-                .map(|verb| (request(verb, "", "pods", "attach"), true))
-                .collect(),
-            Power::NodeProxy => ["get", "create"]
-                .into_iter()
-                .map(|verb| (request(verb, "", "nodes", "proxy"), false))
-                .collect(),
-            Power::HostAccessSession => Vec::new(),
+            Power::ServiceAccountTokens => each(&["create"], "", "serviceaccounts", "token", true),
+            Power::ReadSecrets => each(&["get", "list", "watch"], "", "secrets", "", true),
+            // Before Kubernetes v1.31 a WebSocket exec or attach needed only `get`; `kubectl debug` adds an
+            // ephemeral container to a running pod.
+            Power::Exec => [
+                each(&["create", "get"], "", "pods", "exec", true),
+                each(
+                    &["patch", "update"],
+                    "",
+                    "pods",
+                    "ephemeralcontainers",
+                    true,
+                ),
+            ]
+            .concat(),
+            Power::Attach => each(&["create", "get"], "", "pods", "attach", true),
+            Power::CreatePods => each(&["create"], "", "pods", "", true),
+            Power::NodeProxy => each(&["get", "create"], "", "nodes", "proxy", false),
+            Power::ApproveCertificates => each(
+                &["update", "patch"],
+                "certificates.k8s.io",
+                "certificatesigningrequests",
+                "approval",
+                false,
+            ),
+            Power::AdmissionWebhooks => [
+                each(
+                    &["create", "update", "patch"],
+                    ADMISSION,
+                    "mutatingwebhookconfigurations",
+                    "",
+                    false,
+                ),
+                each(
+                    &["create", "update", "patch"],
+                    ADMISSION,
+                    "validatingwebhookconfigurations",
+                    "",
+                    false,
+                ),
+            ]
+            .concat(),
+            Power::HostAccessSession | Power::UnknownRole => Vec::new(),
         }
     }
 
     /// The powers asked of the authorizer, strongest first.
-    const RBAC: [Power; 9] = [
+    const RBAC: [Power; 13] = [
         Power::Everything,
         Power::Escalate,
         Power::Bind,
+        Power::GrantAccess,
         Power::Impersonate,
         Power::ServiceAccountTokens,
         Power::ReadSecrets,
         Power::Exec,
         Power::Attach,
+        Power::CreatePods,
         Power::NodeProxy,
+        Power::ApproveCertificates,
+        Power::AdmissionWebhooks,
     ];
 }
 
@@ -191,50 +258,66 @@ fn policy<'o>(objects: impl Iterator<Item = (&'o ObjectKey, &'o Manifest)>) -> P
 }
 
 /// Why sessions from this PodTemplate reach their node: privileged, a capability that reaches past the container,
-/// a host namespace, a hostPath volume; `None` for an ordinary pod.
-fn host_access(template: &PodTemplate) -> Option<String> {
-    const POWERFUL: [&str; 6] = [
+/// a host namespace, a hostPath volume; empty for an ordinary pod.
+fn host_access(template: &PodTemplate) -> BTreeSet<String> {
+    // Capabilities that reach past the container: the host's network, processes, kernel, devices or files.
+    const POWERFUL: [&str; 14] = [
         "ALL",
         "SYS_ADMIN",
         "NET_ADMIN",
         "SYS_PTRACE",
         "SYS_MODULE",
         "NET_RAW",
+        "DAC_READ_SEARCH",
+        "DAC_OVERRIDE",
+        "SYS_RAWIO",
+        "BPF",
+        "PERFMON",
+        "SYS_BOOT",
+        "SYS_TIME",
+        "MKNOD",
     ];
-    let spec = template.template.as_ref()?.spec.as_ref()?;
-    let mut why = Vec::new();
+    let mut why = BTreeSet::new();
+    let Some(spec) = template.template.as_ref().and_then(|t| t.spec.as_ref()) else {
+        return why;
+    };
     for (set, name) in [
         (spec.host_network, "hostNetwork"),
         (spec.host_pid, "hostPID"),
         (spec.host_ipc, "hostIPC"),
     ] {
         if set == Some(true) {
-            why.push(name.to_owned());
+            why.insert(name.to_owned());
         }
     }
     if spec.volumes.iter().flatten().any(|v| v.host_path.is_some()) {
-        why.push("hostPath".to_owned());
+        why.insert("hostPath".to_owned());
     }
-    for container in &spec.containers {
+    for container in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
         let Some(context) = &container.security_context else {
             continue;
         };
         if context.privileged == Some(true) {
-            why.push("privileged".to_owned());
+            why.insert("privileged".to_owned());
         }
         let added = context
             .capabilities
             .iter()
             .flat_map(|c| c.add.iter().flatten());
         for capability in added {
-            let bare = capability.trim_start_matches("CAP_").to_ascii_uppercase();
-            if POWERFUL.contains(&bare.as_str()) {
-                why.push(capability.clone());
+            // The runtime reads names case-insensitively, with or without `CAP_`.
+            let upper = capability.to_ascii_uppercase();
+            let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+            if POWERFUL.contains(&bare) {
+                why.insert(bare.to_owned());
             }
         }
     }
-    why.dedup();
-    (!why.is_empty()).then(|| why.join(", "))
+    why
 }
 
 /// The identity a binding subject stands for, as the authorizer would see it with nothing else: a user with no
@@ -295,11 +378,7 @@ pub fn second_looks(
     if !written.iter().any(|k| concerns(k.kind)) {
         return Vec::new();
     }
-    let after: Vec<(&ObjectKey, &Manifest)> = desired
-        .objects
-        .iter()
-        .filter(|(key, _)| !live.objects.contains_key(*key) || owned.contains(key))
-        .collect();
+    let after = super::access::after(desired, live, owned);
     let before: Vec<(&ObjectKey, &Manifest)> = live
         .objects
         .iter()
@@ -332,7 +411,7 @@ pub fn second_looks(
         }
     }
 
-    // Session Roles whose environment reaches its node after the plan, and whether it did before.
+    // Why each environment's sessions reach their node, on each side (by the PodTemplate in the namespace).
     let template = |objects: &[(&ObjectKey, &Manifest)], namespace: &str, environment: &str| {
         let name = crate::compile::sessions::pod_template_name(environment);
         objects
@@ -343,12 +422,23 @@ pub fn second_looks(
                     && k.name == name
             })
             .and_then(|(_, m)| parse::<PodTemplate>(m))
-            .and_then(|t| host_access(&t))
+            .map(|t| host_access(&t))
+            .unwrap_or_default()
+    };
+    let before_policy = policy(before.iter().copied());
+    let impersonation_role = |objects: &[(&ObjectKey, &Manifest)], name: &str| {
+        objects
+            .iter()
+            .find(|(k, _)| k.kind == ObjectKind::ClusterRole && k.name == name)
+            .and_then(|(_, m)| parse::<ClusterRole>(m))
+            .and_then(|role| crate::who::acting_identity(&role))
     };
 
-    // Every subject of the after side with the namespaces its RoleBindings name, and the subjects to ask about.
+    // Every subject of the after side with the namespaces its RoleBindings name, and the identities to ask about:
+    // each subject as itself, and a client as the owner it may act as (before and after the plan).
     let mut namespaces: BTreeMap<SubjectName, BTreeSet<String>> = BTreeMap::new();
-    let mut to_ask: BTreeMap<SubjectName, UserInfo> = BTreeMap::new();
+    let mut to_ask: BTreeMap<(SubjectName, Option<String>), (UserInfo, Option<UserInfo>)> =
+        BTreeMap::new();
     let mut looks = BTreeSet::new();
     for (key, manifest) in &after {
         if !key.kind.is_binding() {
@@ -364,6 +454,37 @@ pub fn second_looks(
             name: binding.role_ref.name.clone(),
         };
         let binding_changed = written.contains(key) || changed_roles.contains(&role);
+        let binding_name = ObjectName {
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        };
+        let binding_kind = if key.namespace.is_some() {
+            "RoleBinding"
+        } else {
+            "ClusterRoleBinding"
+        };
+        let role_kind = if role.namespace.is_some() {
+            "Role"
+        } else {
+            "ClusterRole"
+        };
+        // A ClusterRole nobody here can read: its rules decide, and nobody reviewed them.
+        let unknown = binding_changed
+            && binding.role_ref.kind == "ClusterRole"
+            && after_policy
+                .cluster_role_rules(&binding.role_ref.name)
+                .is_none();
+        // A client's impersonation role: the identity it may act as, after and before.
+        let acting = (binding_changed
+            && binding.role_ref.kind == "ClusterRole"
+            && binding.role_ref.name.starts_with(IMPERSONATION_ROLE_PREFIX))
+        .then(|| {
+            (
+                impersonation_role(&after, &binding.role_ref.name),
+                impersonation_role(&before, &binding.role_ref.name),
+            )
+        });
+        // Per binding, not per subject: whether its environment reaches the node now, and did before.
         let session = key
             .namespace
             .as_deref()
@@ -374,14 +495,18 @@ pub fn second_looks(
                     .strip_prefix(crate::compile::SESSION_ROLE_PREFIX),
             )
             .filter(|_| binding.role_ref.kind == "Role");
-        // Per binding, not per subject: whether its environment reaches the node now, and did before.
         let reaching = session.and_then(|(namespace, environment)| {
-            let detail = template(&after, namespace, environment)?;
-            let before_binding = template(&before, namespace, environment)
-                .and_then(|_| before.iter().find(|(k, _)| *k == *key))
+            let now = template(&after, namespace, environment);
+            if now.is_empty() {
+                return None;
+            }
+            let then = template(&before, namespace, environment);
+            let before_binding = before
+                .iter()
+                .find(|(k, _)| *k == *key)
                 .and_then(|(_, m)| m.binding())
                 .filter(|b| b.role_ref == binding.role_ref);
-            Some((namespace, environment, detail, before_binding))
+            Some((namespace, environment, now, then, before_binding))
         });
         for subject in &binding.subjects {
             let Some(name) = subject_name(subject.clone(), &desired.clients_namespace) else {
@@ -393,28 +518,54 @@ pub fn second_looks(
                     .or_default()
                     .insert(namespace.clone());
             }
-            if binding_changed && let Some(info) = identity(subject, key.namespace.as_deref()) {
-                to_ask.entry(name.clone()).or_insert(info);
+            if unknown {
+                looks.insert(SecondLook {
+                    subject: name.clone(),
+                    power: Power::UnknownRole,
+                    namespace: key.namespace.clone(),
+                    binding: shown_object(binding_kind, &binding_name),
+                    role: shown_object(role_kind, &role),
+                    detail: format!(
+                        "ClusterRole {}: defined neither in the repository nor by Kubernetes",
+                        binding.role_ref.name
+                    ),
+                    sources: sources(manifest),
+                });
             }
-            // A session that reaches its node: new to this subject, or newly reaching it.
-            if let Some((namespace, environment, detail, before_binding)) = &reaching {
+            if binding_changed && let Some(info) = identity(subject, key.namespace.as_deref()) {
+                to_ask
+                    .entry((name.clone(), None))
+                    .or_insert((info.clone(), Some(info)));
+            }
+            if let Some((Some(now), then)) = &acting {
+                to_ask
+                    .entry((name.clone(), Some(now.name.clone())))
+                    .or_insert((now.clone(), then.clone()));
+            }
+            // A session that reaches its node: new to this subject, or reaching it in a new way.
+            if let Some((namespace, environment, now, then, before_binding)) = &reaching {
                 let had = before_binding
                     .as_ref()
                     .is_some_and(|b| b.subjects.contains(subject));
-                if !had {
+                let new: Vec<&String> = if had {
+                    now.difference(then).collect()
+                } else {
+                    now.iter().collect()
+                };
+                if !new.is_empty() {
                     looks.insert(SecondLook {
                         subject: name.clone(),
                         power: Power::HostAccessSession,
                         namespace: Some((*namespace).to_owned()),
-                        binding: shown_object(
-                            "RoleBinding",
-                            &ObjectName {
-                                namespace: key.namespace.clone(),
-                                name: key.name.clone(),
-                            },
+                        binding: shown_object(binding_kind, &binding_name),
+                        role: shown_object(role_kind, &role),
+                        detail: format!(
+                            "environment {environment}: {}",
+                            new.iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
-                        role: format!("Role {namespace}/{}", binding.role_ref.name),
-                        detail: format!("environment {environment}: {detail}"),
                         sources: sources(manifest),
                     });
                 }
@@ -424,7 +575,6 @@ pub fn second_looks(
     if to_ask.is_empty() {
         return looks.into_iter().collect();
     }
-    let before_policy = policy(before.iter().copied());
     let files: BTreeMap<ObjectName, Vec<String>> = after
         .iter()
         .filter(|(k, _)| k.kind.is_binding())
@@ -439,7 +589,7 @@ pub fn second_looks(
         })
         .collect();
     // Every probe of every power, numbered; what each role allows is worked out once per role (its rules are one
-    // slice of the policy, shared by all its bindings), as a bit per probe.
+    // slice of the policy, shared by all its bindings): a bit per probe for any object, one for some named ones.
     let probes: Vec<(Power, Request, bool)> = Power::RBAC
         .into_iter()
         .flat_map(|power| {
@@ -449,30 +599,41 @@ pub fn second_looks(
                 .map(move |(probe, namespaced)| (power, probe, namespaced))
         })
         .collect();
-    let mut masks: BTreeMap<(usize, usize), u64> = BTreeMap::new();
-    let mut mask_of = |rules: &[k8s_openapi::api::rbac::v1::PolicyRule]| -> u64 {
+    let mut masks: BTreeMap<(usize, usize), Masks> = BTreeMap::new();
+    let mut mask_of = |rules: &[k8s_openapi::api::rbac::v1::PolicyRule]| -> Masks {
         *masks
             .entry((rules.as_ptr() as usize, rules.len()))
             .or_insert_with(|| {
-                probes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, (_, probe, _))| {
-                        rules
-                            .iter()
-                            .any(|r| crate::rbac::rule_allows_some_name(probe, r))
-                    })
-                    .fold(0, |mask, (bit, _)| mask | 1 << bit)
+                let mut masks = Masks::default();
+                for (bit, (_, probe, _)) in probes.iter().enumerate() {
+                    if rules.iter().any(|r| crate::rbac::rule_allows(probe, r)) {
+                        masks.any |= 1 << bit;
+                    }
+                    if rules
+                        .iter()
+                        .any(|r| crate::rbac::rule_allows_some_name(probe, r))
+                    {
+                        masks.some |= 1 << bit;
+                    }
+                }
+                masks
             })
     };
-    for (subject, info) in &to_ask {
+    for ((subject, acting_as), (info, before_info)) in &to_ask {
         let after_held = Held::of(after_policy.held_by(info), &mut mask_of);
-        let before_held = Held::of(before_policy.held_by(info), &mut mask_of);
+        let before_held = before_info
+            .as_ref()
+            .map(|i| Held::of(before_policy.held_by(i), &mut mask_of));
+        let before_level = |scope: Option<&String>, bit: usize| {
+            before_held
+                .as_ref()
+                .map_or(Level::None, |held| held.level(scope, bit).0)
+        };
         let scopes: Vec<Option<&String>> = std::iter::once(None)
             .chain(namespaces.get(subject).into_iter().flatten().map(Some))
             .collect();
-        // A scope where the subject gains every verb on everything lists only that; a power the subject keeps
-        // cluster-wide is not listed in a namespace.
+        // A scope where the subject gains every verb on everything lists only that; a power the subject holds
+        // cluster-wide for any object is not listed again in a namespace.
         let mut everything: BTreeSet<Option<&String>> = BTreeSet::new();
         let mut cluster_wide: BTreeSet<Power> = BTreeSet::new();
         for power in Power::RBAC {
@@ -485,24 +646,31 @@ pub fn second_looks(
                 {
                     continue;
                 }
+                // Gained: a probe the roles after the plan allow more widely (any object over named ones, named
+                // ones over none) than tollgate's live ones.
                 let mut gained = None;
-                let mut held = false;
                 for (bit, (_, probe, namespaced)) in probes.iter().enumerate() {
                     if probes[bit].0 != power || (scope.is_some() && !namespaced) {
                         continue;
                     }
-                    let Some(grant) = after_held.first(*scope, bit) else {
+                    let (level, grant) = after_held.level(*scope, bit);
+                    if scope.is_none() && level == Level::Any {
+                        cluster_wide.insert(power);
+                    }
+                    let Some(grant) = grant else {
                         continue;
                     };
-                    if before_held.first(*scope, bit).is_some() {
-                        held = true;
-                    } else {
-                        gained = Some((grant, asked(probe)));
+                    if level > before_level(*scope, bit) {
+                        let mut detail = asked(probe);
+                        if level == Level::Named {
+                            detail.push_str(" (named objects)");
+                        }
+                        if let Some(owner) = acting_as {
+                            detail.push_str(&format!(" acting as {owner}"));
+                        }
+                        gained = Some((grant, detail));
                         break;
                     }
-                }
-                if scope.is_none() && (held || gained.is_some()) {
-                    cluster_wide.insert(power);
                 }
                 let Some((grant, detail)) = gained else {
                     continue;
@@ -535,76 +703,81 @@ pub fn second_looks(
     looks.into_iter().collect()
 }
 
-/// One identity's bindings on one side of the plan, each with the probes its role allows (bits): cluster-wide ones,
-/// then each namespace's, in Kubernetes' visiting order.
+/// What one role allows of each probe (a bit each): `any`, for every object; `some`, for at least some named ones.
+#[derive(Debug, Clone, Copy, Default)]
+struct Masks {
+    any: u64,
+    some: u64,
+}
+
+/// How widely a subject holds a probe: not, for named objects only (`resourceNames`), or for any object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    None,
+    Named,
+    Any,
+}
+
+/// One identity's bindings on one side of the plan, each with what its role allows: cluster-wide ones, then each
+/// namespace's, in Kubernetes' visiting order.
 struct Held<'p> {
-    cluster_wide: Vec<(crate::rbac::HeldRef<'p>, u64)>,
-    by_namespace: BTreeMap<&'p str, Vec<(crate::rbac::HeldRef<'p>, u64)>>,
+    cluster_wide: Vec<(crate::rbac::HeldRef<'p>, Masks)>,
+    by_namespace: BTreeMap<&'p str, Vec<(crate::rbac::HeldRef<'p>, Masks)>>,
 }
 
 impl<'p> Held<'p> {
     fn of(
         held: impl Iterator<Item = crate::rbac::HeldRef<'p>>,
-        mask_of: &mut impl FnMut(&[k8s_openapi::api::rbac::v1::PolicyRule]) -> u64,
+        mask_of: &mut impl FnMut(&[k8s_openapi::api::rbac::v1::PolicyRule]) -> Masks,
     ) -> Held<'p> {
         let mut out = Held {
             cluster_wide: Vec::new(),
             by_namespace: BTreeMap::new(),
         };
         for h in held {
-            let mask = mask_of(h.rules);
+            let masks = mask_of(h.rules);
             match h.namespace {
-                None => out.cluster_wide.push((h, mask)),
+                None => out.cluster_wide.push((h, masks)),
                 Some(namespace) => out
                     .by_namespace
                     .entry(namespace)
                     .or_default()
-                    .push((h, mask)),
+                    .push((h, masks)),
             }
         }
         out
     }
 
-    /// The first binding that allows probe `bit` where `scope` says (cluster-wide: only ClusterRoleBindings).
-    fn first(&self, scope: Option<&String>, bit: usize) -> Option<&crate::rbac::HeldRef<'p>> {
+    /// How widely probe `bit` is held where `scope` says (cluster-wide: only ClusterRoleBindings count), and the
+    /// first binding that holds it that widely.
+    fn level(
+        &self,
+        scope: Option<&String>,
+        bit: usize,
+    ) -> (Level, Option<&crate::rbac::HeldRef<'p>>) {
         let namespaced = scope
             .and_then(|ns| self.by_namespace.get(ns.as_str()))
             .into_iter()
             .flatten();
-        self.cluster_wide
-            .iter()
-            .chain(namespaced)
-            .find(|(_, mask)| mask & (1 << bit) != 0)
-            .map(|(h, _)| h)
+        let all: Vec<&(crate::rbac::HeldRef<'p>, Masks)> =
+            self.cluster_wide.iter().chain(namespaced).collect();
+        if let Some((h, _)) = all.iter().find(|(_, m)| m.any & (1 << bit) != 0) {
+            return (Level::Any, Some(h));
+        }
+        if let Some((h, _)) = all.iter().find(|(_, m)| m.some & (1 << bit) != 0) {
+            return (Level::Named, Some(h));
+        }
+        (Level::None, None)
     }
 }
 
-/// A probe as `kubectl auth can-i` writes it: `create pods/exec`, `escalate roles.rbac.authorization.k8s.io`.
+/// A probe as `kubectl auth can-i` writes it (`create pods/exec`), every verb on everything in words.
 fn asked(probe: &Request) -> String {
     match probe {
         Request::Resource { verb, .. } if verb == "*" => {
             "every verb on every resource (*.*)".to_owned()
         }
-        Request::Resource {
-            verb,
-            api_group,
-            resource,
-            subresource,
-            ..
-        } => {
-            let group = if api_group.is_empty() {
-                String::new()
-            } else {
-                format!(".{api_group}")
-            };
-            let sub = if subresource.is_empty() {
-                String::new()
-            } else {
-                format!("/{subresource}")
-            };
-            format!("{verb} {resource}{group}{sub}")
-        }
-        Request::NonResource { verb, path } => format!("{verb} {path}"),
+        other => other.kubectl_words(),
     }
 }
 
@@ -761,7 +934,7 @@ mod tests {
     #[test]
     fn a_session_counts_when_its_pods_reach_the_node() {
         let mut template = PodTemplate::default();
-        assert_eq!(host_access(&template), None);
+        assert!(host_access(&template).is_empty());
         template.template = Some(
             serde_json::from_value(serde_json::json!({
                 "spec": {
@@ -769,15 +942,15 @@ mod tests {
                     "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
                     "containers": [{
                         "name": "session",
-                        "securityContext": {"capabilities": {"add": ["CAP_SYS_ADMIN", "CHOWN"]}}
+                        "securityContext": {"capabilities": {"add": ["cap_sys_admin", "CHOWN"]}}
                     }]
                 }
             }))
             .expect("a pod template spec"),
         );
         assert_eq!(
-            host_access(&template).as_deref(),
-            Some("hostPID, hostPath, CAP_SYS_ADMIN")
+            host_access(&template),
+            BTreeSet::from(["hostPID", "hostPath", "SYS_ADMIN"].map(str::to_owned))
         );
     }
 }

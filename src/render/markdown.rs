@@ -5,8 +5,12 @@ use std::fmt::Write as _;
 use super::human::{Plain, field_lines, sigil};
 use crate::plan::{Against, Plan};
 
-/// The plan as Markdown for a merge-request comment: the summary, the deletion guard's warning, a table of access
-/// changes, and the object changes (no-ops left out) as a folded `diff` block.
+/// Rows of the "Needs a second look" table at most; the JSON plan has them all.
+const MAX_SECOND_LOOK_ROWS: usize = 100;
+
+/// The plan as Markdown for a merge-request comment: the summary, the deletion guard's warning, what needs a second
+/// look (first, so that a comment cut for size keeps it), a table of access changes, and the object changes (no-ops
+/// left out) as a folded `diff` block.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let against = match &plan.against {
@@ -38,33 +42,14 @@ pub fn markdown(plan: &Plan) -> String {
             guard.reason, guard.max_delete_percent, guard.min_objects
         );
     }
-    if !plan.access.is_empty() {
-        out.push_str("#### Access changes\n\n| subject | gains | loses |\n| --- | --- | --- |\n");
-        for change in &plan.access {
-            let list = |items: &[crate::plan::access::Access]| {
-                items
-                    .iter()
-                    .map(|a| code(&a.to_string()))
-                    .collect::<Vec<_>>()
-                    .join("<br>")
-            };
-            let _ = writeln!(
-                out,
-                "| {} {} | {} | {} |",
-                change.subject.kind,
-                code(&change.subject.name),
-                list(&change.gained),
-                list(&change.lost)
-            );
-        }
-        out.push('\n');
-    }
     if !plan.second_look.is_empty() {
         out.push_str(
             "#### Needs a second look\n\n> [!IMPORTANT]\n> These changes give power over other people's access or \
              data.\n\n| subject | gains | where | via | from |\n| --- | --- | --- | --- | --- |\n",
         );
-        for line in crate::plan::second_look::lines(&plan.second_look) {
+        let lines = crate::plan::second_look::lines(&plan.second_look);
+        // A merge-request comment has a size limit (GitHub: 65,536 characters): the first rows, and how many more.
+        for line in lines.iter().take(MAX_SECOND_LOOK_ROWS) {
             let _ = writeln!(
                 out,
                 "| {} {} | {} | {} | {} → {} | {} |",
@@ -85,6 +70,34 @@ pub fn markdown(plan: &Plan) -> String {
                     .map(|s| code(s))
                     .collect::<Vec<_>>()
                     .join("<br>")
+            );
+        }
+        if lines.len() > MAX_SECOND_LOOK_ROWS {
+            let _ = writeln!(
+                out,
+                "\n…and {} more rows: the JSON plan (`--output json`, `secondLook`) lists every one.",
+                lines.len() - MAX_SECOND_LOOK_ROWS
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.access.is_empty() {
+        out.push_str("#### Access changes\n\n| subject | gains | loses |\n| --- | --- | --- |\n");
+        for change in &plan.access {
+            let list = |items: &[crate::plan::access::Access]| {
+                items
+                    .iter()
+                    .map(|a| code(&a.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            let _ = writeln!(
+                out,
+                "| {} {} | {} | {} |",
+                change.subject.kind,
+                code(&change.subject.name),
+                list(&change.gained),
+                list(&change.lost)
             );
         }
         out.push('\n');

@@ -10,6 +10,7 @@
 //! across the repository.
 
 mod access;
+mod access_tests;
 mod clients;
 mod environments;
 pub mod model;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::config::documents::{
-    ClientSpec, DocumentBody, EnvironmentSpec, GroupSpec, RoleSpec, SettingsSpec, UserAccessSpec,
-    UserSpec,
+    AccessTestSpec, ClientSpec, DocumentBody, EnvironmentSpec, GroupSpec, RoleSpec, SettingsSpec,
+    UserAccessSpec, UserSpec,
 };
 use crate::config::load::MAX_DIAGNOSTICS;
 use crate::config::source::{DocRef, FieldPart, FileId};
@@ -145,6 +146,7 @@ struct Documents<'a> {
     clients: ByName<'a, ClientSpec>,
     environments: ByName<'a, EnvironmentSpec>,
     access: ByName<'a, UserAccessSpec>,
+    access_tests: ByName<'a, AccessTestSpec>,
 }
 
 impl<'a> Validator<'a> {
@@ -235,6 +237,7 @@ impl<'a> Validator<'a> {
         let clients = self.clients(&docs, &clusters);
         let environments = self.environments(&docs, &clusters);
         let grants = self.grants(&docs, &clusters, &roles, &environments);
+        let access_tests = self.access_tests(&docs, &clusters);
 
         self.group_cycles(&docs);
         if let Some(settings) = &settings {
@@ -250,6 +253,7 @@ impl<'a> Validator<'a> {
             clients,
             environments,
             grants,
+            access_tests,
             validated: Validated::proof(),
         })
     }
@@ -308,6 +312,7 @@ impl<'a> Validator<'a> {
                     _ = docs.environments.insert(name, (at, &**spec));
                 }
                 DocumentBody::UserAccess(spec) => _ = docs.access.insert(name, (at, spec)),
+                DocumentBody::AccessTest(spec) => _ = docs.access_tests.insert(name, (at, spec)),
             }
         }
         docs

@@ -37,6 +37,8 @@ pub struct AccessModel {
     pub environments: BTreeMap<String, Environment>,
     /// Every grant of every `UserAccess` document, by document name and then in written order.
     pub grants: Vec<Grant>,
+    /// `AccessTest` documents by name.
+    pub access_tests: Vec<AccessTest>,
     /// Proof that [`super::validate`] made this model.
     pub validated: Validated,
 }
@@ -438,6 +440,43 @@ pub struct Subjects {
     pub groups: BTreeSet<String>,
     /// Names of `Client` documents; their ServiceAccounts get the grants under either `accessAs`.
     pub clients: BTreeSet<String>,
+}
+
+/// An `AccessTest` document: questions about one cluster, each with the answer it must have.
+#[derive(Debug, Clone)]
+pub struct AccessTest {
+    /// The document's `metadata.name`.
+    pub name: String,
+    /// The cluster asked.
+    pub cluster: String,
+    /// `spec.allow`, then `spec.deny`, in written order.
+    pub questions: Vec<AccessQuestion>,
+    /// The file of the document.
+    pub origin: Origin,
+}
+
+/// The answer an access test's question must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Every subject may (`spec.allow`).
+    Allow,
+    /// No subject may (`spec.deny`).
+    Deny,
+}
+
+/// One question of an `AccessTest`.
+#[derive(Debug, Clone)]
+pub struct AccessQuestion {
+    /// Allowed or denied.
+    pub expected: Expected,
+    /// The document it is written in, for a diagnostic when it fails.
+    pub doc: crate::config::source::DocRef,
+    /// Its path in the document, e.g. `spec.deny[0]`.
+    pub path: String,
+    /// Who is asked about.
+    pub subjects: Subjects,
+    /// The request, as the API server would describe it ([`crate::question::parse`]).
+    pub request: crate::rbac::Request,
 }
 
 /// What a grant gives.

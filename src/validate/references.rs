@@ -35,7 +35,7 @@ impl<'a> Validator<'a> {
             Kind::Client => "unknown-client",
             Kind::Role => "unknown-role",
             Kind::Environment => "unknown-environment",
-            Kind::Settings | Kind::UserAccess => "unknown-reference",
+            Kind::Settings | Kind::UserAccess | Kind::AccessTest => "unknown-reference",
         };
         let hint = did_you_mean(name, known.keys().copied());
         let noun = kind.as_str().to_lowercase();
