@@ -715,6 +715,62 @@ impl Cluster {
             .map(|_| ())
     }
 
+    /// Asks the API server's authorizer whether `user` may make `request` (a SubjectAccessReview): whether it is
+    /// allowed, and the authorizer's reason (RBAC names the binding and role).
+    pub async fn review(
+        &self,
+        user: &crate::rbac::UserInfo,
+        request: &crate::rbac::Request,
+    ) -> Result<(bool, String), kube::Error> {
+        use k8s_openapi::api::authorization::v1::{
+            NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+        };
+        self.paced().await;
+        let (resource_attributes, non_resource_attributes) = match request {
+            crate::rbac::Request::Resource {
+                verb,
+                api_group,
+                resource,
+                subresource,
+                name,
+                namespace,
+            } => (
+                Some(ResourceAttributes {
+                    verb: Some(verb.clone()),
+                    group: Some(api_group.clone()),
+                    resource: Some(resource.clone()),
+                    subresource: (!subresource.is_empty()).then(|| subresource.clone()),
+                    name: (!name.is_empty()).then(|| name.clone()),
+                    namespace: (!namespace.is_empty()).then(|| namespace.clone()),
+                    ..ResourceAttributes::default()
+                }),
+                None,
+            ),
+            crate::rbac::Request::NonResource { verb, path } => (
+                None,
+                Some(NonResourceAttributes {
+                    verb: Some(verb.clone()),
+                    path: Some(path.clone()),
+                }),
+            ),
+        };
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.name.clone()),
+                groups: Some(user.groups.clone()),
+                resource_attributes,
+                non_resource_attributes,
+                ..SubjectAccessReviewSpec::default()
+            },
+            ..SubjectAccessReview::default()
+        };
+        let answer = kube::Api::<SubjectAccessReview>::all(self.client.clone())
+            .create(&kube::api::PostParams::default(), &review)
+            .await?;
+        let status = answer.status.unwrap_or_default();
+        Ok((status.allowed, status.reason.unwrap_or_default()))
+    }
+
     /// Deletes one object, only if it is still the one that was read (`uid` precondition). An object already
     /// gone counts as deleted.
     pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), kube::Error> {

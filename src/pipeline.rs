@@ -141,3 +141,47 @@ pub async fn plan_labelled(
     }
     Ok((live, plan))
 }
+
+/// The access tests of `desired`'s cluster asked of the cluster's own authorizer (SubjectAccessReview) after an
+/// apply: what fails there although the repository's roles pass it comes from the cluster (a binding made by hand, a
+/// Kubernetes role edited). The authorizer reads roles and bindings from a cache, so failures are asked again for
+/// up to 5 s before they are reported.
+///
+/// # Errors
+/// A SubjectAccessReview the API server refused (`create subjectaccessreviews` is needed).
+pub async fn live_access_tests(
+    cluster: &Cluster,
+    model: &AccessModel,
+    desired: &DesiredState,
+    now: Timestamp,
+) -> Result<Vec<crate::who::TestFailure>, kube::Error> {
+    let questions = crate::who::access_test_questions(model, desired, now);
+    if questions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut failures = Vec::new();
+    for attempt in 0..10 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let mut answers = std::collections::BTreeMap::new();
+        for (user, request) in &questions {
+            let (allowed, reason) = cluster.review(user, request).await?;
+            answers.insert((user.clone(), request.clone()), (allowed, reason));
+        }
+        failures = crate::who::evaluate_access_tests(model, desired, now, |user, request| {
+            let (allowed, reason) = answers.get(&(user.clone(), request.clone()))?;
+            allowed.then(|| {
+                if reason.is_empty() {
+                    "in the cluster".to_owned()
+                } else {
+                    format!("in the cluster ({reason})")
+                }
+            })
+        });
+        if failures.is_empty() {
+            break;
+        }
+    }
+    Ok(failures)
+}

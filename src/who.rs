@@ -741,6 +741,8 @@ fn policy_of(
 pub struct TestFailure {
     /// The document the question is written in.
     pub doc: crate::config::source::DocRef,
+    /// Its file, repository-relative.
+    pub file: String,
     /// The question's path in it, e.g. `spec.deny[0]`.
     pub path: String,
     /// What is wrong, with the bindings that break it or the subjects that lack it.
@@ -768,25 +770,19 @@ fn users_asked(
 }
 
 /// Every question of the model's `AccessTest`s about `desired`'s cluster that its compiled roles and bindings, with
-/// `cluster_roles` (Kubernetes' own: the repository's win on a name), answer otherwise than expected, at `now`.
-///
-/// A user may do what they may as themselves, or through a client they own (as its ServiceAccount, or acting as
-/// its owner). `deny` fails when any user or group member (disabled and expired ones too: a grant to their group
-/// still reaches them) or client may; `allow` fails when an active user or group member, or a client, may not.
+/// `cluster_roles` (Kubernetes' own: the repository's win on a name), answer otherwise than expected, at `now`; see
+/// [`evaluate_access_tests`] for who counts.
 pub fn failing_access_tests(
     model: &AccessModel,
     desired: &DesiredState,
     cluster_roles: Vec<ClusterRole>,
     now: Timestamp,
 ) -> Vec<TestFailure> {
-    use crate::validate::model::Expected;
-    let questions: Vec<&crate::validate::model::AccessQuestion> = model
+    if !model
         .access_tests
         .iter()
-        .filter(|t| t.cluster == desired.cluster)
-        .flat_map(|t| &t.questions)
-        .collect();
-    if questions.is_empty() {
+        .any(|t| t.cluster == desired.cluster)
+    {
         return Vec::new();
     }
     let others = Others {
@@ -794,6 +790,68 @@ pub fn failing_access_tests(
         ..Others::default()
     };
     let (policy, _, sources) = policy_of(desired, others);
+    evaluate_access_tests(model, desired, now, |identity, request| {
+        let grant = policy.allows(identity, request)?;
+        let files = sources
+            .get(&grant.binding)
+            .map(|f| format!(" ({})", f.join(", ")))
+            .unwrap_or_default();
+        let kind = |name: &ObjectName, cluster: &str, namespaced: &str| {
+            if name.namespace.is_some() {
+                format!("{namespaced} {name}")
+            } else {
+                format!("{cluster} {name}")
+            }
+        };
+        Some(format!(
+            "through {} -> {}{files}",
+            kind(&grant.binding, "ClusterRoleBinding", "RoleBinding"),
+            kind(&grant.role, "ClusterRole", "Role"),
+        ))
+    })
+}
+
+/// Every identity and request the `AccessTest`s of `desired`'s cluster ask about, each once: what a live
+/// authorizer is asked to check them after an apply.
+pub fn access_test_questions(
+    model: &AccessModel,
+    desired: &DesiredState,
+    now: Timestamp,
+) -> Vec<(UserInfo, Request)> {
+    let mut asked = BTreeSet::new();
+    evaluate_access_tests(model, desired, now, |identity, request| {
+        asked.insert((identity.clone(), request.clone()));
+        None
+    });
+    asked.into_iter().collect()
+}
+
+/// The questions of the model's `AccessTest`s about `desired`'s cluster that `decide` answers otherwise than
+/// expected. `decide` says whether an identity may make a request, and how (`through RoleBinding ...`), or `None`.
+///
+/// A user may do what they may as themselves, or through a client they own (as its ServiceAccount, or acting as
+/// its owner). `deny` fails when any user or group member (nested groups included; disabled and expired users too:
+/// a grant to their group still reaches them) or client may; `allow` fails when an active user or group member, or
+/// a client, may not.
+pub fn evaluate_access_tests(
+    model: &AccessModel,
+    desired: &DesiredState,
+    now: Timestamp,
+    mut decide: impl FnMut(&UserInfo, &Request) -> Option<String>,
+) -> Vec<TestFailure> {
+    use crate::validate::model::Expected;
+    let questions: Vec<(
+        &crate::validate::model::AccessTest,
+        &crate::validate::model::AccessQuestion,
+    )> = model
+        .access_tests
+        .iter()
+        .filter(|t| t.cluster == desired.cluster)
+        .flat_map(|t| t.questions.iter().map(move |q| (t, q)))
+        .collect();
+    if questions.is_empty() {
+        return Vec::new();
+    }
     let everyone = identities(model, desired, now);
     let owners = |client: &str| -> BTreeSet<String> {
         model
@@ -803,11 +861,11 @@ pub fn failing_access_tests(
             .unwrap_or_default()
     };
     let mut failures = Vec::new();
-    for question in questions {
+    for (test, question) in questions {
         let users = users_asked(model, &question.subjects);
         let clients = &question.subjects.clients;
         // Who the answer is about, for each identity: the users it stands for, or the client.
-        let allowed: Vec<(&Who, BTreeSet<String>, crate::rbac::Grant)> = everyone
+        let allowed: Vec<(&Who, BTreeSet<String>, String)> = everyone
             .iter()
             .filter_map(|(who, identity)| {
                 let stands_for: BTreeSet<String> = match who {
@@ -823,33 +881,15 @@ pub fn failing_access_tests(
                 if !asked {
                     return None;
                 }
-                let grant = policy.allows(identity, &question.request)?;
-                Some((who, stands_for, grant))
+                let how = decide(identity, &question.request)?;
+                Some((who, stands_for, how))
             })
             .collect();
         let message = match question.expected {
             Expected::Deny if !allowed.is_empty() => {
                 let mut through: Vec<String> = allowed
                     .iter()
-                    .map(|(who, _, grant)| {
-                        let files = sources
-                            .get(&grant.binding)
-                            .map(|f| format!(" ({})", f.join(", ")))
-                            .unwrap_or_default();
-                        let kind = |name: &ObjectName, cluster: &str, namespaced: &str| {
-                            if name.namespace.is_some() {
-                                format!("{namespaced} {name}")
-                            } else {
-                                format!("{cluster} {name}")
-                            }
-                        };
-                        format!(
-                            "{} through {} -> {}{files}",
-                            describe(model, who),
-                            kind(&grant.binding, "ClusterRoleBinding", "RoleBinding"),
-                            kind(&grant.role, "ClusterRole", "Role"),
-                        )
-                    })
+                    .map(|(who, _, how)| format!("{} {how}", describe(model, who)))
                     .collect();
                 let more = through.len().saturating_sub(5);
                 through.truncate(5);
@@ -887,8 +927,7 @@ pub fn failing_access_tests(
                 );
                 (!lacking.is_empty()).then(|| {
                     format!(
-                        "`{}` must be allowed, but no binding of the repository allows it to {} (as themselves or \
-                         through a client they own)",
+                        "`{}` must be allowed, but {} may not (as themselves or through a client they own)",
                         question.request,
                         lacking.join(", ")
                     )
@@ -899,6 +938,7 @@ pub fn failing_access_tests(
         if let Some(message) = message {
             failures.push(TestFailure {
                 doc: question.doc,
+                file: test.origin.to_string(),
                 path: question.path.clone(),
                 message,
             });

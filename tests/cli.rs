@@ -595,8 +595,7 @@ fn an_access_test_that_does_not_hold_refuses_the_repository() {
     assert!(
         text.contains(
             "error[access-test-failed]: tests/payments.yaml:13:7: spec.allow[0]: `create deployments.apps in payments` \
-             must be allowed, but no binding of the repository allows it to user carol (as themselves or through a \
-             client they own)"
+             must be allowed, but user carol may not (as themselves or through a client they own)"
         ),
         "{text}"
     );

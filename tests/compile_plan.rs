@@ -186,8 +186,7 @@ fn desired_from(
     now: jiff::Timestamp,
     edit: impl Fn(&str, &str) -> Option<String>,
 ) -> tollgate::objects::DesiredState {
-    let files: Vec<(String, Vec<u8>)> =
-        tollgate::files::read_config_files(&common::root().join("example-repo"))
+    let files: Vec<(String, Vec<u8>)> = tollgate::files::read_config_files(&common::root().join("example-repo"))
             .expect("readable")
             .into_iter()
             // example-repo's access test asks for grants these plans take away.

@@ -403,6 +403,33 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     let out = plane.tollgate(&applier, &plan_args(repo, "prod", &["--detailed-exitcode"]));
     assert_exit(&out, 0);
 
+    // example-repo's access test (tests/prod.yaml: the CI robot never reads secrets in payments) asked of the
+    // cluster's own authorizer after an apply: a binding made by hand breaks it, though the repository passes it.
+    let out = plane.kubectl(&[
+        "create",
+        "rolebinding",
+        "by-hand",
+        "-n",
+        "payments",
+        "--clusterrole=edit",
+        "--serviceaccount=tollgate-clients:ci-deployer",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &[]));
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains(
+            "error[access-test-failed-in-cluster]: tests/prod.yaml: spec.deny[0]: `get secrets in payments` must be \
+             denied, but client ci-deployer may in the cluster (RBAC: allowed by RoleBinding \"by-hand/payments\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = plane.kubectl(&["delete", "rolebinding", "by-hand", "-n", "payments"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = plane.tollgate(&applier, &apply_args(repo, "prod", &[]));
+    assert_exit(&out, 0);
+
     // Drift: a binding edited by hand and another deleted; plan shows both, apply restores both.
     let bindings = managed_names(&plane, "rolebindings", "payments");
     assert!(bindings.len() >= 2, "{bindings:?}");
@@ -419,8 +446,14 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
         &applier,
         &plan_args(repo, "prod", &["--output", "json", "--detailed-exitcode"]),
     );
-    assert_exit(&out, 2);
+    // 3: restoring the deleted binding (exec in payments) gives back a power the cluster no longer grants.
+    assert_exit(&out, 3);
     let plan = json(&out);
+    assert_eq!(
+        plan["secondLook"][0]["detail"], "create pods/exec",
+        "{:#}",
+        plan["secondLook"]
+    );
     let updates = changes_of(&plan, "update");
     assert_eq!(updates.len(), 1, "{plan:#}");
     assert_eq!(updates[0]["object"]["name"], edited.as_str());

@@ -181,9 +181,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await?;
             outcome.publish = Some(published);
         }
+        // The repository's access tests passed before anything was written; asked again of the cluster's own
+        // authorizer, they also see what the cluster holds besides (hand-made bindings, edited roles).
+        let live_failures = match (&model, outcome.succeeded()) {
+            (Some((model, now)), true) => {
+                match tollgate::pipeline::live_access_tests(&cluster, model, &desired, *now).await {
+                    Ok(failures) => failures,
+                    // Not allowed to ask: the repository's own check stands; say what was not done.
+                    Err(error) if tollgate::cluster::status_code(&error) == Some(403) => {
+                        eprintln!(
+                            "warning: the access tests were not asked of the cluster's authorizer: it refused \
+                             (`create subjectaccessreviews` is needed): {}",
+                            tollgate::text::shown(&error.to_string())
+                        );
+                        Vec::new()
+                    }
+                    Err(error) => {
+                        return Err(anyhow::Error::new(error)
+                            .context("cannot ask the cluster's authorizer about the access tests"));
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
         match args.output {
             ReportOutput::Human => print!("{}", render::report_human(&outcome)),
             ReportOutput::Json => print!("{}", render::report_json(&outcome)),
+        }
+        if !live_failures.is_empty() {
+            for failure in &live_failures {
+                eprintln!(
+                    "error[access-test-failed-in-cluster]: {}: {}: {}",
+                    failure.file,
+                    failure.path,
+                    tollgate::text::shown(&failure.message)
+                );
+            }
         }
         if let Some(path) = &args.report {
             std::fs::write(path, render::report_json(&outcome))
@@ -200,6 +233,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     _ => String::new(),
                 },
                 outcome.failures().join("\n  ")
+            );
+        }
+        if !live_failures.is_empty() {
+            anyhow::bail!(
+                "applied, but the cluster's authorizer answers {} access test question(s) otherwise (above): it \
+                 holds access the repository does not give, or lacks some it gives",
+                live_failures.len()
             );
         }
         Ok(ExitCode::SUCCESS)
