@@ -430,48 +430,7 @@ impl GitRemote {
 
     /// The configuration files of a fetched snapshot as (path, bytes), ready for [`crate::config::load`].
     pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<RepoFile>, GitError> {
-        let repo = self.open()?;
-        let read = |path: &str, id: ObjectId| {
-            repo.find_blob(id)
-                .map(|blob| blob.data.clone())
-                .map_err(|e| GitError::Read {
-                    commit: snapshot.commit,
-                    what: path.to_owned(),
-                    reason: e.to_string(),
-                })
-        };
-        let mut files = Vec::new();
-        for path in snapshot.config_paths() {
-            files.push(RepoFile {
-                path: path.to_owned(),
-                content: Ok(read(path, snapshot.files[path])?),
-            });
-        }
-        // Symbolic links, as the file-system edge treats them: a link to a configuration file of the commit is
-        // read as that file; any other link that could hold configuration is a problem validation names.
-        for (path, id) in &snapshot.links {
-            let target = String::from_utf8_lossy(&read(path, *id)?).into_owned();
-            let content = match resolve_link(snapshot, path, &target) {
-                LinkTarget::File(file) if is_config_path(path) => {
-                    Ok(read(&file, snapshot.files[&file])?)
-                }
-                LinkTarget::Folder if is_config_folder(path) => {
-                    Err(FileProblem::LinkedFolder { target })
-                }
-                LinkTarget::Outside if is_config_path(path) => {
-                    Err(FileProblem::LinkOutside { target })
-                }
-                LinkTarget::Nowhere(reason) if is_config_path(path) => {
-                    Err(FileProblem::BrokenLink { target, reason })
-                }
-                _ => continue,
-            };
-            files.push(RepoFile {
-                path: path.clone(),
-                content,
-            });
-        }
-        Ok(files)
+        config_of(&self.open()?, snapshot)
     }
 
     /// Commits `edits` on top of `base` and pushes. When the branch moved meanwhile, fetches it again, applies the
@@ -590,7 +549,7 @@ enum PushResult {
     Rejected,
 }
 
-fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitError> {
+pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitError> {
     let read_error = |what: &str, e: gix::Error| GitError::Read {
         commit,
         what: what.to_owned(),
@@ -620,6 +579,53 @@ fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitErr
         files,
         links,
     })
+}
+
+/// The configuration files of `snapshot` in `repo` as (path, bytes), ready for [`crate::config::load`]: its
+/// configuration paths, and its symbolic links as the file-system edge treats them.
+pub(crate) fn config_of(
+    repo: &gix::Repository,
+    snapshot: &Snapshot,
+) -> Result<Vec<RepoFile>, GitError> {
+    let read = |path: &str, id: ObjectId| {
+        repo.find_blob(id)
+            .map(|blob| blob.data.clone())
+            .map_err(|e| GitError::Read {
+                commit: snapshot.commit,
+                what: path.to_owned(),
+                reason: e.to_string(),
+            })
+    };
+    let mut files = Vec::new();
+    for path in snapshot.config_paths() {
+        files.push(RepoFile {
+            path: path.to_owned(),
+            content: Ok(read(path, snapshot.files[path])?),
+        });
+    }
+    // Symbolic links, as the file-system edge treats them: a link to a configuration file of the commit is
+    // read as that file; any other link that could hold configuration is a problem validation names.
+    for (path, id) in &snapshot.links {
+        let target = String::from_utf8_lossy(&read(path, *id)?).into_owned();
+        let content = match resolve_link(snapshot, path, &target) {
+            LinkTarget::File(file) if is_config_path(path) => {
+                Ok(read(&file, snapshot.files[&file])?)
+            }
+            LinkTarget::Folder if is_config_folder(path) => {
+                Err(FileProblem::LinkedFolder { target })
+            }
+            LinkTarget::Outside if is_config_path(path) => Err(FileProblem::LinkOutside { target }),
+            LinkTarget::Nowhere(reason) if is_config_path(path) => {
+                Err(FileProblem::BrokenLink { target, reason })
+            }
+            _ => continue,
+        };
+        files.push(RepoFile {
+            path: path.clone(),
+            content,
+        });
+    }
+    Ok(files)
 }
 
 /// Writes the blobs, the edited tree and a commit on top of `base`; `None` when the edits change nothing.

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod diagnostics;
 pub mod files;
 pub mod git;
+pub mod history;
 mod lenient;
 pub mod objects;
 pub mod pipeline;

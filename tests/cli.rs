@@ -619,3 +619,174 @@ fn an_access_test_that_does_not_hold_refuses_the_repository() {
     assert!(!text.contains("spec.deny[0]"), "{text}");
     assert!(text.contains("spec.allow[0]"), "{text}");
 }
+
+/// The past, from the checkout's first-parent history as the stock `git` writes it: `who-can --at` a date or a
+/// revision answers as the repository stood then (a commit that does not validate is skipped, and said), and
+/// `timeline` lists when a person's access changed, with the commit.
+#[test]
+fn the_past_is_read_from_the_first_parent_history() {
+    let repo = example_copy();
+    let path = repo.path().to_str().unwrap().to_owned();
+    let git = |args: &[&str], date: &str| {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Alice")
+            .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+            .env("GIT_COMMITTER_NAME", "Alice")
+            .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let commit = |message: &str, date: &str| {
+        git(&["add", "-A"], date);
+        git(&["commit", "-q", "-m", message], date);
+    };
+    git(&["init", "-q", "-b", "main"], "2026-11-01T10:00:00Z");
+    commit("The example organisation", "2026-11-01T10:00:00Z");
+    let grant = repo.path().join("access/carol.yaml");
+    std::fs::write(
+        &grant,
+        "apiVersion: tollgate.dev/v1alpha1\nkind: UserAccess\nmetadata:\n  name: carol-exec\nspec:\n  subjects:\n    \
+         users: [carol]\n  accessAs: user\n  grants:\n    - role: exec\n      cluster: prod\n      namespaces: [payments]\n",
+    )
+    .unwrap();
+    commit("Carol may exec in payments", "2026-11-10T10:00:00Z");
+    std::fs::write(&grant, "apiVersion: tollgate.dev/v1alpha1\nkind: UserAccess\nmetadata:\n  name: broken\nspec: {}\n")
+        .unwrap();
+    commit("A broken commit", "2026-11-15T10:00:00Z");
+    std::fs::remove_file(&grant).unwrap();
+    commit("Carol's exec ends", "2026-11-20T10:00:00Z");
+
+    let who = |at: &str| -> (Vec<String>, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args([
+                "who-can",
+                "create",
+                "pods/exec",
+                "-n",
+                "payments",
+                "--repo",
+                &path,
+                "--cluster",
+                "prod",
+            ])
+            .args(["--at", at, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let names = answer["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["who"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        (
+            names,
+            answer["asOf"]["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let (before, _) = who("2026-11-05");
+    assert!(!before.contains(&"carol".to_owned()), "{before:?}");
+    let (granted, summary) = who("2026-11-12");
+    assert!(granted.contains(&"carol".to_owned()), "{granted:?}");
+    assert_eq!(summary, "Carol may exec in payments");
+    // The broken commit was never applied: the one before it answers.
+    let (broken, summary) = who("HEAD~1");
+    assert!(broken.contains(&"carol".to_owned()), "{broken:?}");
+    assert_eq!(summary, "Carol may exec in payments");
+    let (after, _) = who("HEAD");
+    assert!(!after.contains(&"carol".to_owned()), "{after:?}");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args([
+            "who-can",
+            "get",
+            "pods",
+            "--repo",
+            &path,
+            "--cluster",
+            "prod",
+            "--at",
+            "2020-01-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("names no commit"));
+
+    let timeline = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args([
+            "timeline",
+            "user/carol",
+            "--repo",
+            &path,
+            "--cluster",
+            "prod",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        timeline.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&timeline.stderr)
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&timeline.stdout).unwrap();
+    let entries = entries.as_array().unwrap();
+    let summaries: Vec<&str> = entries
+        .iter()
+        .map(|e| e["revision"]["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "Carol may exec in payments",
+            "A broken commit",
+            "Carol's exec ends"
+        ],
+        "{entries:#?}"
+    );
+    let gained: Vec<&str> = entries[0]["gained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    assert!(
+        gained
+            .iter()
+            .any(|g| g.starts_with("payments: create,get pods/exec")
+                && g.contains("ClusterRole tollgate:exec (access/carol.yaml")),
+        "{gained:?}"
+    );
+    assert!(
+        entries[1]["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("never applied")
+    );
+    assert_eq!(entries[2]["lost"], entries[0]["gained"]);
+    assert_eq!(
+        entries[0]["revision"]["author"],
+        "Alice <alice@example.com>"
+    );
+}

@@ -29,6 +29,7 @@ const COMMANDS: &[&[&str]] = &[
     &["clients"],
     &["who-can"],
     &["can"],
+    &["timeline"],
     &["schema"],
     &["completions"],
 ];

@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
             [CompletionResult]::new('who-can', 'who-can', [CompletionResultType]::ParameterValue, 'List every person and client the repository lets make a request in a cluster, and through which binding')
             [CompletionResult]::new('can', 'can', [CompletionResultType]::ParameterValue, 'List everything one person or client may do in a cluster, rule by rule, where and through which binding')
+            [CompletionResult]::new('timeline', 'timeline', [CompletionResultType]::ParameterValue, 'Show every change of one person''s or client''s access over the repository''s history, with its commit')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -320,6 +321,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
             [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
             [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository''s roles and bindings (and Kubernetes'' default ClusterRoles) answer: the cluster is not read')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not read the cluster''s roles and bindings')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -336,8 +338,19 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--qps', '--qps', [CompletionResultType]::ParameterName, 'Client-side rate limit: API requests per second')
             [CompletionResult]::new('--burst', '--burst', [CompletionResultType]::ParameterName, 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts')
             [CompletionResult]::new('--list-page-size', '--list-page-size', [CompletionResultType]::ParameterName, 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository''s roles and bindings (and Kubernetes'' default ClusterRoles) answer: the cluster is not read')
             [CompletionResult]::new('--offline', '--offline', [CompletionResultType]::ParameterName, 'Do not read the cluster''s roles and bindings')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tollgate;timeline' {
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The access repository''s config root')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The cluster, as the repository''s Settings name it')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Read at most this many commits back from HEAD')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the timeline as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -367,6 +380,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('client', 'client', [CompletionResultType]::ParameterValue, 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration')
             [CompletionResult]::new('who-can', 'who-can', [CompletionResultType]::ParameterValue, 'List every person and client the repository lets make a request in a cluster, and through which binding')
             [CompletionResult]::new('can', 'can', [CompletionResultType]::ParameterValue, 'List everything one person or client may do in a cluster, rule by rule, where and through which binding')
+            [CompletionResult]::new('timeline', 'timeline', [CompletionResultType]::ParameterValue, 'Show every change of one person''s or client''s access over the repository''s history, with its commit')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Write the JSON Schema of every document kind')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script, or write every script and the manual pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -430,6 +444,9 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             break
         }
         'tollgate;help;can' {
+            break
+        }
+        'tollgate;help;timeline' {
             break
         }
         'tollgate;help;schema' {

@@ -55,6 +55,9 @@ _tollgate() {
             tollgate,status)
                 cmd="tollgate__subcmd__status"
                 ;;
+            tollgate,timeline)
+                cmd="tollgate__subcmd__timeline"
+                ;;
             tollgate,validate)
                 cmd="tollgate__subcmd__validate"
                 ;;
@@ -142,6 +145,9 @@ _tollgate() {
             tollgate__subcmd__help,status)
                 cmd="tollgate__subcmd__help__subcmd__status"
                 ;;
+            tollgate__subcmd__help,timeline)
+                cmd="tollgate__subcmd__help__subcmd__timeline"
+                ;;
             tollgate__subcmd__help,validate)
                 cmd="tollgate__subcmd__help__subcmd__validate"
                 ;;
@@ -173,7 +179,7 @@ _tollgate() {
 
     case "${cmd}" in
         tollgate)
-            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can can schema completions help"
+            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can can timeline schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,7 +291,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__can)
-            opts="-h --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            opts="-h --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --at --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,6 +330,10 @@ _tollgate() {
                     return 0
                     ;;
                 --list-page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -939,7 +949,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help)
-            opts="validate render plan apply controller gateway connect status clients client who-can can schema completions help"
+            opts="validate render plan apply controller gateway connect status clients client who-can can timeline schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1218,6 +1228,20 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__help__subcmd__timeline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1398,6 +1422,36 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__timeline)
+            opts="-h --repo --now --cluster --limit --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__validate)
             opts="-h --repo --now --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1421,7 +1475,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__who__subcmd__can)
-            opts="-n -h --namespace --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --json --help"
+            opts="-n -h --namespace --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --at --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1468,6 +1522,10 @@ _tollgate() {
                     return 0
                     ;;
                 --list-page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

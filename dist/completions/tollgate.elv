@@ -34,6 +34,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
             cand can 'List everything one person or client may do in a cluster, rule by rule, where and through which binding'
+            cand timeline 'Show every change of one person''s or client''s access over the repository''s history, with its commit'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -292,6 +293,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --qps 'Client-side rate limit: API requests per second'
             cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
             cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --at 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository''s roles and bindings (and Kubernetes'' default ClusterRoles) answer: the cluster is not read'
             cand --offline 'Do not read the cluster''s roles and bindings'
             cand --json 'Print the answer as JSON'
             cand -h 'Print help'
@@ -307,8 +309,18 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --qps 'Client-side rate limit: API requests per second'
             cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
             cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
+            cand --at 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository''s roles and bindings (and Kubernetes'' default ClusterRoles) answer: the cluster is not read'
             cand --offline 'Do not read the cluster''s roles and bindings'
             cand --json 'Print the answer as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tollgate;timeline'= {
+            cand --repo 'The access repository''s config root'
+            cand --now 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)'
+            cand --cluster 'The cluster, as the repository''s Settings name it'
+            cand --limit 'Read at most this many commits back from HEAD'
+            cand --json 'Print the timeline as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -335,6 +347,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand client 'Scaffold and inspect clients; turn a client file into a kubeconfig (entry) or a wg-quick configuration'
             cand who-can 'List every person and client the repository lets make a request in a cluster, and through which binding'
             cand can 'List everything one person or client may do in a cluster, rule by rule, where and through which binding'
+            cand timeline 'Show every change of one person''s or client''s access over the repository''s history, with its commit'
             cand schema 'Write the JSON Schema of every document kind'
             cand completions 'Print a shell completion script, or write every script and the manual pages'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -380,6 +393,8 @@ set edit:completion:arg-completer[tollgate] = {|@words|
         &'tollgate;help;who-can'= {
         }
         &'tollgate;help;can'= {
+        }
+        &'tollgate;help;timeline'= {
         }
         &'tollgate;help;schema'= {
         }

@@ -9,8 +9,7 @@ use tollgate::text::shown;
 use tollgate::who::{Can, HeldRule, Subject, Who, can};
 
 use super::args::RepoArgs;
-use super::validated;
-use super::who_can::{Sources, limits, named, others, table};
+use super::who_can::{AsOf, At, Sources, limits, named, others, table};
 
 /// `tollgate can`.
 #[derive(clap::Args)]
@@ -38,6 +37,8 @@ pub struct Args {
     cluster: String,
     #[command(flatten)]
     sources: Sources,
+    #[command(flatten)]
+    at: At,
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
@@ -45,34 +46,9 @@ pub struct Args {
 
 /// Prints what the subject may do; exit 1 when the repository has no such subject.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (checked, now) = validated(&args.repo, None)?;
+    let (checked, now, as_of) = args.at.validated(&args.repo)?;
     let model = &checked.model;
-    if args.subject.is_empty() {
-        anyhow::bail!("SUBJECT is empty: expected `user/NAME`, `client/NAME` or a name");
-    }
-    let subject = match args.subject.split_once('/') {
-        Some(("user" | "client", "")) => anyhow::bail!(
-            "SUBJECT `{}` has no name: expected `user/NAME` or `client/NAME`",
-            shown(&args.subject)
-        ),
-        Some(("user", name)) => Subject::User(name.to_owned()),
-        Some(("client", name)) => Subject::Client(name.to_owned()),
-        Some(_) => anyhow::bail!(
-            "SUBJECT `{}` is not `user/NAME`, `client/NAME` or a name",
-            shown(&args.subject)
-        ),
-        None => match (
-            model.users.contains_key(&args.subject),
-            model.clients.contains_key(&args.subject),
-        ) {
-            (true, true) => anyhow::bail!(
-                "`{0}` is both a user and a client: say `user/{0}` or `client/{0}`",
-                shown(&args.subject)
-            ),
-            (false, true) => Subject::Client(args.subject.clone()),
-            _ => Subject::User(args.subject.clone()),
-        },
-    };
+    let subject = subject(&args.subject, Some(model))?;
     let desired = compile(
         model,
         &CompileContext {
@@ -84,16 +60,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let answer = can(
         model,
         &desired,
-        others(&args.sources, &args.cluster)?,
+        others(&args.sources, &args.cluster, as_of.is_some())?,
         &subject,
         now,
     )?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&AsOf {
+                as_of,
+                answer: &answer
+            })?
+        );
     } else {
         print!("{}", human(&answer));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// SUBJECT as written: `user/NAME`, `client/NAME`, or a bare NAME that `model` has as only one of them (without a
+/// model, a bare name is refused).
+pub(super) fn subject(
+    text: &str,
+    model: Option<&tollgate::validate::model::AccessModel>,
+) -> anyhow::Result<Subject> {
+    if text.is_empty() {
+        anyhow::bail!("SUBJECT is empty: expected `user/NAME`, `client/NAME` or a name");
+    }
+    Ok(match text.split_once('/') {
+        Some(("user" | "client", "")) => anyhow::bail!(
+            "SUBJECT `{}` has no name: expected `user/NAME` or `client/NAME`",
+            shown(text)
+        ),
+        Some(("user", name)) => Subject::User(name.to_owned()),
+        Some(("client", name)) => Subject::Client(name.to_owned()),
+        Some(_) => anyhow::bail!(
+            "SUBJECT `{}` is not `user/NAME`, `client/NAME` or a name",
+            shown(text)
+        ),
+        None => match model.map(|m| (m.users.contains_key(text), m.clients.contains_key(text))) {
+            None => anyhow::bail!(
+                "SUBJECT `{0}`: say `user/{0}` or `client/{0}` (a name may mean either over the history)",
+                shown(text)
+            ),
+            Some((true, true)) => anyhow::bail!(
+                "`{0}` is both a user and a client: say `user/{0}` or `client/{0}`",
+                shown(text)
+            ),
+            Some((false, true)) => Subject::Client(text.to_owned()),
+            Some(_) => Subject::User(text.to_owned()),
+        },
+    })
 }
 
 /// Who, as which identities; then a table of rules: where, verbs, what, names, through which binding and role,
@@ -163,7 +180,7 @@ fn human(answer: &Can) -> String {
 }
 
 /// What a rule covers: resources with their groups (`pods`, `deployments.apps`, `*.*`), or URL paths.
-fn on(rule: &PolicyRule) -> String {
+pub(super) fn on(rule: &PolicyRule) -> String {
     if let Some(urls) = rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
         return urls.join(", ");
     }

@@ -16,6 +16,7 @@ mod plan;
 mod render;
 mod schema;
 mod status;
+mod timeline;
 mod validate;
 mod who_can;
 
@@ -73,6 +74,8 @@ enum Command {
     WhoCan(who_can::Args),
     /// List everything one person or client may do in a cluster, rule by rule, where and through which binding.
     Can(can::Args),
+    /// Show every change of one person's or client's access over the repository's history, with its commit.
+    Timeline(timeline::Args),
     /// Write the JSON Schema of every document kind.
     Schema(schema::Args),
     /// Print a shell completion script, or write every script and the manual pages.
@@ -109,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client { command } => client::run(command),
         Command::WhoCan(args) => who_can::run(args),
         Command::Can(args) => can::run(args),
+        Command::Timeline(args) => timeline::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }
@@ -161,6 +165,54 @@ fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
 
 /// Loads and validates the repository (from Git when a fetched snapshot is given, else `--repo`), printing
 /// warnings; fails with every diagnostic when it is invalid.
+/// The repository as of `at` (a revision or a date of its first-parent history; see
+/// [`tollgate::history::History::resolve`]), validated, with the instant expiries are evaluated at (`--now`, else the
+/// date asked or the commit's time) and the commit answered from. A commit that does not validate was never
+/// applied: the newest first-parent commit before it that does is used instead, and stderr says so.
+fn validated_at(
+    repo: &RepoArgs,
+    at: &str,
+) -> anyhow::Result<(Checked, Timestamp, tollgate::history::Revision)> {
+    let history = tollgate::history::History::open(&repo.repo)?;
+    let (commit, instant) = history.resolve(at)?;
+    let now = repo.now.unwrap_or(instant);
+    let first_parent = history.first_parent()?;
+    // The commit asked, then its first-parent ancestors (a commit off the first-parent line stands alone).
+    let candidates: Vec<gix::ObjectId> = match first_parent.iter().position(|c| *c == commit) {
+        Some(at) => first_parent[at..].to_vec(),
+        None => vec![commit],
+    };
+    for candidate in candidates {
+        let revision = history.revision(candidate)?;
+        let (files, _) = history.config(candidate)?;
+        match check(&load(files), now) {
+            Ok(checked) => {
+                eprintln!(
+                    "as of commit {} ({}, {}): {}",
+                    &revision.commit[..12.min(revision.commit.len())],
+                    revision.time,
+                    tollgate::text::shown(&revision.author),
+                    tollgate::text::shown(&revision.summary)
+                );
+                return Ok((checked, now, revision));
+            }
+            Err(tollgate::pipeline::PipelineError::Invalid(diagnostics)) => {
+                let errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == tollgate::diagnostics::Severity::Error)
+                    .count();
+                eprintln!(
+                    "note: commit {} did not validate ({errors} error(s)), so it was never applied; answering as of \
+                     the commit before it",
+                    &revision.commit[..12.min(revision.commit.len())]
+                );
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    anyhow::bail!("no commit at or before `{at}` validates: nothing was ever applied from it")
+}
+
 fn validated(
     repo: &RepoArgs,
     git: Option<(&GitRemote, &Snapshot)>,

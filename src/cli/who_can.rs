@@ -52,9 +52,46 @@ pub struct Args {
     cluster: String,
     #[command(flatten)]
     sources: Sources,
+    #[command(flatten)]
+    at: At,
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Answer as of the repository's past (`who-can`, `can`).
+#[derive(clap::Args)]
+pub struct At {
+    /// Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent
+    /// history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit
+    /// that did not validate was never applied, so the one before it answers. Only the repository's roles and
+    /// bindings (and Kubernetes' default ClusterRoles) answer: the cluster is not read.
+    #[arg(long, value_name = "REV|DATE", conflicts_with_all = ["offline", "kubeconfig", "context"])]
+    pub at: Option<String>,
+}
+
+impl At {
+    /// The repository as asked (now, or `--at`), validated, with the time expiries are evaluated at and the commit
+    /// it was read from.
+    pub fn validated(
+        &self,
+        repo: &RepoArgs,
+    ) -> anyhow::Result<(
+        tollgate::pipeline::Checked,
+        jiff::Timestamp,
+        Option<tollgate::history::Revision>,
+    )> {
+        match &self.at {
+            Some(at) => {
+                let (checked, now, revision) = super::validated_at(repo, at)?;
+                Ok((checked, now, Some(revision)))
+            }
+            None => {
+                let (checked, now) = validated(repo, None)?;
+                Ok((checked, now, None))
+            }
+        }
+    }
 }
 
 /// Where the cluster's own roles and bindings come from (`who-can`, `can`).
@@ -115,7 +152,17 @@ fn with_kubernetes_defaults(mut read: Vec<ClusterRole>) -> Vec<ClusterRole> {
 /// What the cluster holds besides the repository: from `--roles-from` its ClusterRoles (and Kubernetes' defaults
 /// it lacks); from the cluster every ClusterRole and Role, and every binding that is not this instance's; with
 /// `--offline`, Kubernetes' default ClusterRoles.
-pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others> {
+/// An answer as JSON, with the commit it was read from (`--at`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AsOf<'a, T: serde::Serialize> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<tollgate::history::Revision>,
+    #[serde(flatten)]
+    pub answer: &'a T,
+}
+
+pub(super) fn others(sources: &Sources, cluster: &str, past: bool) -> anyhow::Result<Others> {
     if let Some(path) = &sources.roles_from {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
@@ -140,7 +187,8 @@ pub(super) fn others(sources: &Sources, cluster: &str) -> anyhow::Result<Others>
             ..Others::default()
         });
     }
-    if sources.offline {
+    // The past is answered from the repository alone: today's cluster is not what held then.
+    if sources.offline || past {
         return Ok(Others {
             cluster_roles: tollgate::rbac::kubernetes_cluster_roles(),
             ..Others::default()
@@ -202,7 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.name.as_deref(),
         args.namespace.as_deref(),
     )?;
-    let (checked, now) = validated(&args.repo, None)?;
+    let (checked, now, as_of) = args.at.validated(&args.repo)?;
     let desired = compile(
         &checked.model,
         &CompileContext {
@@ -214,12 +262,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let answer = who_can(
         &checked.model,
         &desired,
-        others(&args.sources, &args.cluster)?,
+        others(&args.sources, &args.cluster, as_of.is_some())?,
         &asked,
         now,
     );
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&AsOf {
+                as_of,
+                answer: &answer
+            })?
+        );
     } else {
         print!("{}", human(&answer));
     }

@@ -1,0 +1,208 @@
+//! `tollgate timeline`: every change of one person's or client's access in one cluster over the repository's
+//! first-parent history, with the commit, its author and date: "since when can bob exec in payments, and who gave
+//! it".
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use tollgate::compile::{CompileContext, compile};
+use tollgate::config::load;
+use tollgate::history::{History, Revision};
+use tollgate::pipeline::{PipelineError, check};
+use tollgate::text::shown;
+use tollgate::who::{HeldRule, Others, Subject, can};
+
+use super::args::RepoArgs;
+
+/// `tollgate timeline`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "SUBJECT is `user/NAME` or `client/NAME`. Each commit of the first-parent history of the \
+checkout's HEAD whose configuration changed is evaluated as `tollgate can --offline` would at that commit's time \
+(Kubernetes' own ClusterRoles as v1.34 defines them); a commit that did not validate was never applied and is listed \
+as skipped. An expiry takes effect at its time, which is not a commit: it shows at the next commit that changes the \
+configuration.
+
+Examples:
+  tollgate timeline user/bob --cluster prod
+  tollgate timeline client/ci-deployer --cluster staging --json"
+)]
+pub struct Args {
+    /// `user/NAME` or `client/NAME`.
+    subject: String,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// The cluster, as the repository's Settings name it.
+    #[arg(long)]
+    cluster: String,
+    /// Read at most this many commits back from HEAD.
+    #[arg(long, default_value_t = 10_000)]
+    limit: usize,
+    /// Print the timeline as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One commit where the subject's access changed (a person's through their clients too), or that was skipped.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    /// The commit.
+    revision: Revision,
+    /// Rules the subject holds from this commit on, as `where: verbs on (names) via binding -> role (files)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gained: Vec<String>,
+    /// Rules the subject no longer holds from this commit on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lost: Vec<String>,
+    /// Why the commit was skipped: it did not validate (so it was never applied), or did not compile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
+}
+
+/// One held rule in words: where, verbs, on what, names, through which binding and role, from which files.
+fn atom(held: &HeldRule) -> String {
+    let names = held.rule.resource_names.as_deref().unwrap_or_default();
+    format!(
+        "{}{}: {} {}{} via {} -> {}{}",
+        held.namespace.as_deref().unwrap_or("everywhere"),
+        held.acting_as
+            .as_deref()
+            .map(|owner| format!(" (acting as {owner})"))
+            .unwrap_or_default(),
+        held.rule.verbs.join(","),
+        super::can::on(&held.rule),
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", names.join(","))
+        },
+        super::who_can::named(&held.binding, "ClusterRoleBinding", "RoleBinding"),
+        super::who_can::named(&held.role, "ClusterRole", "Role"),
+        if held.sources.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", held.sources.join(", "))
+        }
+    )
+}
+
+/// Prints the timeline; exit 0 (an empty timeline says the subject never held anything).
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let subject = super::can::subject(&args.subject, None)?;
+    let history = History::open(&args.repo.repo)?;
+    let mut commits = history.first_parent()?;
+    commits.truncate(args.limit);
+    commits.reverse();
+    let mut entries = Vec::new();
+    let mut last_fingerprint = None;
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    for commit in commits {
+        let (files, fingerprint) = history.config(commit)?;
+        // A commit that changed no configuration file changes nobody's access: skipped without being read.
+        if last_fingerprint.as_ref() == Some(&fingerprint) {
+            continue;
+        }
+        last_fingerprint = Some(fingerprint);
+        let revision = history.revision(commit)?;
+        let now = args.repo.now.unwrap_or(revision.time);
+        let skipped = |why: String| Entry {
+            revision: revision.clone(),
+            gained: Vec::new(),
+            lost: Vec::new(),
+            skipped: Some(why),
+        };
+        let checked = match check(&load(files), now) {
+            Ok(checked) => checked,
+            Err(PipelineError::Invalid(diagnostics)) => {
+                let errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == tollgate::diagnostics::Severity::Error)
+                    .count();
+                entries.push(skipped(format!(
+                    "did not validate ({errors} error(s)): never applied"
+                )));
+                continue;
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let ctx = CompileContext {
+            cluster: &args.cluster,
+            now,
+            revision: None,
+        };
+        let desired = match compile(&checked.model, &ctx) {
+            Ok(desired) => desired,
+            Err(error) => {
+                entries.push(skipped(format!("did not compile: {error}")));
+                continue;
+            }
+        };
+        let roles = tollgate::rbac::kubernetes_cluster_roles();
+        let held_by = |subject: &Subject| {
+            let others = Others {
+                cluster_roles: roles.clone(),
+                ..Others::default()
+            };
+            // Not found: not in the repository at this commit, so it holds nothing.
+            can(&checked.model, &desired, others, subject, now).ok()
+        };
+        // A person holds what they hold as themselves and through each client they own.
+        let mut now_held: BTreeSet<String> = BTreeSet::new();
+        if let Some(answer) = held_by(&subject) {
+            now_held.extend(answer.rules.iter().map(atom));
+            for client in &answer.clients {
+                let through = held_by(&Subject::Client(client.clone()));
+                now_held.extend(
+                    through
+                        .iter()
+                        .flat_map(|a| &a.rules)
+                        .map(|rule| format!("through client {client}: {}", atom(rule))),
+                );
+            }
+        }
+        let gained: Vec<String> = now_held.difference(&held).cloned().collect();
+        let lost: Vec<String> = held.difference(&now_held).cloned().collect();
+        if !gained.is_empty() || !lost.is_empty() {
+            entries.push(Entry {
+                revision,
+                gained,
+                lost,
+                skipped: None,
+            });
+        }
+        held = now_held;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!(
+            "{} never held anything in cluster `{}` in the history read",
+            shown(&args.subject),
+            shown(&args.cluster)
+        );
+    }
+    for entry in &entries {
+        let revision = &entry.revision;
+        println!(
+            "{} {} {}: {}",
+            revision.time,
+            &revision.commit[..12.min(revision.commit.len())],
+            shown(&revision.author),
+            shown(&revision.summary)
+        );
+        if let Some(why) = &entry.skipped {
+            println!("  skipped: {}", shown(why));
+        }
+        for rule in &entry.gained {
+            println!("  + {}", shown(rule));
+        }
+        for rule in &entry.lost {
+            println!("  - {}", shown(rule));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
