@@ -596,6 +596,38 @@ impl Controller {
                 ));
             }
         }
+        // access tests: the repository's, asked of the cluster's own authorizer now that its objects are applied;
+        // one that fails only there comes from the cluster (a hand-made binding, an edited role) and stands as the
+        // reconcile's error until it is gone. Not allowed to ask (an older deploy/rbac.yaml): said in the log.
+        match crate::pipeline::live_access_tests(&self.cluster, &checked.model, &desired, now).await
+        {
+            Ok(failures) if failures.is_empty() => {}
+            Ok(failures) => {
+                return Err(Failure {
+                    step: "access-tests",
+                    message: format!(
+                        "applied, but the cluster's authorizer answers {} access test question(s) otherwise: it \
+                         holds access the repository does not give, or lacks some it gives",
+                        failures.len()
+                    ),
+                    diagnostics: failures
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "error[access-test-failed-in-cluster]: {}: {}: {}\n",
+                                f.file, f.path, f.message
+                            )
+                        })
+                        .collect(),
+                    permanent: false,
+                    held_back: None,
+                });
+            }
+            Err(error) if crate::cluster::status_code(&error) == Some(403) => {
+                tracing::warn!(%error, "the access tests were not asked of the cluster's authorizer (create subjectaccessreviews is needed)");
+            }
+            Err(error) => return Err(Failure::at("access-tests", error)),
+        }
         Ok(Reconciled {
             summary,
             published_commit,

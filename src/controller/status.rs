@@ -63,7 +63,7 @@ pub struct HeldBack {
 pub struct LastError {
     /// When the step failed.
     pub at: Timestamp,
-    /// The pipeline step that failed: `poll`, `fetch`, `validate`, `compile`, `read`, `plan`, `apply`, `publish`.
+    /// The pipeline step that failed: `poll`, `fetch`, `validate`, `compile`, `read`, `plan`, `apply`, `publish`, `access-tests`.
     pub step: String,
     /// The commit being reconciled; absent when Git could not be polled or fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]

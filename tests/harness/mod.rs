@@ -316,6 +316,7 @@ impl ControlPlane {
 
     /// Audit events (stage ResponseComplete) of requests by `user` that changed something: create, update,
     /// patch (including server-side apply), delete. Blocking audit mode: written before the response is sent.
+    /// A SubjectAccessReview is a `create` that stores nothing (an access test's question): not a write.
     pub fn writes_by(&self, user: &str) -> Vec<serde_json::Value> {
         self.requests_by(user)
             .into_iter()
@@ -323,7 +324,7 @@ impl ControlPlane {
                 matches!(
                     event["verb"].as_str(),
                     Some("create" | "update" | "patch" | "delete" | "deletecollection")
-                )
+                ) && event["objectRef"]["resource"] != "subjectaccessreviews"
             })
             .collect()
     }
