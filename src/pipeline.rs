@@ -62,16 +62,31 @@ pub fn check(loaded: &LoadedRepository, now: Timestamp) -> Result<Checked, Pipel
         };
         let roles = crate::rbac::kubernetes_cluster_roles();
         for failure in crate::who::failing_access_tests(&model, &desired, roles, now) {
-            failed = true;
-            diagnostics.push(crate::diagnostics::Diagnostic::error(
-                "access-test-failed",
-                crate::diagnostics::Location::Field {
-                    doc: failure.doc,
-                    path: failure.path,
-                    part: crate::config::source::FieldPart::Value,
-                },
-                failure.message,
-            ));
+            let location = crate::diagnostics::Location::Field {
+                doc: failure.doc,
+                path: failure.path,
+                part: crate::config::source::FieldPart::Value,
+            };
+            // A `deny` that fails would grant what must not be: nothing is applied. An `allow` that fails takes
+            // access away, which applying only completes (an expiry passing must still remove what it ends):
+            // `validate` and `plan` fail on it, `apply` and the controller go on and report it.
+            if failure.expected == crate::validate::model::Expected::Deny {
+                failed = true;
+                diagnostics.push(crate::diagnostics::Diagnostic::error(
+                    ACCESS_TEST_FAILED,
+                    location,
+                    failure.message,
+                ));
+            } else {
+                diagnostics.push(crate::diagnostics::Diagnostic::warning(
+                    ACCESS_TEST_FAILED,
+                    location,
+                    failure.message,
+                ));
+            }
+            if diagnostics.len() > crate::config::load::MAX_DIAGNOSTICS {
+                break;
+            }
         }
     }
     let diagnostics = resolve_all(&diagnostics, &loaded.sources);
@@ -82,6 +97,15 @@ pub fn check(loaded: &LoadedRepository, now: Timestamp) -> Result<Checked, Pipel
         model,
         warnings: diagnostics,
     })
+}
+
+/// The diagnostic code of an access test's question that the repository's grants answer otherwise: an error for
+/// a `deny`, a warning for an `allow` (which `validate` and `plan` still fail on: [`fails_access_tests`]).
+pub const ACCESS_TEST_FAILED: &str = "access-test-failed";
+
+/// Whether `warnings` hold an `allow` access test that fails (`validate` and `plan` exit 1 on it).
+pub fn fails_access_tests(warnings: &[ResolvedDiagnostic]) -> bool {
+    warnings.iter().any(|d| d.code == ACCESS_TEST_FAILED)
 }
 
 /// Compiles and plans one cluster of a validated model.
@@ -169,15 +193,17 @@ pub async fn live_access_tests(
             let (allowed, reason) = cluster.review(user, request).await?;
             answers.insert((user.clone(), request.clone()), (allowed, reason));
         }
-        failures = crate::who::evaluate_access_tests(model, desired, now, |user, request| {
-            let (allowed, reason) = answers.get(&(user.clone(), request.clone()))?;
-            allowed.then(|| {
-                if reason.is_empty() {
-                    "in the cluster".to_owned()
-                } else {
-                    format!("in the cluster ({reason})")
+        // The authorizer is asked as `kubectl auth can-i` asks: a rule for named objects only answers for them.
+        failures = crate::who::evaluate_access_tests(model, desired, now, |user, request, _| {
+            match answers.get(&(user.clone(), request.clone())) {
+                Some((true, reason)) if reason.is_empty() => {
+                    crate::who::Decision::Allowed("in the cluster".to_owned())
                 }
-            })
+                Some((true, reason)) => {
+                    crate::who::Decision::Allowed(format!("in the cluster ({reason})"))
+                }
+                _ => crate::who::Decision::Denied,
+            }
         });
         if failures.is_empty() {
             break;

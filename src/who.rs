@@ -743,6 +743,8 @@ pub struct TestFailure {
     pub doc: crate::config::source::DocRef,
     /// Its file, repository-relative.
     pub file: String,
+    /// Whether the question is an `allow` or a `deny`.
+    pub expected: crate::validate::model::Expected,
     /// The question's path in it, e.g. `spec.deny[0]`.
     pub path: String,
     /// What is wrong, with the bindings that break it or the subjects that lack it.
@@ -769,9 +771,21 @@ fn users_asked(
     users
 }
 
+/// How an identity's question is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed, and how (`through RoleBinding payments/x -> ClusterRole edit (access/teams.yaml)`).
+    Allowed(String),
+    /// Not allowed.
+    Denied,
+    /// Not known: a bound ClusterRole nobody defines (named here).
+    Unknown(String),
+}
+
 /// Every question of the model's `AccessTest`s about `desired`'s cluster that its compiled roles and bindings, with
 /// `cluster_roles` (Kubernetes' own: the repository's win on a name), answer otherwise than expected, at `now`; see
-/// [`evaluate_access_tests`] for who counts.
+/// [`evaluate_access_tests`] for who counts. A `deny` names objects by kind: a rule for some named objects (its
+/// `resourceNames`) breaks it too, unless the question names one.
 pub fn failing_access_tests(
     model: &AccessModel,
     desired: &DesiredState,
@@ -790,8 +804,20 @@ pub fn failing_access_tests(
         ..Others::default()
     };
     let (policy, _, sources) = policy_of(desired, others);
-    evaluate_access_tests(model, desired, now, |identity, request| {
-        let grant = policy.allows(identity, request)?;
+    evaluate_access_tests(model, desired, now, |identity, request, any_name| {
+        let grant = if any_name {
+            policy.allows_some_name(identity, request)
+        } else {
+            policy.allows(identity, request)
+        };
+        let Some(grant) = grant else {
+            let unknown = policy.unknown_roles_for(identity);
+            return if unknown.is_empty() {
+                Decision::Denied
+            } else {
+                Decision::Unknown(unknown.join(", "))
+            };
+        };
         let files = sources
             .get(&grant.binding)
             .map(|f| format!(" ({})", f.join(", ")))
@@ -803,7 +829,7 @@ pub fn failing_access_tests(
                 format!("{cluster} {name}")
             }
         };
-        Some(format!(
+        Decision::Allowed(format!(
             "through {} -> {}{files}",
             kind(&grant.binding, "ClusterRoleBinding", "RoleBinding"),
             kind(&grant.role, "ClusterRole", "Role"),
@@ -819,25 +845,64 @@ pub fn access_test_questions(
     now: Timestamp,
 ) -> Vec<(UserInfo, Request)> {
     let mut asked = BTreeSet::new();
-    evaluate_access_tests(model, desired, now, |identity, request| {
+    evaluate_access_tests(model, desired, now, |identity, request, _| {
         asked.insert((identity.clone(), request.clone()));
-        None
+        Decision::Denied
     });
     asked.into_iter().collect()
 }
 
+/// Whom a question asks about: a person or client of the repository, or anyone the identity provider reports in a
+/// group (a member the repository may not list).
+enum Asked<'m> {
+    Known(&'m Who),
+    GroupMember(String),
+}
+
+/// The requests a question stands for: itself; for a `deny` of a namespaced resource without a namespace ("anywhere"),
+/// also the same request in every namespace a RoleBinding of `desired` is in.
+fn requests_of(
+    question: &crate::validate::model::AccessQuestion,
+    namespaces: &BTreeSet<&str>,
+) -> Vec<Request> {
+    let mut requests = vec![question.request.clone()];
+    if question.expected == crate::validate::model::Expected::Deny
+        && let Request::Resource {
+            namespace,
+            resource,
+            api_group,
+            ..
+        } = &question.request
+        && namespace.is_empty()
+        && crate::question::find(resource, Some(api_group)).is_none_or(|b| b.namespaced)
+    {
+        for ns in namespaces {
+            let mut scoped = question.request.clone();
+            if let Request::Resource { namespace, .. } = &mut scoped {
+                *namespace = (*ns).to_owned();
+            }
+            requests.push(scoped);
+        }
+    }
+    requests
+}
+
 /// The questions of the model's `AccessTest`s about `desired`'s cluster that `decide` answers otherwise than
-/// expected. `decide` says whether an identity may make a request, and how (`through RoleBinding ...`), or `None`.
+/// expected. `decide` says whether an identity may make a request (for some named object too, when asked with
+/// `any_name`), and how.
 ///
 /// A user may do what they may as themselves, or through a client they own (as its ServiceAccount, or acting as
-/// its owner). `deny` fails when any user or group member (nested groups included; disabled and expired users too:
-/// a grant to their group still reaches them) or client may; `allow` fails when an active user or group member, or
-/// a client, may not.
+/// its owner); a group stands for its members and for anyone the identity provider reports in it or in a group
+/// nested in it. `deny` fails when any user, group member (disabled and expired users too: a grant to their group
+/// still reaches them), anyone in a listed group, or client may, for any object of the kind (unless the question
+/// names one), in the namespace asked or, without one, anywhere; or when a bound ClusterRole nobody defines leaves
+/// it undecided. `allow` fails when an active user or group member, or a client, may not (a group without active
+/// members: when someone in it may not).
 pub fn evaluate_access_tests(
     model: &AccessModel,
     desired: &DesiredState,
     now: Timestamp,
-    mut decide: impl FnMut(&UserInfo, &Request) -> Option<String>,
+    mut decide: impl FnMut(&UserInfo, &Request, bool) -> Decision,
 ) -> Vec<TestFailure> {
     use crate::validate::model::Expected;
     let questions: Vec<(
@@ -853,6 +918,12 @@ pub fn evaluate_access_tests(
         return Vec::new();
     }
     let everyone = identities(model, desired, now);
+    let namespaces: BTreeSet<&str> = desired
+        .objects
+        .keys()
+        .filter(|k| k.kind == ObjectKind::RoleBinding)
+        .filter_map(|k| k.namespace.as_deref())
+        .collect();
     let owners = |client: &str| -> BTreeSet<String> {
         model
             .clients
@@ -864,32 +935,80 @@ pub fn evaluate_access_tests(
     for (test, question) in questions {
         let users = users_asked(model, &question.subjects);
         let clients = &question.subjects.clients;
-        // Who the answer is about, for each identity: the users it stands for, or the client.
-        let allowed: Vec<(&Who, BTreeSet<String>, String)> = everyone
-            .iter()
-            .filter_map(|(who, identity)| {
-                let stands_for: BTreeSet<String> = match who {
-                    Who::User { name, .. } => BTreeSet::from([name.clone()]),
-                    Who::Client { name, .. } => owners(name),
-                };
-                let asked = match who {
-                    Who::User { name, .. } => users.contains(name),
-                    Who::Client { name, .. } => {
-                        clients.contains(name) || stands_for.iter().any(|u| users.contains(u))
-                    }
-                };
-                if !asked {
-                    return None;
+        let groups = groups_asked(model, &question.subjects);
+        let requests = requests_of(question, &namespaces);
+        let any_name = question.expected == Expected::Deny
+            && matches!(&question.request, Request::Resource { name, .. } if name.is_empty());
+        // Who is asked about: the repository's identities the subjects stand for, and someone in each group.
+        let mut asked: Vec<(Asked<'_>, BTreeSet<String>, UserInfo)> = Vec::new();
+        for (who, identity) in &everyone {
+            let stands_for: BTreeSet<String> = match who {
+                Who::User { name, .. } => BTreeSet::from([name.clone()]),
+                Who::Client { name, .. } => owners(name),
+            };
+            let included = match who {
+                Who::User { name, .. } => users.contains(name),
+                Who::Client { name, .. } => {
+                    clients.contains(name) || stands_for.iter().any(|u| users.contains(u))
                 }
-                let how = decide(identity, &question.request)?;
-                Some((who, stands_for, how))
-            })
-            .collect();
+            };
+            if included {
+                asked.push((Asked::Known(who), stands_for, identity.clone()));
+            }
+        }
+        for group in &groups {
+            if let Some(g) = model.groups.get(group) {
+                let rbac = model.settings.subject_prefixes.group_subject(g);
+                asked.push((
+                    Asked::GroupMember(group.clone()),
+                    BTreeSet::new(),
+                    UserInfo {
+                        name: String::new(),
+                        groups: vec![rbac, AUTHENTICATED.to_owned()],
+                    },
+                ));
+            }
+        }
+        // Each asked identity's answer: allowed (how), or undecided (why).
+        let mut allowed: Vec<(&Asked<'_>, &BTreeSet<String>, String)> = Vec::new();
+        let mut undecided: Vec<(&Asked<'_>, String)> = Vec::new();
+        for (who, stands_for, identity) in &asked {
+            let mut answer = Decision::Denied;
+            for request in &requests {
+                match decide(identity, request, any_name) {
+                    Decision::Allowed(how) => {
+                        let place = match request {
+                            Request::Resource { namespace, .. }
+                                if !namespace.is_empty() && requests.len() > 1 =>
+                            {
+                                format!(" in {namespace}")
+                            }
+                            _ => String::new(),
+                        };
+                        answer = Decision::Allowed(format!("{how}{place}"));
+                        break;
+                    }
+                    Decision::Unknown(why) => answer = Decision::Unknown(why),
+                    Decision::Denied => {}
+                }
+            }
+            match answer {
+                Decision::Allowed(how) => allowed.push((who, stands_for, how)),
+                Decision::Unknown(why) => undecided.push((who, why)),
+                Decision::Denied => {}
+            }
+        }
+        let shown = |who: &Asked<'_>| match who {
+            Asked::Known(who) => describe(model, who),
+            Asked::GroupMember(group) => {
+                format!("anyone the identity provider puts in group {group} may")
+            }
+        };
         let message = match question.expected {
             Expected::Deny if !allowed.is_empty() => {
                 let mut through: Vec<String> = allowed
                     .iter()
-                    .map(|(who, _, how)| format!("{} {how}", describe(model, who)))
+                    .map(|(who, _, how)| format!("{} {how}", shown(who)))
                     .collect();
                 let more = through.len().saturating_sub(5);
                 through.truncate(5);
@@ -904,27 +1023,52 @@ pub fn evaluate_access_tests(
                     }
                 ))
             }
+            Expected::Deny if !undecided.is_empty() => {
+                let (who, why) = &undecided[0];
+                Some(format!(
+                    "`{}` must be denied, but cannot be decided: {} be allowed through ClusterRole(s) {why}, which \
+                     neither the repository nor Kubernetes defines",
+                    question.request,
+                    shown(who).trim_end_matches(" may").to_owned() + " may"
+                ))
+            }
+            Expected::Deny => None,
             Expected::Allow => {
                 let mut lacking: Vec<String> = users
                     .iter()
                     .filter(|u| model.users.get(*u).is_some_and(|user| user.is_active(now)))
-                    .filter(|u| {
-                        !allowed
-                            .iter()
-                            .any(|(_, stands_for, _)| stands_for.contains(*u))
-                    })
+                    .filter(|u| !allowed.iter().any(|(_, stands_for, _)| stands_for.contains(*u)))
                     .map(|u| format!("user {u}"))
                     .collect();
                 lacking.extend(
                     clients
                         .iter()
                         .filter(|c| {
-                            !allowed.iter().any(
-                                |(who, _, _)| matches!(who, Who::Client { name, .. } if name == *c),
-                            )
+                            !allowed.iter().any(|(who, _, _)| {
+                                matches!(who, Asked::Known(Who::Client { name, .. }) if name == *c)
+                            })
                         })
                         .map(|c| format!("client {c}")),
                 );
+                // A listed group with no active member would pass whatever the grants: someone in it must may.
+                for group in &question.subjects.groups {
+                    let members = users_asked(
+                        model,
+                        &crate::validate::model::Subjects {
+                            groups: BTreeSet::from([group.clone()]),
+                            ..crate::validate::model::Subjects::default()
+                        },
+                    );
+                    let active = members
+                        .iter()
+                        .any(|u| model.users.get(u).is_some_and(|user| user.is_active(now)));
+                    let someone = allowed
+                        .iter()
+                        .any(|(who, _, _)| matches!(who, Asked::GroupMember(g) if g == group));
+                    if !active && !someone {
+                        lacking.push(format!("anyone in group {group} (it has no active member)"));
+                    }
+                }
                 (!lacking.is_empty()).then(|| {
                     format!(
                         "`{}` must be allowed, but {} may not (as themselves or through a client they own)",
@@ -933,18 +1077,33 @@ pub fn evaluate_access_tests(
                     )
                 })
             }
-            Expected::Deny => None,
         };
         if let Some(message) = message {
             failures.push(TestFailure {
                 doc: question.doc,
                 file: test.origin.to_string(),
                 path: question.path.clone(),
+                expected: question.expected,
                 message,
             });
         }
     }
     failures
+}
+
+/// The groups a question's subjects name, nested groups included.
+fn groups_asked(model: &AccessModel, subjects: &crate::validate::model::Subjects) -> BTreeSet<String> {
+    let mut groups = BTreeSet::new();
+    let mut pending: Vec<&String> = subjects.groups.iter().collect();
+    while let Some(name) = pending.pop() {
+        if !groups.insert(name.clone()) {
+            continue;
+        }
+        if let Some(group) = model.groups.get(name) {
+            pending.extend(group.groups.iter());
+        }
+    }
+    groups
 }
 
 /// `user alice may`, `client alice-laptop (alice's) may`, `client ci (acting as oidc:alice) may`: who an answer is

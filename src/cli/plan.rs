@@ -69,8 +69,13 @@ enum Output {
 /// Prints the plan; with `--detailed-exitcode`, exit 2 says it has changes, 3 that some need a second look.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An invalid repository never gets as far as a plan: this fails with every diagnostic.
+    // An `allow` access test that fails is a warning (printed with the others); the plan is shown, then exits 1.
+    let allow_failed = std::cell::Cell::new(false);
     let compiled = || -> anyhow::Result<_> {
         let (checked, now) = validated(&args.repo, None)?;
+        if tollgate::pipeline::fails_access_tests(&checked.warnings) {
+            allow_failed.set(true);
+        }
         Ok(compile(
             &checked.model,
             &CompileContext {
@@ -125,6 +130,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "Saved the plan to {}; apply it with `tollgate apply {}`.",
             out.display(),
             out.display()
+        );
+    }
+    if allow_failed.get() {
+        anyhow::bail!(
+            "an access test's `allow` does not hold (the warning access-test-failed above): the repository takes \
+             away access it says must stay"
         );
     }
     // Peer changes do not count: only a publish makes them, and an `apply` without `--publish` never will.

@@ -31,8 +31,48 @@ pub fn diff(desired: &Value, live: &Value) -> Vec<FieldChange> {
     walk("", desired, live, &mut changes);
     if let Some(owned) = applied_fields(live) {
         removed("", owned, Some(desired), live, &mut changes);
+    } else if live["metadata"]["uid"].is_null() && live["metadata"]["managedFields"].is_null() {
+        // Never stored by an API server (no uid): tollgate's own output, e.g. `render` of the target branch that CI
+        // plans against. Every field of it is tollgate's, so one the repository no longer writes is a change.
+        removed_from_render("", desired, live, &mut changes);
     }
     changes
+}
+
+/// Whether two values are the same both ways (empty values and absent ones alike).
+fn same(a: &Value, b: &Value) -> bool {
+    diff(a, b).is_empty() && diff(b, a).is_empty()
+}
+
+/// Fields of `live`, an object tollgate wrote out itself, that `desired` lacks; lists that differ either way.
+fn removed_from_render(path: &str, desired: &Value, live: &Value, out: &mut Vec<FieldChange>) {
+    match (desired, live) {
+        (Value::Object(desired), Value::Object(live)) => {
+            for (key, live_value) in live {
+                if path == "metadata.annotations" && key == REVISION_ANNOTATION {
+                    continue;
+                }
+                let at = join(path, key);
+                match desired.get(key) {
+                    None if !is_empty(live_value) => report(out, &at, live_value),
+                    None => {}
+                    Some(desired_value) => removed_from_render(&at, desired_value, live_value, out),
+                }
+            }
+        }
+        (Value::Array(desired_items), Value::Array(live_items)) => {
+            let equal = desired_items.len() == live_items.len()
+                && desired_items.iter().zip(live_items).all(|(d, l)| same(d, l));
+            if !equal && !out.iter().any(|c| c.path == path) {
+                out.push(FieldChange {
+                    path: path.to_owned(),
+                    before: Some(Value::Array(live_items.clone())),
+                    after: Some(Value::Array(desired_items.clone())),
+                });
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The fields tollgate's server-side apply owns in a live object: `fieldsV1` of its `Apply` entry in
@@ -169,11 +209,13 @@ fn walk(path: &str, desired: &Value, live: &Value, out: &mut Vec<FieldChange>) {
             }
         }
         (Value::Array(desired_items), Value::Array(live_items)) => {
+            // An RBAC rule has no field the API server fills in: a field only the live rule has (`resourceNames`
+            // taken off in the repository) is a difference too.
+            let both_ways = path == "rules";
             let same = desired_items.len() == live_items.len()
-                && desired_items
-                    .iter()
-                    .zip(live_items)
-                    .all(|(d, l)| diff(d, l).is_empty());
+                && desired_items.iter().zip(live_items).all(|(d, l)| {
+                    diff(d, l).is_empty() && (!both_ways || diff(l, d).is_empty())
+                });
             if !same {
                 out.push(FieldChange {
                     path: path.to_owned(),
@@ -267,6 +309,29 @@ mod tests {
             .expect("metadata")
             .remove("managedFields");
         assert!(diff(&desired, &bare).is_empty());
+    }
+
+    #[test]
+    fn a_rule_that_lost_its_resource_names_is_a_change() {
+        let desired = json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]});
+        let live = json!({"metadata": {"uid": "u"}, "rules": [{"apiGroups": [""], "resources": ["secrets"],
+            "verbs": ["get"], "resourceNames": ["ci-token"]}]});
+        let paths: Vec<String> = diff(&desired, &live).into_iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["rules"]);
+    }
+
+    #[test]
+    fn a_rendered_object_is_tollgates_whole() {
+        // `render` output (no uid, no managedFields): a field the repository no longer writes is a change.
+        let desired = json!({"metadata": {"name": "t"}, "template": {"spec": {"containers": [{"name": "s"}]}}});
+        let live = json!({"metadata": {"name": "t"}, "template": {"spec": {"containers": [
+            {"name": "s", "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}}});
+        let paths: Vec<String> = diff(&desired, &live).into_iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["template.spec.containers"]);
+        // Stored by a server (a uid), without managedFields: nothing is known to be tollgate's, nothing claimed.
+        let mut stored = live.clone();
+        stored["metadata"]["uid"] = json!("u");
+        assert!(diff(&desired, &stored).is_empty());
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub enum Power {
     CreatePods,
     /// `nodes/proxy`: the kubelet's API, which runs commands in any pod of a node.
     NodeProxy,
+    /// Create PersistentVolumes (a hostPath one mounts the node's files), change Nodes or Namespaces (their labels
+    /// decide where pods run and which Pod Security level applies).
+    NodeAccess,
     /// Approve certificate signing requests: issue credentials, for a node or a user.
     ApproveCertificates,
     /// Create or change admission webhooks: see and rewrite every object written.
@@ -72,8 +75,9 @@ impl Power {
             Power::ReadSecrets => "read secrets",
             Power::Exec => "exec into pods",
             Power::Attach => "attach to pods",
-            Power::CreatePods => "create pods",
+            Power::CreatePods => "create pods or workloads",
             Power::NodeProxy => "the nodes' kubelet API (nodes/proxy)",
+            Power::NodeAccess => "PersistentVolumes, Nodes or Namespaces",
             Power::ApproveCertificates => "approve certificate signing requests",
             Power::AdmissionWebhooks => "admission webhooks",
             Power::HostAccessSession => "a session with access to its node",
@@ -149,7 +153,26 @@ impl Power {
             ]
             .concat(),
             Power::Attach => each(&["create", "get"], "", "pods", "attach", true),
-            Power::CreatePods => each(&["create"], "", "pods", "", true),
+            // A workload controller creates the pods: creating the workload is creating pods.
+            Power::CreatePods => [
+                each(&["create"], "", "pods", "", true),
+                each(&["create"], "", "replicationcontrollers", "", true),
+                each(&["create"], "apps", "deployments", "", true),
+                each(&["create"], "apps", "statefulsets", "", true),
+                each(&["create"], "apps", "daemonsets", "", true),
+                each(&["create"], "apps", "replicasets", "", true),
+                each(&["create"], "batch", "jobs", "", true),
+                each(&["create"], "batch", "cronjobs", "", true),
+            ]
+            .concat(),
+            // A hostPath PersistentVolume mounts the node's files; a node's or namespace's labels decide where pods
+            // run and which Pod Security level they get.
+            Power::NodeAccess => [
+                each(&["create"], "", "persistentvolumes", "", false),
+                each(&["update", "patch"], "", "nodes", "", false),
+                each(&["update", "patch"], "", "namespaces", "", false),
+            ]
+            .concat(),
             Power::NodeProxy => each(&["get", "create"], "", "nodes", "proxy", false),
             Power::ApproveCertificates => each(
                 &["update", "patch"],
@@ -180,7 +203,7 @@ impl Power {
     }
 
     /// The powers asked of the authorizer, strongest first.
-    const RBAC: [Power; 13] = [
+    const RBAC: [Power; 14] = [
         Power::Everything,
         Power::Escalate,
         Power::Bind,
@@ -192,6 +215,7 @@ impl Power {
         Power::Attach,
         Power::CreatePods,
         Power::NodeProxy,
+        Power::NodeAccess,
         Power::ApproveCertificates,
         Power::AdmissionWebhooks,
     ];
@@ -434,9 +458,8 @@ pub fn second_looks(
             .and_then(|role| crate::who::acting_identity(&role))
     };
 
-    // Every subject of the after side with the namespaces its RoleBindings name, and the identities to ask about:
-    // each subject as itself, and a client as the owner it may act as (before and after the plan).
-    let mut namespaces: BTreeMap<SubjectName, BTreeSet<String>> = BTreeMap::new();
+    // The identities to ask about: each subject as itself, and a client as the owner it may act as (before and
+    // after the plan).
     let mut to_ask: BTreeMap<(SubjectName, Option<String>), (UserInfo, Option<UserInfo>)> =
         BTreeMap::new();
     let mut looks = BTreeSet::new();
@@ -512,12 +535,6 @@ pub fn second_looks(
             let Some(name) = subject_name(subject.clone(), &desired.clients_namespace) else {
                 continue;
             };
-            if let Some(namespace) = &key.namespace {
-                namespaces
-                    .entry(name.clone())
-                    .or_default()
-                    .insert(namespace.clone());
-            }
             if unknown {
                 looks.insert(SecondLook {
                     subject: name.clone(),
@@ -629,8 +646,15 @@ pub fn second_looks(
                 .as_ref()
                 .map_or(Level::None, |held| held.level(scope, bit).0)
         };
+        // Cluster-wide, and every namespace where the identity holds a RoleBinding after the plan (for a client
+        // acting as its owner, the owner's bindings).
+        let held_namespaces: Vec<String> = after_held
+            .by_namespace
+            .keys()
+            .map(|ns| (*ns).to_owned())
+            .collect();
         let scopes: Vec<Option<&String>> = std::iter::once(None)
-            .chain(namespaces.get(subject).into_iter().flatten().map(Some))
+            .chain(held_namespaces.iter().map(Some))
             .collect();
         // A scope where the subject gains every verb on everything lists only that; a power the subject holds
         // cluster-wide for any object is not listed again in a namespace.
@@ -929,6 +953,12 @@ mod tests {
             everywhere,
         );
         assert_eq!(looks(&desired, &live), []);
+    }
+
+    #[test]
+    fn every_probe_has_its_bit() {
+        let probes: usize = Power::RBAC.iter().map(|p| p.probes().len()).sum();
+        assert!(probes <= 64, "{probes} probes do not fit the u64 masks");
     }
 
     #[test]

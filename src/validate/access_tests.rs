@@ -72,9 +72,14 @@ impl<'a> Validator<'a> {
                     let request = match parsed {
                         Ok((request, notices)) => {
                             for notice in notices.into_iter().filter(|n| n.warning) {
+                                let at = if notice.text.contains("is not a verb") {
+                                    "verb"
+                                } else {
+                                    "resource"
+                                };
                                 self.warning(
                                     "doubtful-question",
-                                    field(doc, format!("{path}.resource")),
+                                    field(doc, format!("{path}.{at}")),
                                     notice.text,
                                 );
                             }
