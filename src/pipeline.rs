@@ -194,17 +194,21 @@ pub async fn live_access_tests(
             answers.insert((user.clone(), request.clone()), (allowed, reason));
         }
         // The authorizer is asked as `kubectl auth can-i` asks: a rule for named objects only answers for them.
-        failures = crate::who::evaluate_access_tests(model, desired, now, |user, request, _| {
-            match answers.get(&(user.clone(), request.clone())) {
-                Some((true, reason)) if reason.is_empty() => {
-                    crate::who::Decision::Allowed("in the cluster".to_owned())
-                }
-                Some((true, reason)) => {
-                    crate::who::Decision::Allowed(format!("in the cluster ({reason})"))
-                }
-                _ => crate::who::Decision::Denied,
-            }
-        });
+        failures =
+            crate::who::evaluate_access_tests(
+                model,
+                desired,
+                now,
+                |user, request, _| match answers.get(&(user.clone(), request.clone())) {
+                    Some((true, reason)) if reason.is_empty() => {
+                        crate::who::Decision::Allowed("in the cluster".to_owned())
+                    }
+                    Some((true, reason)) => {
+                        crate::who::Decision::Allowed(format!("in the cluster ({reason})"))
+                    }
+                    _ => crate::who::Decision::Denied,
+                },
+            );
         if failures.is_empty() {
             break;
         }

@@ -1037,7 +1037,11 @@ pub fn evaluate_access_tests(
                 let mut lacking: Vec<String> = users
                     .iter()
                     .filter(|u| model.users.get(*u).is_some_and(|user| user.is_active(now)))
-                    .filter(|u| !allowed.iter().any(|(_, stands_for, _)| stands_for.contains(*u)))
+                    .filter(|u| {
+                        !allowed
+                            .iter()
+                            .any(|(_, stands_for, _)| stands_for.contains(*u))
+                    })
                     .map(|u| format!("user {u}"))
                     .collect();
                 lacking.extend(
@@ -1092,7 +1096,10 @@ pub fn evaluate_access_tests(
 }
 
 /// The groups a question's subjects name, nested groups included.
-fn groups_asked(model: &AccessModel, subjects: &crate::validate::model::Subjects) -> BTreeSet<String> {
+fn groups_asked(
+    model: &AccessModel,
+    subjects: &crate::validate::model::Subjects,
+) -> BTreeSet<String> {
     let mut groups = BTreeSet::new();
     let mut pending: Vec<&String> = subjects.groups.iter().collect();
     while let Some(name) = pending.pop() {
