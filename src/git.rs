@@ -81,6 +81,22 @@ pub enum GitError {
     },
 }
 
+/// The most commits in a row, from a branch head back, that may leave the configuration unchanged before the commit
+/// that made it is found ([`configuring_commit`]); beyond it the walk stops with [`GitError::Read`].
+pub const MAX_UNCHANGED_COMMITS: usize = 10_000;
+
+/// The commit that gave a branch head its configuration, and that commit's signature.
+#[derive(Debug, Clone)]
+pub struct ConfiguringCommit {
+    /// The newest commit on the first-parent line whose configuration files differ from its first parent's (or the
+    /// root commit): the one whose signature vouches for the configuration.
+    pub commit: ObjectId,
+    /// Its signature (`gpgsig` header) and the bytes signed; `None` when it is not signed.
+    pub signature: Option<crate::signing::CommitSignature>,
+    /// How many newer commits changed no configuration (client files, a README): passed over.
+    pub passed_over: usize,
+}
+
 /// How tollgate authenticates to the Git server. Secrets stay in files: they are never put on a command line or in
 /// the cache's configuration.
 #[derive(Debug, Clone, Default)]
@@ -428,6 +444,11 @@ impl GitRemote {
         snapshot(&repo, commit)
     }
 
+    /// The commit that gave a fetched snapshot its configuration, with its signature ([`configuring_commit`]).
+    pub fn configuring_commit(&self, snapshot: &Snapshot) -> Result<ConfiguringCommit, GitError> {
+        configuring_commit(&self.open()?, snapshot)
+    }
+
     /// The configuration files of a fetched snapshot as (path, bytes), ready for [`crate::config::load`].
     pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<RepoFile>, GitError> {
         config_of(&self.open()?, snapshot)
@@ -547,6 +568,67 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
 enum PushResult {
     Accepted,
     Rejected,
+}
+
+/// The commit of `head`'s first-parent line that introduced its configuration, with its signature: walking back
+/// while a commit's configuration files (paths and blobs, [`Snapshot::config_fingerprint`]) equal its parent's.
+/// Commits that change no configuration, such as tollgate's own client file commits (they touch only the artifacts
+/// path) or a README edit, configure nothing and need no signature; the commit before them does.
+///
+/// # Errors
+/// [`GitError::Read`] when a commit or tree cannot be read, or more than [`MAX_UNCHANGED_COMMITS`] commits in a
+/// row change no configuration.
+pub fn configuring_commit(
+    repo: &gix::Repository,
+    head: &Snapshot,
+) -> Result<ConfiguringCommit, GitError> {
+    let fingerprint = head.config_fingerprint();
+    let mut current = head.commit;
+    let mut passed_over = 0;
+    loop {
+        let read_error = |e: &dyn std::fmt::Display| GitError::Read {
+            commit: current,
+            what: "the commit".to_owned(),
+            reason: e.to_string(),
+        };
+        let commit = repo.find_commit(current).map_err(|e| read_error(&e))?;
+        let parent = commit.parent_ids().next().map(gix::Id::detach);
+        let unchanged = match parent {
+            Some(parent) => snapshot(repo, parent)?.config_fingerprint() == fingerprint,
+            None => false,
+        };
+        match parent {
+            Some(parent) if unchanged => {
+                passed_over += 1;
+                if passed_over > MAX_UNCHANGED_COMMITS {
+                    return Err(GitError::Read {
+                        commit: head.commit,
+                        what: "the history".to_owned(),
+                        reason: format!(
+                            "more than {MAX_UNCHANGED_COMMITS} commits in a row change no configuration; the commit \
+                             that made it is too far back"
+                        ),
+                    });
+                }
+                current = parent;
+            }
+            _ => {
+                let signature =
+                    commit
+                        .signature()
+                        .map_err(|e| read_error(&e))?
+                        .map(|(armored, signed)| crate::signing::CommitSignature {
+                            armored: armored.to_str_lossy().into_owned(),
+                            signed: signed.to_bstring().into(),
+                        });
+                return Ok(ConfiguringCommit {
+                    commit: current,
+                    signature,
+                    passed_over,
+                });
+            }
+        }
+    }
 }
 
 pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitError> {

@@ -24,6 +24,68 @@ pub enum PipelineError {
     Compile(#[from] CompileError),
 }
 
+/// Why a fetched commit may not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitRefused {
+    /// Its signature does not satisfy the signers the last applied revision allowed.
+    #[error(transparent)]
+    Unverified(#[from] crate::signing::VerifyError),
+    /// The commit that made the configuration could not be found or read.
+    #[error("cannot find the commit that made the configuration: {0}")]
+    History(#[from] crate::git::GitError),
+}
+
+/// What the signature check found, for the record of the apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitVerified {
+    /// The commit that made the configuration (full id), when a policy asked for its signature.
+    pub configured_by: Option<String>,
+    /// Whose signature it carries (`user alice`), when signed.
+    pub signed_by: Option<String>,
+}
+
+/// Checks that the configuration about to be applied is signed as the last applied revision requires
+/// (`Settings.spec.verify`, from the cluster's `record`). The first apply to a cluster (no record) goes by the
+/// revision's own signers; a record from a revision without `verify` lets anything through. The commit that made
+/// the configuration is only looked for (`configuring`, Git I/O) when a policy applies, and the one the record says
+/// was verified last is not verified again (a resync after its signer left the signers).
+///
+/// # Errors
+/// [`CommitRefused`]: the signature does not verify, or the history cannot be read.
+pub fn verify_commit(
+    record: Option<&crate::controller::applied::Applied>,
+    model: &AccessModel,
+    configuring: impl FnOnce() -> Result<crate::git::ConfiguringCommit, crate::git::GitError>,
+    now: Timestamp,
+) -> Result<CommitVerified, CommitRefused> {
+    let policy = match record {
+        Some(record) => record.signers.clone(),
+        None => model.signer_policy(now),
+    };
+    let Some(policy) = policy else {
+        return Ok(CommitVerified::default());
+    };
+    let commit = configuring()?;
+    let id = commit.commit.to_string();
+    if let Some(last) = record
+        .and_then(|r| r.revisions.first())
+        .filter(|last| last.configured_by.as_deref() == Some(id.as_str()))
+    {
+        return Ok(CommitVerified {
+            configured_by: Some(id),
+            signed_by: last.signed_by.clone(),
+        });
+    }
+    let verified = crate::signing::verify(Some(&policy), &id, commit.signature.as_ref(), now)?;
+    Ok(CommitVerified {
+        configured_by: Some(id),
+        signed_by: match verified {
+            crate::signing::Verified::Signed { principal, .. } => Some(principal),
+            _ => None,
+        },
+    })
+}
+
 /// A validated repository and the warnings validation printed about it.
 pub struct Checked {
     /// The model validation built.

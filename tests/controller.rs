@@ -1489,3 +1489,288 @@ fn the_controller_refuses_a_commit_that_empties_access_and_holds_namespace_delet
         "{human}"
     );
 }
+
+/// Commits `everything` in the working clone on top of the branch (taking in tollgate's own commits first, so a
+/// signature is not lost to a rebase), signed with the SSH key at `key` the way `git commit -S` with
+/// `gpg.format=ssh` signs (the stock git running the stock ssh-keygen), or unsigned; and pushes it.
+fn commit_signed(server: &GitServer, key: Option<&Path>, message: &str) {
+    use harness::git::git;
+    git(
+        &server.work,
+        &[
+            "pull",
+            "--quiet",
+            "--rebase",
+            "--autostash",
+            "origin",
+            "main",
+        ],
+    );
+    git(&server.work, &["add", "-A"]);
+    match key {
+        Some(key) => {
+            let signing_key = format!("user.signingkey={}", key.display());
+            git(
+                &server.work,
+                &[
+                    "-c",
+                    "gpg.format=ssh",
+                    "-c",
+                    &signing_key,
+                    "commit",
+                    "--quiet",
+                    "-S",
+                    "-m",
+                    message,
+                ],
+            );
+        }
+        None => {
+            git(&server.work, &["commit", "--quiet", "-m", message]);
+        }
+    }
+    git(&server.work, &["push", "--quiet", "origin", "HEAD:main"]);
+}
+
+/// Signed configuration (Settings `spec.verify`): `apply --git` and the controller apply a commit only when the
+/// commit that made its configuration is signed by a signer the *last applied* revision allowed, so a commit cannot
+/// add its own signer; commits that change no configuration (tollgate's client files, a README) need no signature.
+/// A refused commit changes nothing in the cluster; the controller reports it as its standing error, with an Event
+/// and a metric. Signatures are made by the stock git and ssh-keygen; the allowed signers tollgate records are read
+/// back by `git verify-commit`.
+#[test]
+fn a_commit_applies_only_when_signed_by_a_signer_the_last_applied_revision_allowed() {
+    use harness::git::git;
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        audit_log: false,
+    });
+    setup(&plane, &["payments", "search", "search-indexer"]);
+    let server = GitServer::start(&common::root().join("example-repo"));
+    let kubeconfig = plane.kubeconfig_for("applier", APPLIER_TOKEN);
+    let keys = tempfile::tempdir().expect("temp dir");
+    // frank and grace are users of example-repo whose recipients are their SSH keys (tests/identities).
+    let key = |name: &str| {
+        let path = keys.path().join(name);
+        std::fs::copy(
+            common::root().join(format!("tests/identities/{name}.ssh-ed25519")),
+            &path,
+        )
+        .expect("copy the key");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        path
+    };
+    let (frank, grace) = (key("frank"), key("grace"));
+    let cache = tempfile::tempdir().expect("temp dir");
+    let apply = || {
+        plane.tollgate(
+            &kubeconfig,
+            &[
+                "apply",
+                "--git",
+                &server.url,
+                "--git-cache",
+                cache.path().to_str().expect("utf-8"),
+                "--cluster",
+                "staging",
+                "--yes",
+            ],
+        )
+    };
+    let record = || -> Value {
+        let output = plane.kubectl(&[
+            "get",
+            "configmap",
+            "tollgate-applied",
+            "-n",
+            SYSTEM_NAMESPACE,
+            "-o",
+            "jsonpath={.data.applied\\.json}",
+        ]);
+        assert_success(&output);
+        serde_json::from_slice(&output.stdout).expect("the record is JSON")
+    };
+    let deployer_deletes = || {
+        stdout(&plane.kubectl(&[
+            "get",
+            "clusterrole",
+            "tollgate:deployer",
+            "-o",
+            "jsonpath={.rules[0].verbs}",
+        ]))
+        .contains("delete")
+    };
+
+    // No `verify` yet: the unsigned first commit applies, and the cluster records it.
+    assert_success(&apply());
+    assert_eq!(record()["revisions"][0]["revision"], server.head());
+    assert!(record()["signers"].is_null());
+
+    // Turning `verify` on needs no signature (nothing asked for one yet); from then on frank signs.
+    edit(
+        &server,
+        "settings.yaml",
+        "  deletionGuard:",
+        "  verify:\n    signers:\n      users: [frank]\n  deletionGuard:",
+    );
+    commit_signed(&server, None, "Require frank's signature");
+    assert_success(&apply());
+    assert_eq!(record()["signers"]["signers"][0]["principal"], "user frank");
+
+    // An unsigned access change is refused, and nothing is applied.
+    edit(
+        &server,
+        "roles/deployer.yaml",
+        "\"patch\"]",
+        "\"patch\", \"delete\"]",
+    );
+    commit_signed(&server, None, "The deployer deletes too");
+    let refused = apply();
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        message.contains(&format!("commit {} is not signed", server.head()))
+            && message.contains("(user frank)")
+            && message.contains("nothing was applied"),
+        "{message}"
+    );
+    assert!(!deployer_deletes());
+
+    // grace signs it and adds herself as a signer: refused, a commit cannot add its own signer.
+    edit(
+        &server,
+        "settings.yaml",
+        "users: [frank]",
+        "users: [frank, grace]",
+    );
+    commit_signed(&server, Some(&grace), "grace may sign too");
+    let refused = apply();
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        message.contains(
+            "which the last applied revision does not allow to sign (allowed: user frank)"
+        ),
+        "{message}"
+    );
+    assert!(!deployer_deletes());
+    let revisions_before = record()["revisions"].as_array().expect("a list").len();
+
+    // frank signs a commit on top: it vouches for the whole configuration, which is applied; grace may sign now.
+    edit(
+        &server,
+        "settings.yaml",
+        "users: [frank, grace]",
+        "users: [grace, frank]",
+    );
+    commit_signed(
+        &server,
+        Some(&frank),
+        "Reviewed: the deployer deletes, grace signs",
+    );
+    assert_success(&apply());
+    assert!(deployer_deletes());
+    let applied = record();
+    assert_eq!(applied["revisions"][0]["signedBy"], "user frank");
+    assert_eq!(applied["revisions"][0]["configuredBy"], server.head());
+    assert_eq!(
+        applied["revisions"].as_array().expect("a list").len(),
+        revisions_before + 1
+    );
+    // The stock git verifies the commit with the allowed signers file tollgate recorded.
+    let allowed = keys.path().join("allowed_signers");
+    std::fs::write(&allowed, applied["allowedSigners"].as_str().expect("text")).expect("write");
+    let allowed_config = format!("gpg.ssh.allowedSignersFile={}", allowed.display());
+    let checked = git(
+        &server.work,
+        &["-c", &allowed_config, "verify-commit", "HEAD"],
+    );
+    assert!(
+        String::from_utf8_lossy(&checked.stderr).contains("Good \"git\" signature for user:frank"),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // grace's signed change applies; an unsigned README on top changes no configuration and needs no signature.
+    edit(
+        &server,
+        "roles/deployer.yaml",
+        "\"patch\", \"delete\"]",
+        "\"patch\"]",
+    );
+    commit_signed(&server, Some(&grace), "The deployer no longer deletes");
+    std::fs::write(server.work.join("README.md"), "Access to our clusters.\n").expect("write");
+    commit_signed(&server, None, "A README");
+    assert_success(&apply());
+    assert!(!deployer_deletes());
+    assert_eq!(record()["revisions"][0]["signedBy"], "user grace");
+
+    // The controller: an unsigned change is its standing error (step verify), with an Event and a metric, and the
+    // last good state stays applied; a signed commit on top is applied.
+    let replica = Replica::start(
+        &plane,
+        &server,
+        &kubeconfig,
+        "staging",
+        &["--no-leader-election"],
+    );
+    let head = server.head();
+    wait_until(
+        Duration::from_secs(60),
+        "the head is applied",
+        &replica,
+        || applied_cleanly(&plane, &head),
+    );
+    edit(
+        &server,
+        "roles/deployer.yaml",
+        "\"patch\"]",
+        "\"patch\", \"delete\"]",
+    );
+    commit_signed(&server, None, "Unsigned, again");
+    wait_until(
+        Duration::from_secs(60),
+        "the unsigned commit is refused",
+        &replica,
+        || {
+            status(&plane).is_some_and(|s| {
+                s["lastError"]["step"] == "verify"
+                    && s["lastError"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("is not signed"))
+            })
+        },
+    );
+    assert_eq!(replica.metric("tollgate_unverified_commits_total"), 1.0);
+    let events = stdout(&plane.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        SYSTEM_NAMESPACE,
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]));
+    assert!(events.contains("verify failed: commit"), "{events}");
+    assert!(!deployer_deletes());
+    assert_eq!(applied_revision(&plane).as_deref(), Some(head.as_str()));
+    edit(
+        &server,
+        "settings.yaml",
+        "users: [grace, frank]",
+        "users: [frank, grace]",
+    );
+    commit_signed(&server, Some(&frank), "Reviewed");
+    let signed = server.head();
+    wait_until(
+        Duration::from_secs(60),
+        "the signed commit is applied",
+        &replica,
+        || applied_cleanly(&plane, &signed),
+    );
+    assert!(deployer_deletes());
+    assert_eq!(
+        record()["revisions"][0]["by"],
+        format!("controller {}", replica.name())
+    );
+}

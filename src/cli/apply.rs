@@ -13,12 +13,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tollgate::apply::{ApplyOptions, NamespaceDeletion, apply, preflight};
 use tollgate::cluster::fingerprint;
 use tollgate::compile::{CompileContext, compile};
+use tollgate::controller::applied::{self, Applied, AppliedRevision};
 use tollgate::files::read_saved_plan;
-use tollgate::git::Backoff;
-use tollgate::pipeline::{plan_labelled, plan_live};
+use tollgate::git::{Backoff, GitRemote, Snapshot};
+use tollgate::pipeline::{CommitVerified, plan_labelled, plan_live};
 use tollgate::plan::Plan;
 use tollgate::publish::{PublishInput, publish};
 use tollgate::render;
+use tollgate::validate::model::AccessModel;
 
 use super::args::{ColorChoice, GitArgs, KubeArgs, RepoArgs};
 use super::{compile_while_listing, runtime, validated};
@@ -147,6 +149,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             (None, None) => unreachable!("clap requires --cluster or a plan file"),
         };
+        // A commit from --git is applied only when signed as the last applied revision requires (Settings'
+        // `verify`, recorded in the cluster); nothing is shown or written before that.
+        let record = match &model {
+            Some((model, now)) => {
+                checked_record(
+                    &cluster,
+                    model,
+                    remote.as_ref().zip(snapshot.as_ref()),
+                    *now,
+                )
+                .await?
+            }
+            None => None,
+        };
         if args.output == ReportOutput::Human {
             print!("{}", render::human(&plan, args.color.enabled()));
         }
@@ -159,6 +175,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let writing = progress_bar(show_progress, "objects");
         let mut outcome = apply(&cluster, &plan, &desired, &live, &options, &writing).await?;
         writing.finish_and_clear();
+        // Record what was applied and whose signatures the next commit needs (this revision's signers).
+        if let (Some((model, now)), Some((existing, verified)), true) =
+            (&model, record, outcome.succeeded())
+            && let Some(record) = existing.unwrap_or_default().after(
+                model.signer_policy(*now),
+                AppliedRevision {
+                    revision: revision.clone(),
+                    configured_by: verified.configured_by,
+                    at: jiff::Timestamp::now(),
+                    by: "tollgate apply".to_owned(),
+                    signed_by: verified.signed_by,
+                },
+            )
+        {
+            let namespace = &model.settings.controller_namespace;
+            match applied::write(&cluster.kube(), namespace, &record).await {
+                Ok(()) => {}
+                // No controller namespace (no controller installed): nothing to record in, and nothing asks.
+                Err(error)
+                    if tollgate::cluster::status_code(&error) == Some(404)
+                        && model.settings.verify.is_none() => {}
+                Err(error) => eprintln!(
+                    "warning: applied, but the record of what was applied (ConfigMap {namespace}/{}) cannot be \
+                     written: {}; the next signed commit is checked against the signers recorded before",
+                    applied::APPLIED_CONFIGMAP,
+                    tollgate::text::shown(&tollgate::cluster::describe(&error))
+                ),
+            }
+        }
         // Credentials need every ServiceAccount in place: publish only after a complete apply.
         if let (true, true, Some(remote), Some(snapshot), Some((model, now))) =
             (args.publish, outcome.succeeded(), &remote, snapshot, &model)
@@ -244,6 +289,50 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The cluster's record of what was applied (ConfigMap `tollgate-applied` in Settings' `controllerNamespace`),
+/// after checking a fetched commit's signature against it ([`tollgate::pipeline::verify_commit`]). A working tree
+/// (no `--git`) is not checked: whoever applies it holds the cluster credentials. `None` when the record cannot be
+/// read and the repository does not ask for signatures (nothing is recorded then).
+///
+/// # Errors
+/// The commit is refused (its signature does not verify), or the record cannot be read while the repository asks
+/// for signatures.
+async fn checked_record(
+    cluster: &tollgate::cluster::Cluster,
+    model: &AccessModel,
+    fetched: Option<(&GitRemote, &Snapshot)>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Option<(Option<Applied>, CommitVerified)>> {
+    let namespace = &model.settings.controller_namespace;
+    let existing = match applied::read(&cluster.kube(), namespace).await {
+        Ok(existing) => existing,
+        Err(error) if model.settings.verify.is_none() => {
+            eprintln!(
+                "warning: {}; what is applied is not recorded",
+                tollgate::text::shown(&error.to_string())
+            );
+            return Ok(None);
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(
+                "the repository asks for signed commits (Settings spec.verify), and the signers the last applied \
+                 revision allowed cannot be read; nothing was applied",
+            ));
+        }
+    };
+    let verified = match fetched {
+        Some((remote, snapshot)) => tollgate::pipeline::verify_commit(
+            existing.as_ref(),
+            model,
+            || remote.configuring_commit(snapshot),
+            now,
+        )
+        .context("the commit is refused; nothing was applied")?,
+        None => CommitVerified::default(),
+    };
+    Ok(Some((existing, verified)))
 }
 
 /// Asks before writing, as Terraform does; without a terminal to ask on, only `--yes` proceeds.

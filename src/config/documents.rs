@@ -152,6 +152,37 @@ pub struct SettingsSpec {
     /// authenticator (OIDC `usernamePrefix`/`groupsPrefix`, or an impersonating proxy) names people.
     #[serde(default)]
     pub subject_prefixes: SubjectPrefixesSpec,
+    /// Apply only signed configuration: the controller and `apply --git` refuse a commit whose signature does not
+    /// verify against a signer the last applied revision allowed. Absent: commits are applied signed or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+/// Who may sign the configuration, and whether unsigned commits are still applied.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifySpec {
+    /// Who may sign: users (with their SSH keys from `recipients`), groups (their members' SSH keys) and keys.
+    pub signers: SignersSpec,
+    /// Apply unsigned commits too (a signed one must still verify): for the weeks while a team starts signing.
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+/// Who may sign the configuration: Git's SSH signatures (`git commit -S` with `gpg.format=ssh`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignersSpec {
+    /// Names of `User` documents: their SSH recipients (`ssh-ed25519`, `ssh-rsa`) may sign while they are active.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Names of `Group` documents: every active member's SSH recipients may sign (nested groups included).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Further signing keys, one OpenSSH public key per item (`ssh-ed25519 AAAA... comment`), e.g. the key a
+    /// forge signs its merge commits with.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 /// Default of `clientsNamespace`: `tollgate-clients`.

@@ -55,6 +55,9 @@ pub struct Metrics {
     /// Webhook requests by result: `push`, `ignored`, `unauthorized`, `bad_request`
     /// (`tollgate_webhook_requests_total`).
     pub webhook_requests: Family<ResultLabel, Counter>,
+    /// Commits refused because their signature does not verify against the last applied revision's signers
+    /// (`tollgate_unverified_commits_total`).
+    pub unverified_commits: Counter,
 }
 
 impl Default for Metrics {
@@ -71,6 +74,7 @@ impl Default for Metrics {
             artifacts_published: Counter::default(),
             leader: Gauge::default(),
             webhook_requests: Family::default(),
+            unverified_commits: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -117,6 +121,11 @@ impl Default for Metrics {
             "webhook_requests",
             "Push webhook requests by result",
             metrics.webhook_requests.clone(),
+        );
+        registry.register(
+            "unverified_commits",
+            "Commits refused because their signature does not verify against the last applied revision's signers",
+            metrics.unverified_commits.clone(),
         );
         registry.register(
             "leader",

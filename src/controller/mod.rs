@@ -1,10 +1,11 @@
 //! The in-cluster controller: poll Git, and when the configuration changed (or a resync is due) run the one
-//! linear pipeline, fetch -> load -> validate -> compile -> read live -> plan -> apply -> publish, each failed step
+//! linear pipeline, fetch -> load -> validate -> verify -> compile -> read live -> plan -> apply -> publish, each failed step
 //! reported with its reason in the status ConfigMap, an Event, the metrics and the log.
 //!
 //! Only the lease holder reconciles. Between polls nothing is written; a failure is retried with backoff, except
 //! an invalid configuration, which waits for the next commit (retrying the same files cannot fix them).
 
+pub mod applied;
 pub mod http;
 pub mod lease;
 pub mod metrics;
@@ -397,7 +398,7 @@ impl Controller {
     async fn fail(&self, state: &mut LoopState, revision: Option<ObjectId>, failure: Failure) {
         let result = match failure.step {
             "validate" | "compile" => "invalid",
-            "plan" | "guard" => "refused",
+            "plan" | "guard" | "verify" => "refused",
             _ => "failed",
         };
         self.metrics.count_reconcile(result);
@@ -473,6 +474,27 @@ impl Controller {
         // The files' text is only needed for diagnostics, which validation has resolved: free it before the
         // states are built, so that a large reconcile's peak does not hold it too.
         drop(loaded);
+        // verify: the commit that made this configuration must be signed by a signer the last applied revision
+        // allowed (Settings.spec.verify, recorded in the cluster), so a commit cannot add its own signer.
+        let record = applied::read(&self.cluster.kube(), &config.namespace)
+            .await
+            .map_err(|e| Failure::at("verify", e))?;
+        let verified = crate::pipeline::verify_commit(
+            record.as_ref(),
+            &checked.model,
+            || tokio::task::block_in_place(|| config.remote.configuring_commit(&snapshot)),
+            now,
+        )
+        .map_err(|e| {
+            if matches!(e, crate::pipeline::CommitRefused::Unverified(_)) {
+                self.metrics.unverified_commits.inc();
+            }
+            let permanent = matches!(e, crate::pipeline::CommitRefused::Unverified(_));
+            Failure {
+                permanent,
+                ..Failure::at("verify", e)
+            }
+        })?;
         // compile: pure.
         let desired = compile(
             &checked.model,
@@ -549,6 +571,29 @@ impl Controller {
                     ),
                 )
             });
+        }
+        // record: what was applied, and whose signatures the next commit needs (this revision's signers).
+        let record = record.unwrap_or_default().after(
+            checked.model.signer_policy(now),
+            applied::AppliedRevision {
+                revision: Some(revision.clone()),
+                configured_by: verified.configured_by,
+                at: Timestamp::now(),
+                by: format!("controller {}", config.identity),
+                signed_by: verified.signed_by,
+            },
+        );
+        if let Some(record) = record
+            && let Err(reason) =
+                applied::write(&self.cluster.kube(), &config.namespace, &record).await
+        {
+            return Err(Failure::at(
+                "record",
+                format!(
+                    "applied, but the record of what was applied cannot be written: {}",
+                    crate::cluster::describe(&reason)
+                ),
+            ));
         }
         // The live state, the plan and the report are done with; publish needs only the model and the desired
         // state, so free them before it allocates its own.

@@ -44,6 +44,51 @@ pub struct AccessModel {
 }
 
 impl AccessModel {
+    /// The signers `Settings.spec.verify` allows at `now`: the SSH recipients of the listed users and of the
+    /// groups' members (nested groups included) that are active, with their `expires`, and the listed keys; `None`
+    /// without `verify`. What the next commit's signature is verified against once this revision is applied.
+    pub fn signer_policy(&self, now: Timestamp) -> Option<crate::signing::SignerPolicy> {
+        let verify = self.settings.verify.as_ref()?;
+        let mut users: BTreeSet<&str> = verify.users.iter().map(String::as_str).collect();
+        let mut pending: Vec<&str> = verify.groups.iter().map(String::as_str).collect();
+        let mut seen = BTreeSet::new();
+        while let Some(name) = pending.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            if let Some(group) = self.groups.get(name) {
+                users.extend(group.members.iter().map(String::as_str));
+                pending.extend(group.groups.iter().map(String::as_str));
+            }
+        }
+        let mut signers = Vec::new();
+        for name in users {
+            let Some(user) = self.users.get(name).filter(|u| u.is_active(now)) else {
+                continue;
+            };
+            for recipient in &user.recipients {
+                if recipient.kind != RecipientKind::X25519 {
+                    signers.push(crate::signing::AllowedSigner {
+                        principal: format!("user {name}"),
+                        key: recipient.key.clone(),
+                        until: user.expires,
+                    });
+                }
+            }
+        }
+        for (principal, key) in &verify.keys {
+            signers.push(crate::signing::AllowedSigner {
+                principal: principal.clone(),
+                key: key.clone(),
+                until: None,
+            });
+        }
+        Some(crate::signing::SignerPolicy {
+            signers,
+            allow_unsigned: verify.allow_unsigned,
+        })
+    }
+
     /// Whether a client holds credentials in `cluster` at `now`: it names the cluster, is before its sunset, and
     /// someone can still read its client file (an extra recipient, or an owner who is active and has a key). A
     /// client whose owners are all disabled or expired, with no extra recipient, compiles to nothing: its
@@ -90,8 +135,23 @@ pub struct Settings {
     pub deletion_guard: DeletionGuard,
     /// Prefixes of the RBAC subjects of `accessAs: user` grants.
     pub subject_prefixes: SubjectPrefixes,
+    /// Who may sign the configuration (`spec.verify`); `None`: commits are applied signed or not.
+    pub verify: Option<Verify>,
     /// The file of the `Settings` document.
     pub origin: Origin,
+}
+
+/// `Settings.spec.verify`, its references checked: who may sign the configuration.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    /// `User` documents whose SSH recipients may sign; each has at least one.
+    pub users: BTreeSet<String>,
+    /// `Group` documents whose members' SSH recipients may sign.
+    pub groups: BTreeSet<String>,
+    /// Further keys: (principal, OpenSSH key without comment); the principal is `key <comment>`, or `key <n>`.
+    pub keys: Vec<(String, String)>,
+    /// Whether unsigned commits are applied too.
+    pub allow_unsigned: bool,
 }
 
 /// Namespaces that belong to Kubernetes itself: tollgate binds in them when a grant says so, but never creates,

@@ -1,9 +1,11 @@
 //! Validation of the `Settings` document: clusters (API servers, gateways, client pools), the clients namespace,
-//! the token lifetime, the artifacts path and the deletion guard.
+//! the token lifetime, the artifacts path, the deletion guard and who may sign the configuration.
 
 use std::collections::BTreeMap;
 
 use crate::config::Kind;
+use crate::config::documents::VerifySpec;
+use crate::config::source::DocRef;
 use crate::diagnostics::Location;
 
 use super::model::*;
@@ -278,6 +280,10 @@ impl<'a> Validator<'a> {
                 "a percentage must be between 0 and 100",
             );
         }
+        let verify = spec
+            .verify
+            .as_ref()
+            .map(|verify| self.verify_keys(doc, verify));
         Some(Settings {
             clusters,
             clients_namespace: spec.clients_namespace.clone(),
@@ -292,7 +298,117 @@ impl<'a> Validator<'a> {
                 user: spec.subject_prefixes.user.clone(),
                 group: spec.subject_prefixes.group.clone(),
             },
+            verify,
             origin: self.origin(doc),
         })
     }
+
+    /// `spec.verify` apart from its references: each key must be an OpenSSH public key of a kind Git signs with.
+    fn verify_keys(&mut self, doc: DocRef, verify: &VerifySpec) -> Verify {
+        let mut keys = Vec::new();
+        for (i, text) in verify.signers.keys.iter().enumerate() {
+            let path = format!("spec.verify.signers.keys[{i}]");
+            match ssh_key::PublicKey::from_openssh(text.trim()) {
+                Ok(key) if SIGNING_ALGORITHMS.contains(&key.algorithm().as_str()) => {
+                    let comment = key.comment().trim();
+                    let principal = if comment.is_empty() {
+                        format!("key {}", i + 1)
+                    } else {
+                        format!("key {comment}")
+                    };
+                    let mut bare = key.clone();
+                    bare.set_comment("");
+                    let openssh = bare.to_openssh().expect("a parsed key encodes");
+                    keys.push((principal, openssh));
+                }
+                Ok(key) => {
+                    self.error(
+                        "invalid-key",
+                        field(doc, path),
+                        format!(
+                            "a `{}` key cannot be checked here; Git's SSH signatures are verified for {}",
+                            key.algorithm().as_str(),
+                            SIGNING_ALGORITHMS.join(", ")
+                        ),
+                    );
+                }
+                Err(_) => {
+                    self.error(
+                        "invalid-key",
+                        field(doc, path),
+                        "expected an OpenSSH public key, one line such as `ssh-ed25519 AAAAC3Nza... name` (the \
+                         content of a `.pub` file)",
+                    );
+                }
+            }
+        }
+        Verify {
+            users: verify.signers.users.iter().cloned().collect(),
+            groups: verify.signers.groups.iter().cloned().collect(),
+            keys,
+            allow_unsigned: verify.allow_unsigned,
+        }
+    }
+
+    /// `spec.verify`'s references: listed users and groups exist, each listed user has an SSH key to sign with, and
+    /// someone can sign unless unsigned commits are allowed.
+    pub(super) fn verify_signers(&mut self, docs: &Documents<'a>, users: &BTreeMap<String, User>) {
+        let Some(&(doc, _, spec)) = docs.settings.first() else {
+            return;
+        };
+        let Some(verify) = &spec.verify else {
+            return;
+        };
+        let mut anyone = !verify.signers.keys.is_empty();
+        for (i, name) in verify.signers.users.iter().enumerate() {
+            let path = format!("spec.verify.signers.users[{i}]");
+            if !self.reference(doc, path.clone(), Kind::User, name, &docs.users) {
+                continue;
+            }
+            let Some(user) = users.get(name) else {
+                continue;
+            };
+            if user
+                .recipients
+                .iter()
+                .all(|r| r.kind == RecipientKind::X25519)
+            {
+                self.error(
+                    "signer-without-key",
+                    field(doc, path),
+                    format!(
+                        "user `{name}` has no SSH key in `recipients` to sign with (an age key cannot sign)"
+                    ),
+                )
+                .hint = Some(format!(
+                    "add the `ssh-ed25519` or `ssh-rsa` key {name} signs commits with to their `recipients`"
+                ));
+            } else {
+                anyone = true;
+            }
+        }
+        for (i, name) in verify.signers.groups.iter().enumerate() {
+            let path = format!("spec.verify.signers.groups[{i}]");
+            anyone |= self.reference(doc, path, Kind::Group, name, &docs.groups);
+        }
+        if !anyone && !verify.allow_unsigned {
+            self.error(
+                "no-signers",
+                field(doc, "spec.verify.signers"),
+                "nobody may sign: every later commit would be refused",
+            )
+            .hint = Some(
+                "list the users, groups or keys that sign the configuration, or leave `verify` out"
+                    .to_owned(),
+            );
+        }
+    }
 }
+
+/// The SSH key types whose signatures tollgate verifies (ssh-key's algorithms with `ed25519`, `rsa` and ECDSA).
+const SIGNING_ALGORITHMS: [&str; 4] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+];
