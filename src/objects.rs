@@ -237,6 +237,12 @@ impl Manifest {
         self.0.get()
     }
 
+    /// The manifest as a typed Kubernetes object (e.g. k8s-openapi's `ClusterRole`); `None` when it does not
+    /// read as one (a hand-written `--live-from` object with a field of another type).
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.json()).ok()
+    }
+
     /// The metadata plan and apply decide with: labels, annotations, uid, resourceVersion and the field managers.
     /// Lenient as the JSON-tree reading was: a field of another type than expected (a hand-written `--live-from`
     /// file) counts as absent, without hiding the others.

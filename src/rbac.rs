@@ -237,6 +237,28 @@ pub struct ObjectName {
     pub name: String,
 }
 
+impl ObjectName {
+    /// The binding as people name it: `RoleBinding namespace/name`, or `ClusterRoleBinding name` (control
+    /// characters escaped, [`crate::text::shown`]).
+    pub fn as_binding(&self) -> String {
+        self.with_kind("ClusterRoleBinding", "RoleBinding")
+    }
+
+    /// The role as people name it: `Role namespace/name`, or `ClusterRole name`.
+    pub fn as_role(&self) -> String {
+        self.with_kind("ClusterRole", "Role")
+    }
+
+    fn with_kind(&self, cluster_kind: &str, namespaced_kind: &str) -> String {
+        let kind = if self.namespace.is_some() {
+            namespaced_kind
+        } else {
+            cluster_kind
+        };
+        format!("{kind} {}", crate::text::shown(&self.to_string()))
+    }
+}
+
 impl std::fmt::Display for ObjectName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.namespace {

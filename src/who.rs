@@ -690,11 +690,11 @@ fn policy_of(
     for (key, manifest) in &desired.objects {
         match key.kind {
             ObjectKind::ClusterRole => {
-                if let Some(role) = parse::<ClusterRole>(manifest.json()) {
+                if let Some(role) = manifest.parse::<ClusterRole>() {
                     cluster_roles.insert(key.name.clone(), role);
                 }
             }
-            ObjectKind::Role => roles.extend(parse::<Role>(manifest.json())),
+            ObjectKind::Role => roles.extend(manifest.parse::<Role>()),
             ObjectKind::ClusterRoleBinding | ObjectKind::RoleBinding => {
                 let files: Vec<String> = manifest
                     .metadata()
@@ -710,9 +710,9 @@ fn policy_of(
                     files,
                 );
                 if key.kind == ObjectKind::ClusterRoleBinding {
-                    cluster_bindings.extend(parse::<ClusterRoleBinding>(manifest.json()));
+                    cluster_bindings.extend(manifest.parse::<ClusterRoleBinding>());
                 } else {
-                    bindings.extend(parse::<RoleBinding>(manifest.json()));
+                    bindings.extend(manifest.parse::<RoleBinding>());
                 }
             }
             _ => {}
@@ -822,17 +822,10 @@ pub fn failing_access_tests(
             .get(&grant.binding)
             .map(|f| format!(" ({})", f.join(", ")))
             .unwrap_or_default();
-        let kind = |name: &ObjectName, cluster: &str, namespaced: &str| {
-            if name.namespace.is_some() {
-                format!("{namespaced} {name}")
-            } else {
-                format!("{cluster} {name}")
-            }
-        };
         Decision::Allowed(format!(
             "through {} -> {}{files}",
-            kind(&grant.binding, "ClusterRoleBinding", "RoleBinding"),
-            kind(&grant.role, "ClusterRole", "Role"),
+            grant.binding.as_binding(),
+            grant.role.as_role(),
         ))
     })
 }
@@ -1142,11 +1135,6 @@ fn describe(model: &AccessModel, who: &Who) -> String {
     }
 }
 
-/// A compiled manifest as its k8s-openapi type; compile wrote it from that type, so it always parses.
-fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
-    serde_json::from_str(json).ok()
-}
-
 /// Every identity of the repository in this cluster: active users as themselves; clients with a ServiceAccount
 /// here as it, and as the owner they may impersonate.
 fn identities(model: &AccessModel, desired: &DesiredState, now: Timestamp) -> Vec<(Who, UserInfo)> {
@@ -1414,12 +1402,13 @@ mod tests {
     fn applied(desired: &DesiredState) -> Owned {
         let mut owned = Owned::default();
         for (key, manifest) in &desired.objects {
-            let json = manifest.json();
             match key.kind {
-                ObjectKind::ClusterRole => owned.cluster_roles.extend(parse(json)),
-                ObjectKind::Role => owned.roles.extend(parse(json)),
-                ObjectKind::ClusterRoleBinding => owned.cluster_role_bindings.extend(parse(json)),
-                ObjectKind::RoleBinding => owned.role_bindings.extend(parse(json)),
+                ObjectKind::ClusterRole => owned.cluster_roles.extend(manifest.parse()),
+                ObjectKind::Role => owned.roles.extend(manifest.parse()),
+                ObjectKind::ClusterRoleBinding => {
+                    owned.cluster_role_bindings.extend(manifest.parse())
+                }
+                ObjectKind::RoleBinding => owned.role_bindings.extend(manifest.parse()),
                 _ => {}
             }
         }

@@ -547,27 +547,11 @@ fn can_lists_every_rule_with_where_and_why() {
     );
 }
 
-/// A copy of example-repo that a test may edit.
-fn example_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let from = common::root().join("example-repo");
-    for entry in walkdir::WalkDir::new(&from) {
-        let entry = entry.unwrap();
-        let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-    dir
-}
-
 /// An access test the grants break refuses the repository: `validate` and `plan` exit 1 with the test's file, line
 /// and question, and the binding (with its files) that breaks a `deny`, or who lacks an `allow`.
 #[test]
 fn an_access_test_that_does_not_hold_refuses_the_repository() {
-    let repo = example_copy();
+    let repo = common::example_copy();
     // bob's incident grant (access/incident.yaml) gives his client exec in payments on prod: a team member may not.
     // carol (payments) has no client and prod gives the team nothing as themselves: she cannot deploy.
     std::fs::write(
@@ -625,7 +609,7 @@ fn an_access_test_that_does_not_hold_refuses_the_repository() {
 /// `timeline` lists when a person's access changed, with the commit.
 #[test]
 fn the_past_is_read_from_the_first_parent_history() {
-    let repo = example_copy();
+    let repo = common::example_copy();
     let path = repo.path().to_str().unwrap().to_owned();
     let git = |args: &[&str], date: &str| {
         let output = Command::new("git")

@@ -58,22 +58,6 @@ fn example_repo() -> PathBuf {
     common::root().join("example-repo")
 }
 
-/// A copy of example-repo that the test may edit.
-fn repo_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for entry in walkdir::WalkDir::new(example_repo()) {
-        let entry = entry.expect("example-repo entry");
-        let relative = entry.path().strip_prefix(example_repo()).expect("inside");
-        let target = dir.path().join(relative);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-    dir
-}
-
 /// A control plane without kube-controller-manager never fills Kubernetes' aggregated roles (`view` grants
 /// nothing), so example-repo's access test ("the platform team lists pods in prod") fails when `apply` asks the
 /// cluster: tests on such a plane leave it out.
@@ -394,7 +378,7 @@ async fn apply_repairs_prunes_and_refuses_what_is_unsafe() {
     setup(&plane);
     wait_for_aggregated_roles(&plane);
     let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
-    let repo_dir = repo_copy();
+    let repo_dir = common::example_copy();
     let repo = repo_dir.path().to_str().expect("utf-8 path");
     let admin = plane.admin().await;
 
@@ -831,7 +815,7 @@ async fn prune_deletes_only_what_tollgate_wrote_and_never_a_namespace_by_routine
     });
     setup(&plane);
     let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
-    let repo_dir = repo_copy();
+    let repo_dir = common::example_copy();
     without_access_test(&repo_dir);
     let repo = repo_dir.path().to_str().expect("utf-8");
     assert_exit(&plane.tollgate(&applier, &apply_args(repo, "prod", &[])), 0);
@@ -933,7 +917,7 @@ fn plans_from_cluster_and_dump_agree(cluster: &str) {
     });
     setup(&plane);
     let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
-    let repo_dir = repo_copy();
+    let repo_dir = common::example_copy();
     without_access_test(&repo_dir);
     // alice logs in to staging as herself too: her laptop's client then acts as her there (an impersonation role).
     std::fs::write(
@@ -1563,7 +1547,7 @@ async fn the_plan_flags_exactly_the_powers_the_authorizer_newly_allows() {
     wait_for_aggregated_roles(&plane);
     let admin = plane.admin().await;
     let applier = plane.kubeconfig_for("applier", APPLIER_TOKEN);
-    let repo = repo_copy();
+    let repo = common::example_copy();
     let path = repo.path().to_str().expect("utf-8 path");
     let plan = |plane: &ControlPlane, code: i32| -> Value {
         let out = plane.tollgate(

@@ -9,7 +9,7 @@ use tollgate::text::shown;
 use tollgate::who::{Can, HeldRule, Subject, Who, can};
 
 use super::args::RepoArgs;
-use super::who_can::{AsOf, At, Sources, limits, named, others, table};
+use super::who_can::{AsOf, At, Sources, limits, others, table};
 
 /// `tollgate can`.
 #[derive(clap::Args)]
@@ -214,11 +214,7 @@ fn row(held: &HeldRule) -> [String; 6] {
         } else {
             shown(&names.join(", ")).into_owned()
         },
-        format!(
-            "{} -> {}",
-            named(&held.binding, "ClusterRoleBinding", "RoleBinding"),
-            named(&held.role, "ClusterRole", "Role")
-        ),
+        format!("{} -> {}", held.binding.as_binding(), held.role.as_role()),
         if held.outside_repository {
             "the cluster".to_owned()
         } else {

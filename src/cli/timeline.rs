@@ -78,8 +78,8 @@ fn atom(held: &HeldRule) -> String {
         } else {
             format!(" [{}]", names.join(","))
         },
-        super::who_can::named(&held.binding, "ClusterRoleBinding", "RoleBinding"),
-        super::who_can::named(&held.role, "ClusterRole", "Role"),
+        held.binding.as_binding(),
+        held.role.as_role(),
         if held.sources.is_empty() {
             String::new()
         } else {

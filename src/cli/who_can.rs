@@ -10,7 +10,7 @@ use kube::Api;
 use kube::api::ListParams;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::objects::{LiveState, ObjectKind};
-use tollgate::rbac::{ObjectName, Request};
+use tollgate::rbac::Request;
 use tollgate::text::shown;
 use tollgate::who::{Answer, Drift, Others, Who, WhoCan, who_can};
 
@@ -322,16 +322,6 @@ pub(super) fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> 
     out
 }
 
-/// `ClusterRoleBinding NAME` or `RoleBinding NS/NAME`; `ClusterRole NAME` or `Role NS/NAME`.
-pub(super) fn named(object: &ObjectName, cluster_kind: &str, namespaced_kind: &str) -> String {
-    let kind = if object.namespace.is_some() {
-        namespaced_kind
-    } else {
-        cluster_kind
-    };
-    format!("{kind} {}", shown(&object.to_string()))
-}
-
 /// What an answer could not see, said under it: roles whose rules are unknown, bindings not read.
 pub(super) fn limits(
     unknown_roles: &BTreeSet<String>,
@@ -425,8 +415,8 @@ fn row(answer: &Answer) -> [String; 5] {
     [
         who,
         shown(&answer.username).into_owned(),
-        named(&answer.binding, "ClusterRoleBinding", "RoleBinding"),
-        named(&answer.role, "ClusterRole", "Role"),
+        answer.binding.as_binding(),
+        answer.role.as_role(),
         if answer.outside_repository {
             "the cluster (not the repository)".to_owned()
         } else {

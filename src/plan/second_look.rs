@@ -245,11 +245,6 @@ pub struct SecondLook {
     pub sources: Vec<String>,
 }
 
-/// An RBAC object as the authorizer reads it, from a manifest tollgate compiled or read.
-fn parse<T: serde::de::DeserializeOwned>(manifest: &Manifest) -> Option<T> {
-    serde_json::from_str(manifest.json()).ok()
-}
-
 /// The policy of `objects` (tollgate's RBAC objects on one side of the plan) with Kubernetes' default ClusterRoles
 /// under every name tollgate does not define.
 fn policy<'o>(objects: impl Iterator<Item = (&'o ObjectKey, &'o Manifest)>) -> Policy {
@@ -261,15 +256,15 @@ fn policy<'o>(objects: impl Iterator<Item = (&'o ObjectKey, &'o Manifest)>) -> P
     for (key, manifest) in objects {
         match key.kind {
             ObjectKind::ClusterRole => {
-                if let Some(role) = parse::<ClusterRole>(manifest) {
+                if let Some(role) = manifest.parse::<ClusterRole>() {
                     cluster_roles.insert(key.name.clone(), role);
                 }
             }
-            ObjectKind::Role => roles.extend(parse::<Role>(manifest)),
+            ObjectKind::Role => roles.extend(manifest.parse::<Role>()),
             ObjectKind::ClusterRoleBinding => {
-                cluster_bindings.extend(parse::<ClusterRoleBinding>(manifest));
+                cluster_bindings.extend(manifest.parse::<ClusterRoleBinding>());
             }
-            ObjectKind::RoleBinding => bindings.extend(parse::<RoleBinding>(manifest)),
+            ObjectKind::RoleBinding => bindings.extend(manifest.parse::<RoleBinding>()),
             _ => {}
         }
     }
@@ -371,10 +366,6 @@ fn identity(
     }
 }
 
-fn shown_object(kind: &str, object: &ObjectName) -> String {
-    format!("{kind} {object}")
-}
-
 /// The powers subjects gain with `changes`: for each subject of a binding the plan creates or changes, or of a
 /// binding to a role it creates or changes (a ClusterRole aggregated into another counts as a change of that one),
 /// every [`Power`] the roles and bindings after the plan (`after`: desired, less conflicts) allow it, cluster-wide
@@ -422,7 +413,7 @@ pub fn second_looks(
     let aggregating: Vec<ClusterRole> = after
         .iter()
         .filter(|(k, _)| k.kind == ObjectKind::ClusterRole)
-        .filter_map(|(_, m)| parse::<ClusterRole>(m))
+        .filter_map(|(_, m)| m.parse::<ClusterRole>())
         .filter(|r| r.aggregation_rule.is_some())
         .collect();
     for role in &aggregating {
@@ -445,7 +436,7 @@ pub fn second_looks(
                     && k.namespace.as_deref() == Some(namespace)
                     && k.name == name
             })
-            .and_then(|(_, m)| parse::<PodTemplate>(m))
+            .and_then(|(_, m)| m.parse::<PodTemplate>())
             .map(|t| host_access(&t))
             .unwrap_or_default()
     };
@@ -454,7 +445,7 @@ pub fn second_looks(
         objects
             .iter()
             .find(|(k, _)| k.kind == ObjectKind::ClusterRole && k.name == name)
-            .and_then(|(_, m)| parse::<ClusterRole>(m))
+            .and_then(|(_, m)| m.parse::<ClusterRole>())
             .and_then(|role| crate::who::acting_identity(&role))
     };
 
@@ -480,16 +471,6 @@ pub fn second_looks(
         let binding_name = ObjectName {
             namespace: key.namespace.clone(),
             name: key.name.clone(),
-        };
-        let binding_kind = if key.namespace.is_some() {
-            "RoleBinding"
-        } else {
-            "ClusterRoleBinding"
-        };
-        let role_kind = if role.namespace.is_some() {
-            "Role"
-        } else {
-            "ClusterRole"
         };
         // A ClusterRole nobody here can read: its rules decide, and nobody reviewed them.
         let unknown = binding_changed
@@ -540,8 +521,8 @@ pub fn second_looks(
                     subject: name.clone(),
                     power: Power::UnknownRole,
                     namespace: key.namespace.clone(),
-                    binding: shown_object(binding_kind, &binding_name),
-                    role: shown_object(role_kind, &role),
+                    binding: binding_name.as_binding(),
+                    role: role.as_role(),
                     detail: format!(
                         "ClusterRole {}: defined neither in the repository nor by Kubernetes",
                         binding.role_ref.name
@@ -574,8 +555,8 @@ pub fn second_looks(
                         subject: name.clone(),
                         power: Power::HostAccessSession,
                         namespace: Some((*namespace).to_owned()),
-                        binding: shown_object(binding_kind, &binding_name),
-                        role: shown_object(role_kind, &role),
+                        binding: binding_name.as_binding(),
+                        role: role.as_role(),
                         detail: format!(
                             "environment {environment}: {}",
                             new.iter()
@@ -702,22 +683,12 @@ pub fn second_looks(
                 if power == Power::Everything {
                     everything.insert(*scope);
                 }
-                let binding_kind = if grant.binding.namespace.is_some() {
-                    "RoleBinding"
-                } else {
-                    "ClusterRoleBinding"
-                };
-                let role_kind = if grant.role.namespace.is_some() {
-                    "Role"
-                } else {
-                    "ClusterRole"
-                };
                 looks.insert(SecondLook {
                     subject: subject.clone(),
                     power,
                     namespace: scope.cloned(),
-                    binding: shown_object(binding_kind, grant.binding),
-                    role: shown_object(role_kind, &grant.role),
+                    binding: grant.binding.as_binding(),
+                    role: grant.role.as_role(),
                     detail,
                     sources: files.get(grant.binding).cloned().unwrap_or_default(),
                 });
@@ -833,7 +804,7 @@ fn aggregates_a_change(
                 name: k.name.clone(),
             })
         })
-        .filter_map(|(_, m)| parse::<ClusterRole>(m))
+        .filter_map(|(_, m)| m.parse::<ClusterRole>())
         .any(|other| {
             rule.cluster_role_selectors
                 .iter()

@@ -25,6 +25,23 @@ pub fn example_repo() -> LoadedRepository {
     load_dir(&root().join("example-repo"))
 }
 
+/// A copy of example-repo that a test may edit.
+pub fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let from = root().join("example-repo");
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.expect("example-repo entry");
+        let relative = entry.path().strip_prefix(&from).expect("inside");
+        let target = dir.path().join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+    dir
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
