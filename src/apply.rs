@@ -453,6 +453,7 @@ mod tests {
             summary: Summary::default(),
             changes,
             access: Vec::new(),
+            permissions: Vec::new(),
             second_look: Vec::new(),
             deletion_guard,
             peers: Vec::new(),

@@ -91,10 +91,10 @@ pub struct ConfiguringCommit {
     /// The newest commit on the first-parent line whose configuration files differ from its first parent's (or the
     /// root commit): the one whose signature vouches for the configuration.
     pub commit: ObjectId,
-    /// Its signature (`gpgsig` header) and the bytes signed; `None` when it is not signed.
-    pub signature: Option<crate::signing::CommitSignature>,
-    /// How many newer commits changed no configuration (client files, a README): passed over.
-    pub passed_over: usize,
+    /// Every commit from the head down to `commit` (newest first, `commit` last), each with its signature (`gpgsig`
+    /// header and the bytes signed; `None` when unsigned): a signature on any of them vouches for the
+    /// configuration, since each holds the same configuration files.
+    pub commits: Vec<(ObjectId, Option<crate::signing::CommitSignature>)>,
 }
 
 /// How tollgate authenticates to the Git server. Secrets stay in files: they are never put on a command line or in
@@ -164,6 +164,8 @@ pub struct Snapshot {
     pub files: BTreeMap<String, ObjectId>,
     /// Every symbolic link of the tree by its path, with the blob that holds its target.
     pub links: BTreeMap<String, ObjectId>,
+    /// Every symbolic link's target as written, by the link's path.
+    pub link_targets: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -175,9 +177,14 @@ impl Snapshot {
         for path in self.config_paths() {
             hasher.update(format!("{path}\t{}\n", self.files[path]));
         }
-        // A link can bring configuration in (or name a problem validation reports): it counts too.
+        // A link can bring configuration in (or name a problem validation reports): it counts too, and so does
+        // the file it leads to (read as the link's content, wherever it lies).
         for (path, id) in &self.links {
             hasher.update(format!("link {path}\t{id}\n"));
+            let target = self.link_targets.get(path).map_or("", String::as_str);
+            if let LinkTarget::File(file) = resolve_link(self, path, target) {
+                hasher.update(format!("target {file}\t{}\n", self.files[&file]));
+            }
         }
         hasher
             .finalize()
@@ -449,6 +456,11 @@ impl GitRemote {
         configuring_commit(&self.open()?, snapshot)
     }
 
+    /// Whether the fetched `head` has `ancestor` in its history ([`contains`]).
+    pub fn contains(&self, head: ObjectId, ancestor: &str) -> Result<Option<bool>, GitError> {
+        contains(&self.open()?, head, ancestor)
+    }
+
     /// The configuration files of a fetched snapshot as (path, bytes), ready for [`crate::config::load`].
     pub fn read_config(&self, snapshot: &Snapshot) -> Result<Vec<RepoFile>, GitError> {
         config_of(&self.open()?, snapshot)
@@ -584,7 +596,7 @@ pub fn configuring_commit(
 ) -> Result<ConfiguringCommit, GitError> {
     let fingerprint = head.config_fingerprint();
     let mut current = head.commit;
-    let mut passed_over = 0;
+    let mut commits = Vec::new();
     loop {
         let read_error = |e: &dyn std::fmt::Display| GitError::Read {
             commit: current,
@@ -592,6 +604,14 @@ pub fn configuring_commit(
             reason: e.to_string(),
         };
         let commit = repo.find_commit(current).map_err(|e| read_error(&e))?;
+        let signature = commit
+            .signature()
+            .map_err(|e| read_error(&e))?
+            .map(|(armored, signed)| crate::signing::CommitSignature {
+                armored: armored.to_str_lossy().into_owned(),
+                signed: signed.to_bstring().into(),
+            });
+        commits.push((current, signature));
         let parent = commit.parent_ids().next().map(gix::Id::detach);
         let unchanged = match parent {
             Some(parent) => snapshot(repo, parent)?.config_fingerprint() == fingerprint,
@@ -599,8 +619,7 @@ pub fn configuring_commit(
         };
         match parent {
             Some(parent) if unchanged => {
-                passed_over += 1;
-                if passed_over > MAX_UNCHANGED_COMMITS {
+                if commits.len() > MAX_UNCHANGED_COMMITS {
                     return Err(GitError::Read {
                         commit: head.commit,
                         what: "the history".to_owned(),
@@ -613,22 +632,61 @@ pub fn configuring_commit(
                 current = parent;
             }
             _ => {
-                let signature =
-                    commit
-                        .signature()
-                        .map_err(|e| read_error(&e))?
-                        .map(|(armored, signed)| crate::signing::CommitSignature {
-                            armored: armored.to_str_lossy().into_owned(),
-                            signed: signed.to_bstring().into(),
-                        });
                 return Ok(ConfiguringCommit {
                     commit: current,
-                    signature,
-                    passed_over,
+                    commits,
                 });
             }
         }
     }
+}
+
+/// A fetched head's history, as [`crate::pipeline::verify_commit`] asks about it.
+pub struct FetchedHistory<'a> {
+    /// The remote whose cache holds the history.
+    pub remote: &'a GitRemote,
+    /// The fetched head.
+    pub snapshot: &'a Snapshot,
+}
+
+impl crate::pipeline::CommitHistory for FetchedHistory<'_> {
+    fn configuring_commit(&self) -> Result<ConfiguringCommit, GitError> {
+        self.remote.configuring_commit(self.snapshot)
+    }
+
+    fn contains(&self, ancestor: &str) -> Result<Option<bool>, GitError> {
+        self.remote.contains(self.snapshot.commit, ancestor)
+    }
+}
+
+/// Whether `head` has `ancestor` (a full commit id) in its history, itself included; `None` when `ancestor` is not
+/// a commit this repository knows (not fetched, or gone with a force push before it was).
+///
+/// # Errors
+/// [`GitError::Read`] when the history cannot be walked.
+pub fn contains(
+    repo: &gix::Repository,
+    head: ObjectId,
+    ancestor: &str,
+) -> Result<Option<bool>, GitError> {
+    let Ok(ancestor) = ObjectId::from_hex(ancestor.as_bytes()) else {
+        return Ok(None);
+    };
+    if repo.find_commit(ancestor).is_err() {
+        return Ok(None);
+    }
+    let read_error = |e: &dyn std::fmt::Display| GitError::Read {
+        commit: head,
+        what: "the history".to_owned(),
+        reason: e.to_string(),
+    };
+    let walk = repo.rev_walk([head]).all().map_err(|e| read_error(&e))?;
+    for info in walk {
+        if info.map_err(|e| read_error(&e))?.id == ancestor {
+            return Ok(Some(true));
+        }
+    }
+    Ok(Some(false))
 }
 
 pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snapshot, GitError> {
@@ -643,6 +701,7 @@ pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snaps
         .map_err(|e| read_error("the tree", e))?;
     let mut files = BTreeMap::new();
     let mut links = BTreeMap::new();
+    let mut link_targets = BTreeMap::new();
     for entry in tree
         .traverse()
         .breadthfirst
@@ -652,7 +711,15 @@ pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snaps
         if entry.mode.is_blob() {
             files.insert(entry.filepath.to_str_lossy().into_owned(), entry.oid);
         } else if entry.mode.is_link() {
-            links.insert(entry.filepath.to_str_lossy().into_owned(), entry.oid);
+            let path = entry.filepath.to_str_lossy().into_owned();
+            let target = repo
+                .find_blob(entry.oid)
+                .map_err(|e| read_error(&path, e))?
+                .data
+                .to_str_lossy()
+                .into_owned();
+            link_targets.insert(path.clone(), target);
+            links.insert(path, entry.oid);
         }
     }
     Ok(Snapshot {
@@ -660,6 +727,7 @@ pub(crate) fn snapshot(repo: &gix::Repository, commit: ObjectId) -> Result<Snaps
         tree: tree.id,
         files,
         links,
+        link_targets,
     })
 }
 
@@ -687,8 +755,8 @@ pub(crate) fn config_of(
     }
     // Symbolic links, as the file-system edge treats them: a link to a configuration file of the commit is
     // read as that file; any other link that could hold configuration is a problem validation names.
-    for (path, id) in &snapshot.links {
-        let target = String::from_utf8_lossy(&read(path, *id)?).into_owned();
+    for path in snapshot.links.keys() {
+        let target = snapshot.link_targets.get(path).cloned().unwrap_or_default();
         let content = match resolve_link(snapshot, path, &target) {
             LinkTarget::File(file) if is_config_path(path) => {
                 Ok(read(&file, snapshot.files[&file])?)
@@ -882,4 +950,33 @@ fn summary(commit: &gix::Commit<'_>) -> Result<CommitSummary, String> {
         time: jiff::Timestamp::from_second(time.seconds).map_err(|e| e.to_string())?,
         summary: message.lines().next().unwrap_or_default().to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration file that is a link: editing the file it leads to (outside the configuration folders)
+    /// changes the configuration, and so its fingerprint, though the link itself did not move.
+    #[test]
+    fn a_linked_file_counts_in_the_configuration_fingerprint() {
+        let id = |text: &str| blob_id(text.as_bytes());
+        let snapshot = |target_content: &str| Snapshot {
+            commit: id("commit"),
+            tree: id("tree"),
+            files: BTreeMap::from([
+                ("settings.yaml".to_owned(), id("settings")),
+                ("docs/extra.txt".to_owned(), id(target_content)),
+            ]),
+            links: BTreeMap::from([("access/extra.yaml".to_owned(), id("../docs/extra.txt"))]),
+            link_targets: BTreeMap::from([(
+                "access/extra.yaml".to_owned(),
+                "../docs/extra.txt".to_owned(),
+            )]),
+        };
+        assert_ne!(
+            snapshot("role: view").config_fingerprint(),
+            snapshot("role: cluster-admin").config_fingerprint()
+        );
+    }
 }

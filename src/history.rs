@@ -179,17 +179,18 @@ impl History {
     /// [`HistoryError::Read`] when the tree or a blob cannot be read.
     pub fn config(&self, commit: ObjectId) -> Result<(Vec<RepoFile>, String), HistoryError> {
         let whole = crate::git::snapshot(&self.repo, commit).map_err(|e| self.read(e))?;
-        let under = |paths: BTreeMap<String, ObjectId>| -> BTreeMap<String, ObjectId> {
+        fn under<V>(prefix: &str, paths: BTreeMap<String, V>) -> BTreeMap<String, V> {
             paths
                 .into_iter()
-                .filter_map(|(path, id)| Some((path.strip_prefix(&self.prefix)?.to_owned(), id)))
+                .filter_map(|(path, value)| Some((path.strip_prefix(prefix)?.to_owned(), value)))
                 .collect()
-        };
+        }
         let snapshot = Snapshot {
             commit,
             tree: whole.tree,
-            files: under(whole.files),
-            links: under(whole.links),
+            files: under(&self.prefix, whole.files),
+            links: under(&self.prefix, whole.links),
+            link_targets: under(&self.prefix, whole.link_targets),
         };
         let files = crate::git::config_of(&self.repo, &snapshot).map_err(|e| self.read(e))?;
         Ok((files, snapshot.config_fingerprint()))

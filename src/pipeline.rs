@@ -30,6 +30,21 @@ pub enum CommitRefused {
     /// Its signature does not satisfy the signers the last applied revision allowed.
     #[error(transparent)]
     Unverified(#[from] crate::signing::VerifyError),
+    /// The branch no longer contains the last revision applied from it with a verified signature: its history was
+    /// rewritten, which could bring back a signed configuration that its signers later replaced.
+    #[error(
+        "the branch head {head} does not contain {applied}, the last revision applied with a verified signature \
+         ({why}): its history was rewritten (a force push), which can bring back a signed configuration that was \
+         replaced since; check it, then apply it yourself with `tollgate apply --git ... --allow-rewritten-history`"
+    )]
+    Rewritten {
+        /// The fetched head.
+        head: String,
+        /// The last verified applied revision.
+        applied: String,
+        /// `not among its ancestors`, or `not in the fetched history`.
+        why: &'static str,
+    },
     /// The commit that made the configuration could not be found or read.
     #[error("cannot find the commit that made the configuration: {0}")]
     History(#[from] crate::git::GitError),
@@ -40,22 +55,33 @@ pub enum CommitRefused {
 pub struct CommitVerified {
     /// The commit that made the configuration (full id), when a policy asked for its signature.
     pub configured_by: Option<String>,
-    /// Whose signature it carries (`user alice`), when signed.
+    /// Whose signature vouches for it (`user alice`), when signed.
     pub signed_by: Option<String>,
+}
+
+/// The Git questions [`verify_commit`] asks, answered by the Git edge.
+pub trait CommitHistory {
+    /// The commit that made the head's configuration, and the commits above it ([`crate::git::configuring_commit`]).
+    fn configuring_commit(&self) -> Result<crate::git::ConfiguringCommit, crate::git::GitError>;
+    /// Whether the head has `ancestor` in its history; `None` when it is unknown ([`crate::git::contains`]).
+    fn contains(&self, ancestor: &str) -> Result<Option<bool>, crate::git::GitError>;
 }
 
 /// Checks that the configuration about to be applied is signed as the last applied revision requires
 /// (`Settings.spec.verify`, from the cluster's `record`). The first apply to a cluster (no record) goes by the
-/// revision's own signers; a record from a revision without `verify` lets anything through. The commit that made
-/// the configuration is only looked for (`configuring`, Git I/O) when a policy applies, and the one the record says
-/// was verified last is not verified again (a resync after its signer left the signers).
+/// revision's own signers; a record from a revision without `verify` lets anything through. A signature on the
+/// commit that made the configuration, or on any commit above it (they hold the same configuration), vouches
+/// for it. The branch must still contain the last revision applied with a verified signature, unless
+/// `allow_rewritten_history` (a person's decision): replaying an older signed commit would undo later ones. The
+/// configuration that was verified last is not verified again (a resync after its signer left the signers).
 ///
 /// # Errors
-/// [`CommitRefused`]: the signature does not verify, or the history cannot be read.
+/// [`CommitRefused`]: the signature does not verify, the history was rewritten, or it cannot be read.
 pub fn verify_commit(
     record: Option<&crate::controller::applied::Applied>,
     model: &AccessModel,
-    configuring: impl FnOnce() -> Result<crate::git::ConfiguringCommit, crate::git::GitError>,
+    history: &impl CommitHistory,
+    allow_rewritten_history: bool,
     now: Timestamp,
 ) -> Result<CommitVerified, CommitRefused> {
     let policy = match record {
@@ -65,24 +91,58 @@ pub fn verify_commit(
     let Some(policy) = policy else {
         return Ok(CommitVerified::default());
     };
-    let commit = configuring()?;
+    let commit = history.configuring_commit()?;
     let id = commit.commit.to_string();
-    if let Some(last) = record
-        .and_then(|r| r.revisions.first())
-        .filter(|last| last.configured_by.as_deref() == Some(id.as_str()))
+    let last = record.and_then(|r| r.revisions.first());
+    if let Some(applied) = last
+        .filter(|last| last.configured_by.is_some())
+        .and_then(|last| last.revision.as_deref())
+        && !allow_rewritten_history
     {
+        let why = match history.contains(applied)? {
+            Some(true) => None,
+            Some(false) => Some("not among its ancestors"),
+            None => Some("not in the fetched history"),
+        };
+        if let Some(why) = why {
+            return Err(CommitRefused::Rewritten {
+                head: commit
+                    .commits
+                    .first()
+                    .map_or_else(|| id.clone(), |(head, _)| head.to_string()),
+                applied: applied.to_owned(),
+                why,
+            });
+        }
+    }
+    if let Some(last) = last.filter(|last| last.configured_by.as_deref() == Some(id.as_str())) {
         return Ok(CommitVerified {
             configured_by: Some(id),
             signed_by: last.signed_by.clone(),
         });
     }
-    let verified = crate::signing::verify(Some(&policy), &id, commit.signature.as_ref(), now)?;
+    let mut refusal = None;
+    for (signed, signature) in commit.commits.iter().filter(|(_, s)| s.is_some()) {
+        match crate::signing::verify(Some(&policy), &signed.to_string(), signature.as_ref(), now) {
+            Ok(crate::signing::Verified::Signed { principal, .. }) => {
+                return Ok(CommitVerified {
+                    configured_by: Some(id),
+                    signed_by: Some(principal),
+                });
+            }
+            Ok(_) => {}
+            Err(error) => {
+                refusal.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = refusal {
+        return Err(error.into());
+    }
+    crate::signing::verify(Some(&policy), &id, None, now)?;
     Ok(CommitVerified {
         configured_by: Some(id),
-        signed_by: match verified {
-            crate::signing::Verified::Signed { principal, .. } => Some(principal),
-            _ => None,
-        },
+        signed_by: None,
     })
 }
 

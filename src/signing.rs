@@ -11,7 +11,7 @@ pub const GIT_NAMESPACE: &str = "git";
 
 /// Who may sign the configuration: what a revision's `Settings.spec.verify` resolves to when it is applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignerPolicy {
     /// The keys that may sign, each with whom it belongs to.
     pub signers: Vec<AllowedSigner>,
@@ -21,7 +21,7 @@ pub struct SignerPolicy {
 
 /// One key that may sign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AllowedSigner {
     /// Whose key it is, as a reviewer reads it: `user alice` or `key forge-merges` (a key's comment).
     pub principal: String,
@@ -35,12 +35,24 @@ pub struct AllowedSigner {
 impl SignerPolicy {
     /// The policy as Git's allowed signers file (`gpg.ssh.allowedSignersFile`, ssh-keygen(1) "ALLOWED SIGNERS"):
     /// one `principal key` line per key, with `valid-before` for keys that expire, so that `git log
-    /// --show-signature` can check the same signatures by hand. Principals are written without spaces
-    /// (`user:alice`), as the format requires.
+    /// --show-signature` can check the same signatures by hand. Principals are written as one word of letters,
+    /// digits and `.@_:-` (`user:alice`; a key comment's other characters become `-`), since the format splits on
+    /// spaces and commas and reads `*` and `?` as patterns.
     pub fn allowed_signers(&self) -> String {
         let mut text = String::new();
         for signer in &self.signers {
-            let principal = signer.principal.replace(' ', ":");
+            let principal: String = signer
+                .principal
+                .replacen(' ', ":", 1)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || ".@_:-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
             match signer.until {
                 Some(until) => text.push_str(&format!(
                     "{principal} namespaces=\"git\",valid-before=\"{}\" {}\n",
@@ -86,7 +98,8 @@ pub enum VerifyError {
     /// The commit has no signature and the policy requires one.
     #[error(
         "commit {commit} is not signed, and the signers the last applied revision allows ({signers}) must sign \
-         every change of the configuration: sign it (`git commit -S` with `gpg.format=ssh`) with one of their keys"
+         every change of the configuration: sign it, or a commit on top of it (`git commit -S` with \
+         `gpg.format=ssh`; for a merge, the merge commit), with one of their keys"
     )]
     Unsigned {
         /// The commit.
@@ -115,7 +128,7 @@ pub enum VerifyError {
     /// Signed by a key no allowed signer holds (a commit cannot add its own signer).
     #[error(
         "commit {commit} is signed by key {fingerprint}, which the last applied revision does not allow to sign \
-         (allowed: {signers}); a new signer is added by a commit an allowed signer signs"
+         (allowed: {signers}); a new signer is added by a commit an allowed signer signs{unsigned}"
     )]
     UnknownKey {
         /// The commit.
@@ -124,6 +137,8 @@ pub enum VerifyError {
         fingerprint: String,
         /// The allowed principals, comma-separated.
         signers: String,
+        /// When unsigned commits are allowed, a note saying so (a signature that does not verify is still refused).
+        unsigned: &'static str,
     },
     /// The signer's key is no longer allowed: its user expired.
     #[error("commit {commit} is signed by {principal}, whose key may sign only until {until}")]
@@ -167,7 +182,7 @@ pub fn verify(
         return Ok(Verified::NotRequired);
     };
     let signers = || {
-        let names: Vec<&str> = policy
+        let names: std::collections::BTreeSet<&str> = policy
             .signers
             .iter()
             .map(|s| s.principal.as_str())
@@ -175,9 +190,7 @@ pub fn verify(
         if names.is_empty() {
             "nobody".to_owned()
         } else {
-            let mut names = names;
-            names.dedup();
-            names.join(", ")
+            names.into_iter().collect::<Vec<_>>().join(", ")
         }
     };
     let Some(signature) = signature else {
@@ -210,15 +223,31 @@ pub fn verify(
     })?;
     let fingerprint =
         ssh_key::PublicKey::from(sshsig.public_key().clone()).fingerprint(ssh_key::HashAlg::Sha256);
-    let holder = policy.signers.iter().find_map(|signer| {
-        let key = ssh_key::PublicKey::from_openssh(&signer.key).ok()?;
-        (key.key_data() == sshsig.public_key()).then_some((signer, key))
-    });
+    // One key may be listed twice (a user's recipient and a hardware key under `keys`): one that has not expired
+    // decides.
+    let holders: Vec<(&AllowedSigner, ssh_key::PublicKey)> = policy
+        .signers
+        .iter()
+        .filter_map(|signer| {
+            let key = ssh_key::PublicKey::from_openssh(&signer.key).ok()?;
+            (key.key_data() == sshsig.public_key()).then_some((signer, key))
+        })
+        .collect();
+    let holder = holders
+        .iter()
+        .find(|(signer, _)| signer.until.is_none_or(|until| until > now))
+        .or_else(|| holders.first())
+        .cloned();
     let Some((signer, key)) = holder else {
         return Err(VerifyError::UnknownKey {
             commit: commit.to_owned(),
             fingerprint: fingerprint.to_string(),
             signers: signers(),
+            unsigned: if policy.allow_unsigned {
+                " (unsigned commits are allowed, but a signature must verify)"
+            } else {
+                ""
+            },
         });
     };
     if let Some(until) = signer.until.filter(|until| *until <= now) {

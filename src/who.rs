@@ -1406,7 +1406,7 @@ mod tests {
                 ObjectKind::ClusterRole => owned.cluster_roles.extend(manifest.parse()),
                 ObjectKind::Role => owned.roles.extend(manifest.parse()),
                 ObjectKind::ClusterRoleBinding => {
-                    owned.cluster_role_bindings.extend(manifest.parse())
+                    owned.cluster_role_bindings.extend(manifest.parse());
                 }
                 ObjectKind::RoleBinding => owned.role_bindings.extend(manifest.parse()),
                 _ => {}

@@ -774,3 +774,85 @@ fn the_past_is_read_from_the_first_parent_history() {
         "Alice <alice@example.com>"
     );
 }
+
+/// The plan says what role and binding changes mean, request by request: a verb added to a custom role is exactly
+/// that verb gained where its holders hold the role, and a grant taken away is every request it gave, lost.
+#[test]
+fn the_plan_shows_the_permissions_gained_and_lost() {
+    let repo = common::example_copy();
+    let path = repo.path().to_str().unwrap();
+    let rendered = tollgate(&["render", "--repo", path, "--cluster", "staging"]);
+    assert_eq!(rendered.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.yaml");
+    std::fs::write(&live, rendered.stdout).unwrap();
+    let role = repo.path().join("roles/deployer.yaml");
+    let text = std::fs::read_to_string(&role).unwrap();
+    std::fs::write(
+        &role,
+        text.replacen("\"patch\"]", "\"patch\", \"delete\"]", 1),
+    )
+    .unwrap();
+    let grants = repo.path().join("access/teams.yaml");
+    let text = std::fs::read_to_string(&grants).unwrap();
+    std::fs::write(
+        &grants,
+        text.replacen(
+            "namespaces: [search, search-indexer]",
+            "namespaces: [search]",
+            1,
+        ),
+    )
+    .unwrap();
+    let plan = tollgate(&[
+        "plan",
+        "--repo",
+        path,
+        "--cluster",
+        "staging",
+        "--live-from",
+        live.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let permissions = json["permissions"].as_array().expect("permissions");
+    let deployer: Vec<&serde_json::Value> = permissions
+        .iter()
+        .filter(|p| p["subject"]["name"] == "ci-deployer")
+        .collect();
+    assert_eq!(deployer.len(), 2, "{permissions:#?}");
+    for change in deployer {
+        assert_eq!(
+            change["gained"],
+            serde_json::json!(["delete deployments.apps, statefulsets.apps"]),
+            "{change}"
+        );
+        assert!(change.get("lost").is_none(), "{change}");
+    }
+    // The search team's edit in search-indexer is gone: every request of `edit` there is lost, nothing gained.
+    let lost: Vec<&serde_json::Value> = permissions
+        .iter()
+        .filter(|p| p["namespace"] == "search-indexer")
+        .collect();
+    assert!(!lost.is_empty(), "{permissions:#?}");
+    for change in lost {
+        assert!(change.get("gained").is_none(), "{change}");
+        let lines = change["lost"].as_array().expect("lost").len();
+        assert!(lines >= 2, "{change}");
+        assert!(
+            change["lost"].as_array().unwrap().iter().any(|l| l
+                .as_str()
+                .unwrap()
+                .starts_with("create, delete, deletecollection, patch, update")),
+            "{change}"
+        );
+    }
+    assert!(
+        permissions
+            .iter()
+            .all(|p| p["subject"]["name"] == "ci-deployer" || p["namespace"] == "search-indexer"),
+        "{permissions:#?}"
+    );
+}

@@ -1692,19 +1692,73 @@ fn a_commit_applies_only_when_signed_by_a_signer_the_last_applied_revision_allow
         String::from_utf8_lossy(&checked.stderr)
     );
 
-    // grace's signed change applies; an unsigned README on top changes no configuration and needs no signature.
+    // An unsigned change with grace's signed (empty) commit on top: her signature vouches for the same
+    // configuration. An unsigned README on top changes no configuration and needs no signature.
+    let reviewed = server.head();
     edit(
         &server,
         "roles/deployer.yaml",
         "\"patch\", \"delete\"]",
         "\"patch\"]",
     );
-    commit_signed(&server, Some(&grace), "The deployer no longer deletes");
+    commit_signed(&server, None, "The deployer no longer deletes");
+    let grace_key = format!("user.signingkey={}", grace.display());
+    git(
+        &server.work,
+        &[
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &grace_key,
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-S",
+            "-m",
+            "Reviewed",
+        ],
+    );
+    git(&server.work, &["push", "--quiet", "origin", "HEAD:main"]);
     std::fs::write(server.work.join("README.md"), "Access to our clusters.\n").expect("write");
     commit_signed(&server, None, "A README");
     assert_success(&apply());
     assert!(!deployer_deletes());
     assert_eq!(record()["revisions"][0]["signedBy"], "user grace");
+
+    // A force push back to an older signed commit (frank's, which let the deployer delete) would undo grace's
+    // review: refused, until a person decides otherwise.
+    let newest = server.head();
+    git(
+        &server.work,
+        &[
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            &format!("{reviewed}:main"),
+        ],
+    );
+    let replayed = apply();
+    assert_eq!(replayed.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&replayed.stderr).into_owned();
+    assert!(
+        message.contains(&format!("does not contain {newest}"))
+            && message.contains("--allow-rewritten-history"),
+        "{message}"
+    );
+    assert!(!deployer_deletes());
+    git(
+        &server.work,
+        &[
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            &format!("{newest}:main"),
+        ],
+    );
+    assert_success(&apply());
+    assert!(!deployer_deletes());
 
     // The controller: an unsigned change is its standing error (step verify), with an Event and a metric, and the
     // last good state stays applied; a signed commit on top is applied.

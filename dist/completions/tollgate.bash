@@ -193,7 +193,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__apply)
-            opts="-y -h --repo --now --cluster --kubeconfig --context --qps --burst --list-page-size --yes --adopt --allow-mass-deletion --allow-namespace-deletion --concurrency --output --report --color --revision --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --publish --help"
+            opts="-y -h --repo --now --cluster --kubeconfig --context --qps --burst --list-page-size --yes --adopt --allow-mass-deletion --allow-namespace-deletion --concurrency --output --report --color --revision --git --branch --git-cache --git-token-file --git-username --git-ssh-key --git-known-hosts --author --publish --namespace --allow-rewritten-history --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +280,10 @@ _tollgate() {
                     return 0
                     ;;
                 --author)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -95,11 +95,13 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-username
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-ssh-key -d 'SSH: the private key file to authenticate with' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l git-known-hosts -d 'SSH: the server\'s host keys (`known_hosts` format), checked strictly. Default: ssh\'s own known hosts' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l author -d 'The author and committer of published client files, as `Name <email>`' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l namespace -d 'The controller\'s namespace, where the record of what was applied (and who may sign next) is kept' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s y -l yes -d 'Apply without asking; required when standard input is not a terminal'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l adopt -d 'Take over same-named objects that exist without tollgate\'s labels instead of refusing'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-mass-deletion -d 'Apply even when the plan deletes more than the deletion guard allows'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-namespace-deletion -d 'Delete Namespaces tollgate created that the repository no longer has (with every object in them)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l publish -d 'After a successful apply, issue the clients\' credentials and publish their files (encrypted to their recipients) to the --git repository, in one commit that touches only the artifacts path'
+complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -l allow-rewritten-history -d 'Apply a --git head that no longer contains the last revision applied with a verified signature (after a force push); only after checking it, since replaying an old signed commit undoes later ones'
 complete -c tollgate -n "__fish_tollgate_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l cluster -d 'The cluster this controller reconciles, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand controller" -l git -d 'Read the configuration from this remote\'s branch head instead of --repo (fetched with gix into a local bare cache; no working tree). HTTP(S), SSH, git:// and file URLs' -r

@@ -77,6 +77,13 @@ pub struct Args {
     /// recipients) to the --git repository, in one commit that touches only the artifacts path.
     #[arg(long, requires = "git")]
     publish: bool,
+    /// The controller's namespace, where the record of what was applied (and who may sign next) is kept.
+    #[arg(long, default_value = "tollgate-system")]
+    namespace: String,
+    /// Apply a --git head that no longer contains the last revision applied with a verified signature (after a
+    /// force push); only after checking it, since replaying an old signed commit undoes later ones.
+    #[arg(long, requires = "git")]
+    allow_rewritten_history: bool,
 }
 
 /// The views of an apply report.
@@ -155,8 +162,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some((model, now)) => {
                 checked_record(
                     &cluster,
+                    &args.namespace,
                     model,
                     remote.as_ref().zip(snapshot.as_ref()),
+                    args.allow_rewritten_history,
                     *now,
                 )
                 .await?
@@ -189,7 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
             )
         {
-            let namespace = &model.settings.controller_namespace;
+            let namespace = &args.namespace;
             match applied::write(&cluster.kube(), namespace, &record).await {
                 Ok(()) => {}
                 // No controller namespace (no controller installed): nothing to record in, and nothing asks.
@@ -198,7 +207,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         && model.settings.verify.is_none() => {}
                 Err(error) => eprintln!(
                     "warning: applied, but the record of what was applied (ConfigMap {namespace}/{}) cannot be \
-                     written: {}; the next signed commit is checked against the signers recorded before",
+                     written: {}; the next apply checks signatures against what it held before (with no record: \
+                     the next revision's own signers)",
                     applied::APPLIED_CONFIGMAP,
                     tollgate::text::shown(&tollgate::cluster::describe(&error))
                 ),
@@ -291,24 +301,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The cluster's record of what was applied (ConfigMap `tollgate-applied` in Settings' `controllerNamespace`),
-/// after checking a fetched commit's signature against it ([`tollgate::pipeline::verify_commit`]). A working tree
-/// (no `--git`) is not checked: whoever applies it holds the cluster credentials. `None` when the record cannot be
-/// read and the repository does not ask for signatures (nothing is recorded then).
+/// The cluster's record of what was applied (ConfigMap `tollgate-applied` in the controller's `namespace`, never
+/// one a commit names), after checking a fetched commit's signature against it
+/// ([`tollgate::pipeline::verify_commit`]). A working tree (no `--git`) is not checked: whoever applies it holds the
+/// cluster credentials.
+///
+/// `None` when the record cannot be read for a working tree (nothing is recorded then).
 ///
 /// # Errors
-/// The commit is refused (its signature does not verify), or the record cannot be read while the repository asks
-/// for signatures.
+/// The commit is refused (its signature does not verify, or the history was rewritten), or the record cannot be
+/// read for a `--git` commit (a record that cannot be read could be one that asks for signatures: nothing is
+/// applied).
 async fn checked_record(
     cluster: &tollgate::cluster::Cluster,
+    namespace: &str,
     model: &AccessModel,
     fetched: Option<(&GitRemote, &Snapshot)>,
+    allow_rewritten_history: bool,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Option<(Option<Applied>, CommitVerified)>> {
-    let namespace = &model.settings.controller_namespace;
     let existing = match applied::read(&cluster.kube(), namespace).await {
         Ok(existing) => existing,
-        Err(error) if model.settings.verify.is_none() => {
+        // A working tree is applied on the word of whoever runs it: without the record, nothing is recorded.
+        Err(error) if fetched.is_none() => {
             eprintln!(
                 "warning: {}; what is applied is not recorded",
                 tollgate::text::shown(&error.to_string())
@@ -317,8 +332,8 @@ async fn checked_record(
         }
         Err(error) => {
             return Err(anyhow::Error::new(error).context(
-                "the repository asks for signed commits (Settings spec.verify), and the signers the last applied \
-                 revision allowed cannot be read; nothing was applied",
+                "the record of what was applied, with the signers the next commit needs, cannot be read; nothing \
+                 was applied (fix or delete the ConfigMap, or pass the controller's --namespace)",
             ));
         }
     };
@@ -326,7 +341,8 @@ async fn checked_record(
         Some((remote, snapshot)) => tollgate::pipeline::verify_commit(
             existing.as_ref(),
             model,
-            || remote.configuring_commit(snapshot),
+            &tollgate::git::FetchedHistory { remote, snapshot },
+            allow_rewritten_history,
             now,
         )
         .context("the commit is refused; nothing was applied")?,

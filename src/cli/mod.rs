@@ -182,9 +182,14 @@ fn validated_at(
         Some(at) => first_parent[at..].to_vec(),
         None => vec![commit],
     };
+    // Commits that did not change the configuration of one that failed fail the same way: said once.
+    let mut failed: Option<String> = None;
     for candidate in candidates {
+        let (files, fingerprint) = history.config(candidate)?;
+        if failed.as_ref() == Some(&fingerprint) {
+            continue;
+        }
         let revision = history.revision(candidate)?;
-        let (files, _) = history.config(candidate)?;
         match check(&load(files), now) {
             Ok(checked) => {
                 eprintln!(
@@ -202,10 +207,11 @@ fn validated_at(
                     .filter(|d| d.severity == tollgate::diagnostics::Severity::Error)
                     .count();
                 eprintln!(
-                    "note: commit {} did not validate ({errors} error(s)), so it was never applied; answering as of \
-                     the commit before it",
+                    "note: commit {} does not validate by this version's rules ({errors} error(s)), so it is taken \
+                     as never applied; answering as of the commit before it that changed the configuration",
                     &revision.commit[..12.min(revision.commit.len())]
                 );
+                failed = Some(fingerprint);
             }
             Err(other) => return Err(other.into()),
         }

@@ -138,8 +138,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
              away access it says must stay"
         );
     }
-    // Peer changes do not count: only a publish makes them, and an `apply` without `--publish` never will.
-    let changed = plan.summary.has_changes();
+    // Peer changes do not count: only a publish makes them, and an `apply` without `--publish` never will. A
+    // conflict does: the repository and the cluster disagree, and `apply` refuses until someone decides.
+    let changed = plan.summary.has_changes() || plan.summary.conflict > 0;
     Ok(ExitCode::from(match args.detailed_exitcode {
         false => 0,
         true if !plan.second_look.is_empty() => 3,

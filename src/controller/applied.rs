@@ -20,7 +20,7 @@ pub const KEPT_REVISIONS: usize = 100;
 
 /// What was last applied to a cluster, and who may sign what comes next.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Applied {
     /// The signers the last applied revision allowed; `None`: it set no `verify`, any commit may be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,14 +28,14 @@ pub struct Applied {
     /// The same signers as Git's allowed signers file, for `git log --show-signature` by hand.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub allowed_signers: String,
-    /// The applies, newest first, at most [`KEPT_REVISIONS`].
-    #[serde(default)]
+    /// The applies, newest first, at most [`KEPT_REVISIONS`]; required, so that an edited record that lost its
+    /// fields does not read as "nothing applied".
     pub revisions: Vec<AppliedRevision>,
 }
 
 /// One apply of a revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppliedRevision {
     /// The commit applied (full id), or what `tollgate apply --revision` named; `None` for a working tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,11 +100,12 @@ pub enum AppliedReadError {
     },
 }
 
-/// Reads the record of `namespace` (one GET); `None` when nothing was ever applied there (no ConfigMap).
+/// Reads the record of `namespace` (one GET); `None` when nothing was ever applied there (no ConfigMap). Parsed
+/// strictly (unknown fields and missing ones are errors).
 ///
 /// # Errors
 /// [`AppliedReadError`]: the GET failed, or the ConfigMap holds no record. Never read as "nothing applied": that
-/// would skip the signature check.
+/// would skip the signature check; the caller refuses to apply.
 pub async fn read(
     client: &kube::Client,
     namespace: &str,

@@ -253,6 +253,14 @@ impl Controller {
                 ..Status::default()
             },
         };
+        // What is applied already (by an earlier run, another replica or `tollgate apply`), until this run applies
+        // something: so that `tollgate status` does not say "nothing yet" after a restart.
+        if let Ok(Some(record)) = applied::read(&self.cluster.kube(), &self.config.namespace).await
+            && let Some(last) = record.revisions.first()
+        {
+            state.status.applied_revision = last.revision.clone();
+            state.status.applied_at = Some(last.at);
+        }
         tokio::pin!(shutdown);
         let mut was_leader = false;
         loop {
@@ -479,17 +487,18 @@ impl Controller {
         let record = applied::read(&self.cluster.kube(), &config.namespace)
             .await
             .map_err(|e| Failure::at("verify", e))?;
-        let verified = crate::pipeline::verify_commit(
-            record.as_ref(),
-            &checked.model,
-            || tokio::task::block_in_place(|| config.remote.configuring_commit(&snapshot)),
-            now,
-        )
+        let history = crate::git::FetchedHistory {
+            remote: &config.remote,
+            snapshot: &snapshot,
+        };
+        let verified = tokio::task::block_in_place(|| {
+            crate::pipeline::verify_commit(record.as_ref(), &checked.model, &history, false, now)
+        })
         .map_err(|e| {
-            if matches!(e, crate::pipeline::CommitRefused::Unverified(_)) {
+            let permanent = !matches!(e, crate::pipeline::CommitRefused::History(_));
+            if permanent {
                 self.metrics.unverified_commits.inc();
             }
-            let permanent = matches!(e, crate::pipeline::CommitRefused::Unverified(_));
             Failure {
                 permanent,
                 ..Failure::at("verify", e)

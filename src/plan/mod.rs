@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod diff;
+pub mod permissions;
 pub mod saved;
 pub mod second_look;
 
@@ -235,6 +236,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Roles gained and lost per subject (user, group, client or ServiceAccount), read from the bindings.
     pub access: Vec<AccessChange>,
+    /// What the role and binding changes mean per subject and scope: the requests gained and lost (`create
+    /// pods/exec in payments`), decided by Kubernetes' RBAC rules on both sides.
+    pub permissions: Vec<permissions::PermissionChange>,
     /// Powers over other people's access or data that subjects gain (escalate, bind, impersonate, secrets, exec,
     /// ...): what a second reviewer should look at; `plan --detailed-exitcode` exits 3 when there are any.
     pub second_look: Vec<second_look::SecondLook>,
@@ -420,7 +424,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         .collect();
     let access = access::access_changes(desired, live, &owned, &unchanged);
     let deletion_guard = deletion_guard(desired, live, &owned, &changes, &access);
-    let second_look = second_look::second_looks(desired, live, &owned, &changes);
+    let (second_look, permissions) = second_look::second_looks(desired, live, &owned, &changes);
     let (peers, peers_unknown) = planned_peers(desired, live);
     Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -428,6 +432,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState, against: Against) -> Plan 
         against,
         summary,
         access,
+        permissions,
         second_look,
         changes,
         deletion_guard,

@@ -16,6 +16,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use serde::Serialize;
 
 use super::access::{SubjectName, subject_name};
+use super::permissions::{Compared, PermissionChange, permission_changes};
 use super::{Action, Change, Owned};
 use crate::compile::IMPERSONATION_ROLE_PREFIX;
 use crate::objects::{DesiredState, LiveState, Manifest, ObjectKey, ObjectKind, SOURCE_ANNOTATION};
@@ -372,15 +373,23 @@ fn identity(
 /// or in a namespace one of its bindings names, and tollgate's live ones do not; and for each subject of a binding
 /// to a session environment's Role whose pods reach their node, the session, unless it had it already. Sorted by
 /// subject, then power.
+///
+/// Also returns what the changes mean for every subject of such a binding, and of a binding the plan deletes:
+/// the requests it gains and loses ([`super::permissions`]).
 pub fn second_looks(
     desired: &DesiredState,
     live: &LiveState,
     owned: &Owned<'_>,
     changes: &[Change],
-) -> Vec<SecondLook> {
+) -> (Vec<SecondLook>, Vec<PermissionChange>) {
     let written: BTreeSet<&ObjectKey> = changes
         .iter()
         .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .map(|c| &c.object)
+        .collect();
+    let deleted: BTreeSet<&ObjectKey> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
         .map(|c| &c.object)
         .collect();
     let concerns = |kind: ObjectKind| {
@@ -390,8 +399,8 @@ pub fn second_looks(
                 ObjectKind::Role | ObjectKind::ClusterRole | ObjectKind::PodTemplate
             )
     };
-    if !written.iter().any(|k| concerns(k.kind)) {
-        return Vec::new();
+    if !written.iter().chain(&deleted).any(|k| concerns(k.kind)) {
+        return (Vec::new(), Vec::new());
     }
     let after = super::access::after(desired, live, owned);
     let before: Vec<(&ObjectKey, &Manifest)> = live
@@ -570,8 +579,52 @@ pub fn second_looks(
             }
         }
     }
+    // What the changes mean, request by request: the subjects asked about above, and those of the bindings that
+    // change or go (they may lose everything).
+    let mut compared: BTreeMap<(SubjectName, Option<String>), Sides> = to_ask
+        .iter()
+        .map(|(key, (after, before))| (key.clone(), (Some(after.clone()), before.clone())))
+        .collect();
+    for (key, manifest) in &before {
+        if !key.kind.is_binding() {
+            continue;
+        }
+        let Some(binding) = manifest.binding() else {
+            continue;
+        };
+        let role = ObjectName {
+            namespace: (binding.role_ref.kind == "Role")
+                .then(|| key.namespace.clone())
+                .flatten(),
+            name: binding.role_ref.name.clone(),
+        };
+        if !(written.contains(key) || deleted.contains(key) || changed_roles.contains(&role)) {
+            continue;
+        }
+        for subject in &binding.subjects {
+            let (Some(name), Some(info)) = (
+                subject_name(subject.clone(), &desired.clients_namespace),
+                identity(subject, key.namespace.as_deref()),
+            ) else {
+                continue;
+            };
+            compared
+                .entry((name, None))
+                .or_insert((Some(info.clone()), Some(info)));
+        }
+    }
+    let compared: Vec<Compared> = compared
+        .into_iter()
+        .map(|((subject, acting_as), (after, before))| Compared {
+            subject,
+            acting_as,
+            after,
+            before,
+        })
+        .collect();
+    let permissions = permission_changes(&after_policy, &before_policy, &compared);
     if to_ask.is_empty() {
-        return looks.into_iter().collect();
+        return (looks.into_iter().collect(), permissions);
     }
     let files: BTreeMap<ObjectName, Vec<String>> = after
         .iter()
@@ -695,8 +748,11 @@ pub fn second_looks(
             }
         }
     }
-    looks.into_iter().collect()
+    (looks.into_iter().collect(), permissions)
 }
+
+/// A subject's identity after and before the plan.
+type Sides = (Option<UserInfo>, Option<UserInfo>);
 
 /// What one role allows of each probe (a bit each): `any`, for every object; `some`, for at least some named ones.
 #[derive(Debug, Clone, Copy, Default)]

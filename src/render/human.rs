@@ -120,6 +120,29 @@ pub fn human(plan: &Plan, color: bool) -> String {
             }
         }
     }
+    if !plan.permissions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.bold("Permission changes (what the roles allow):")
+        );
+        for change in plan.permissions.iter().take(MAX_PERMISSION_ENTRIES) {
+            let _ = writeln!(out, "  {}:", permission_heading(change));
+            for line in &change.gained {
+                let _ = writeln!(out, "    {}", p.green(&format!("+ {}", shown(line))));
+            }
+            for line in &change.lost {
+                let _ = writeln!(out, "    {}", p.red(&format!("- {}", shown(line))));
+            }
+        }
+        if plan.permissions.len() > MAX_PERMISSION_ENTRIES {
+            let _ = writeln!(
+                out,
+                "  ...and {} more: the JSON plan (`--output json`, `permissions`) lists every one.",
+                plan.permissions.len() - MAX_PERMISSION_ENTRIES
+            );
+        }
+    }
     if !plan.second_look.is_empty() {
         let lines = crate::plan::second_look::lines(&plan.second_look);
         let _ = writeln!(
@@ -277,4 +300,26 @@ impl FieldPalette for Plain {
     fn removed(&self, text: &str) -> String {
         text.to_owned()
     }
+}
+
+/// How many subject-and-scope entries of permission changes the human and markdown plans show; the JSON has all.
+pub(crate) const MAX_PERMISSION_ENTRIES: usize = 100;
+
+/// `client bob-laptop in payments`, `client alice-laptop acting as oidc:alice cluster-wide`: whose permissions
+/// change, where.
+pub(crate) fn permission_heading(change: &crate::plan::permissions::PermissionChange) -> String {
+    let acting = change
+        .acting_as
+        .as_ref()
+        .map(|owner| format!(" acting as {}", shown(owner)))
+        .unwrap_or_default();
+    let place = change
+        .namespace
+        .as_ref()
+        .map_or("cluster-wide".to_owned(), |ns| format!("in {}", shown(ns)));
+    format!(
+        "{} {}{acting} {place}",
+        change.subject.kind,
+        shown(&change.subject.name)
+    )
 }

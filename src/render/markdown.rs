@@ -83,7 +83,7 @@ pub fn markdown(plan: &Plan) -> String {
     }
     if !plan.access.is_empty() {
         out.push_str("#### Access changes\n\n| subject | gains | loses |\n| --- | --- | --- |\n");
-        for change in &plan.access {
+        for change in plan.access.iter().take(MAX_SECOND_LOOK_ROWS) {
             let list = |items: &[crate::plan::access::Access]| {
                 items
                     .iter()
@@ -98,6 +98,44 @@ pub fn markdown(plan: &Plan) -> String {
                 code(&change.subject.name),
                 list(&change.gained),
                 list(&change.lost)
+            );
+        }
+        if plan.access.len() > MAX_SECOND_LOOK_ROWS {
+            let _ = writeln!(
+                out,
+                "\n…and {} more subjects: the JSON plan (`--output json`, `access`) lists every one.",
+                plan.access.len() - MAX_SECOND_LOOK_ROWS
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.permissions.is_empty() {
+        out.push_str(
+            "#### Permission changes\n\n| who, where | gains | loses |\n| --- | --- | --- |\n",
+        );
+        for change in plan.permissions.iter().take(MAX_SECOND_LOOK_ROWS) {
+            let list = |items: &[String]| {
+                items
+                    .iter()
+                    .map(|line| code(line))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                super::human::permission_heading(change)
+                    .replace('|', "\\|")
+                    .replace('<', "&lt;"),
+                list(&change.gained),
+                list(&change.lost)
+            );
+        }
+        if plan.permissions.len() > MAX_SECOND_LOOK_ROWS {
+            let _ = writeln!(
+                out,
+                "\n…and {} more rows: the JSON plan (`--output json`, `permissions`) lists every one.",
+                plan.permissions.len() - MAX_SECOND_LOOK_ROWS
             );
         }
         out.push('\n');

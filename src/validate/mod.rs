@@ -233,7 +233,7 @@ impl<'a> Validator<'a> {
 
         let users = self.users(&docs);
         let groups = self.groups(&docs);
-        self.verify_signers(&docs, &users);
+        self.verify_signers(&docs, &users, &groups);
         let roles = self.roles(&docs);
         let clients = self.clients(&docs, &clusters);
         let environments = self.environments(&docs, &clusters);

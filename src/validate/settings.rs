@@ -1,7 +1,7 @@
 //! Validation of the `Settings` document: clusters (API servers, gateways, client pools), the clients namespace,
 //! the token lifetime, the artifacts path, the deletion guard and who may sign the configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Kind;
 use crate::config::documents::VerifySpec;
@@ -351,13 +351,28 @@ impl<'a> Validator<'a> {
     }
 
     /// `spec.verify`'s references: listed users and groups exist, each listed user has an SSH key to sign with, and
-    /// someone can sign unless unsigned commits are allowed.
-    pub(super) fn verify_signers(&mut self, docs: &Documents<'a>, users: &BTreeMap<String, User>) {
+    /// someone active can sign unless unsigned commits are allowed (a disabled or expired signer, or a group none
+    /// of whose active members has an SSH key, signs nothing: warned; nobody at all would lock every later commit
+    /// out: an error).
+    pub(super) fn verify_signers(
+        &mut self,
+        docs: &Documents<'a>,
+        users: &BTreeMap<String, User>,
+        groups: &BTreeMap<String, Group>,
+    ) {
         let Some(&(doc, _, spec)) = docs.settings.first() else {
             return;
         };
         let Some(verify) = &spec.verify else {
             return;
+        };
+        let now = self.now;
+        let can_sign = |user: &User| {
+            user.is_active(now)
+                && user
+                    .recipients
+                    .iter()
+                    .any(|r| r.kind != RecipientKind::X25519)
         };
         let mut anyone = !verify.signers.keys.is_empty();
         for (i, name) in verify.signers.users.iter().enumerate() {
@@ -383,23 +398,56 @@ impl<'a> Validator<'a> {
                 .hint = Some(format!(
                     "add the `ssh-ed25519` or `ssh-rsa` key {name} signs commits with to their `recipients`"
                 ));
+            } else if !user.is_active(now) {
+                self.warning(
+                    "signer-inactive",
+                    field(doc, path),
+                    format!(
+                        "user `{name}` is disabled or expired: their signature is not accepted"
+                    ),
+                );
             } else {
                 anyone = true;
             }
         }
         for (i, name) in verify.signers.groups.iter().enumerate() {
             let path = format!("spec.verify.signers.groups[{i}]");
-            anyone |= self.reference(doc, path, Kind::Group, name, &docs.groups);
+            if !self.reference(doc, path.clone(), Kind::Group, name, &docs.groups) {
+                continue;
+            }
+            let mut members = BTreeSet::new();
+            let mut pending = vec![name.as_str()];
+            let mut seen = BTreeSet::new();
+            while let Some(group) = pending.pop() {
+                if !seen.insert(group) {
+                    continue;
+                }
+                if let Some(group) = groups.get(group) {
+                    members.extend(group.members.iter().map(String::as_str));
+                    pending.extend(group.groups.iter().map(String::as_str));
+                }
+            }
+            if members.iter().any(|m| users.get(*m).is_some_and(can_sign)) {
+                anyone = true;
+            } else {
+                self.warning(
+                    "signers-without-key",
+                    field(doc, path),
+                    format!(
+                        "no active member of group `{name}` has an SSH key in `recipients`: nobody in it can sign"
+                    ),
+                );
+            }
         }
         if !anyone && !verify.allow_unsigned {
             self.error(
                 "no-signers",
                 field(doc, "spec.verify.signers"),
-                "nobody may sign: every later commit would be refused",
+                "nobody listed can sign (no active user with an SSH key, no key): every later commit would be \
+                 refused",
             )
             .hint = Some(
-                "list the users, groups or keys that sign the configuration, or leave `verify` out"
-                    .to_owned(),
+                "list the users, groups or keys that sign the configuration, or leave `verify` out".to_owned(),
             );
         }
     }
