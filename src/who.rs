@@ -277,6 +277,90 @@ pub struct Answer {
     /// The binding is the cluster's, not the repository's (a default binding, or one made by hand).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub outside_repository: bool,
+    /// The grants behind the binding, with their place in the repository ([`grants_behind`], positioned by the
+    /// caller, which holds the files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantAt>,
+}
+
+/// One grant of a `UserAccess` document, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantAt {
+    /// The file of the document.
+    pub file: String,
+    /// The `UserAccess` document's name.
+    pub access: String,
+    /// The grant's index in the document's `spec.grants`.
+    pub index: usize,
+    /// The line of the grant in the file (1-based), when the file's text was at hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl GrantAt {
+    /// With the line of `spec.grants[index]` in the loaded files.
+    pub fn located(mut self, loaded: &crate::config::LoadedRepository) -> GrantAt {
+        self.line = loaded
+            .documents
+            .iter()
+            .find(|d| d.body.kind() == crate::config::Kind::UserAccess && d.name == self.access)
+            .and_then(|d| {
+                loaded.sources.field_position(
+                    d.at,
+                    &format!("spec.grants[{}]", self.index),
+                    crate::config::source::FieldPart::Key,
+                )
+            })
+            .map(|position| position.line);
+        self
+    }
+}
+
+impl std::fmt::Display for GrantAt {
+    /// `access/teams.yaml:14`, or `access/teams.yaml (UserAccess payments, spec.grants[0])` without a line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => write!(
+                f,
+                "{} (UserAccess {}, spec.grants[{}])",
+                self.file, self.access, self.index
+            ),
+        }
+    }
+}
+
+/// The active grants of `cluster` at `now` that land in `binding` (tollgate's bindings merge every grant of one
+/// role and scope, [`crate::compile::grant_bindings`]), in the model's order.
+pub fn grants_behind(
+    model: &AccessModel,
+    cluster: &str,
+    now: Timestamp,
+    binding: &ObjectName,
+) -> Vec<GrantAt> {
+    let mut index_in_document: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for grant in &model.grants {
+        let counter = index_in_document.entry(grant.access.as_str()).or_insert(0);
+        let index = *counter;
+        *counter += 1;
+        if grant.cluster != cluster || !grant.is_active(now) {
+            continue;
+        }
+        let lands = crate::compile::grant_bindings(model, grant)
+            .into_iter()
+            .any(|(namespace, name)| namespace == binding.namespace && name == binding.name);
+        if lands {
+            out.push(GrantAt {
+                file: grant.origin.to_string(),
+                access: grant.access.clone(),
+                index,
+                line: None,
+            });
+        }
+    }
+    out
 }
 
 /// Everyone who can, and what the answer could not see.
@@ -327,6 +411,7 @@ pub fn who_can(
                 who,
                 username: identity.name,
                 outside_repository: from_repository.is_none(),
+                grants: Vec::new(),
                 sources: from_repository.cloned().unwrap_or_default(),
                 binding: grant.binding,
                 role: grant.role,

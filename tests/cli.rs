@@ -392,6 +392,31 @@ fn who_can_lists_people_and_clients_with_their_binding() {
     // `view` is taken as v1.34 defines it, so it is not an unknown role.
     assert!(stdout(&output).contains("were not read"));
     assert!(!stdout(&output).contains("not known"));
+    // The grant behind bob's client's binding, as file:line (the JSON has the document and the grant's index).
+    let json = tollgate(&[
+        "who-can",
+        "create",
+        "pods/exec",
+        "-n",
+        "payments",
+        "--repo",
+        "example-repo",
+        "--cluster",
+        "prod",
+        "--offline",
+        "--json",
+    ]);
+    let answer: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let bob = answer["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["who"]["name"] == "bob-laptop")
+        .expect("bob's client can");
+    assert_eq!(
+        bob["grants"],
+        serde_json::json!([{"file": "access/incident.yaml", "access": "payments-migration", "index": 0, "line": 13}])
+    );
 
     // Offline, grace reads configmaps in search through Kubernetes' default `view`.
     let offline = tollgate(&[

@@ -1760,6 +1760,47 @@ fn a_commit_applies_only_when_signed_by_a_signer_the_last_applied_revision_allow
     assert_success(&apply());
     assert!(!deployer_deletes());
 
+    // The timeline tells committed from applied: each change of the robot's access with the first apply that
+    // included it, and whose signature it carried.
+    let timeline = plane.tollgate(
+        &kubeconfig,
+        &[
+            "timeline",
+            "client/ci-deployer",
+            "--repo",
+            server.work.to_str().expect("utf-8"),
+            "--cluster",
+            "staging",
+            "--applied",
+            "--json",
+        ],
+    );
+    assert_success(&timeline);
+    let entries: Value = serde_json::from_slice(&timeline.stdout).expect("JSON");
+    let entries = entries.as_array().expect("entries");
+    let signer_of = |side: &str| {
+        entries
+            .iter()
+            .find(|e| {
+                e[side].as_array().is_some_and(|rules| {
+                    rules
+                        .iter()
+                        .any(|r| r.as_str().unwrap_or("").contains("patch,delete"))
+                })
+            })
+            .map(|e| e["applied"]["signedBy"].clone())
+    };
+    assert_eq!(
+        signer_of("gained"),
+        Some(Value::from("user frank")),
+        "{entries:#?}"
+    );
+    assert_eq!(
+        signer_of("lost"),
+        Some(Value::from("user grace")),
+        "{entries:#?}"
+    );
+
     // The controller: an unsigned change is its standing error (step verify), with an Event and a metric, and the
     // last good state stays applied; a signed commit on top is applied.
     let replica = Replica::start(

@@ -1427,7 +1427,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__timeline)
-            opts="-h --repo --now --cluster --limit --json --help"
+            opts="-h --repo --now --cluster --limit --json --applied --namespace --kubeconfig --context --qps --burst --list-page-size --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1446,6 +1446,30 @@ _tollgate() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

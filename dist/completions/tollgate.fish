@@ -252,7 +252,14 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l repo -d '
 complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l cluster -d 'The cluster, as the repository\'s Settings name it' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l limit -d 'Read at most this many commits back from HEAD' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l namespace -d 'With --applied: the controller\'s namespace, which holds the record' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l context -d 'The kubeconfig context. Default: its current context' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l qps -d 'Client-side rate limit: API requests per second' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l json -d 'Print the timeline as JSON'
+complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -l applied -d 'Also read the cluster\'s record of what was applied (ConfigMap `tollgate-applied`, written by the controller and `tollgate apply`) and say when each change was first applied, or that it was not'
 complete -c tollgate -n "__fish_tollgate_using_subcommand timeline" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -l out -d 'The folder to write `<kind>.json` files to' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand schema" -s h -l help -d 'Print help'

@@ -172,7 +172,12 @@ fn load_repo(repo: &Path) -> anyhow::Result<LoadedRepository> {
 fn validated_at(
     repo: &RepoArgs,
     at: &str,
-) -> anyhow::Result<(Checked, Timestamp, tollgate::history::Revision)> {
+) -> anyhow::Result<(
+    LoadedRepository,
+    Checked,
+    Timestamp,
+    tollgate::history::Revision,
+)> {
     let history = tollgate::history::History::open(&repo.repo)?;
     let (commit, instant) = history.resolve(at)?;
     let now = repo.now.unwrap_or(instant);
@@ -190,7 +195,8 @@ fn validated_at(
             continue;
         }
         let revision = history.revision(candidate)?;
-        match check(&load(files), now) {
+        let loaded = load(files);
+        match check(&loaded, now) {
             Ok(checked) => {
                 eprintln!(
                     "as of commit {} ({}, {}): {}",
@@ -199,7 +205,7 @@ fn validated_at(
                     tollgate::text::shown(&revision.author),
                     tollgate::text::shown(&revision.summary)
                 );
-                return Ok((checked, now, revision));
+                return Ok((loaded, checked, now, revision));
             }
             Err(tollgate::pipeline::PipelineError::Invalid(diagnostics)) => {
                 let errors = diagnostics
@@ -223,6 +229,14 @@ fn validated(
     repo: &RepoArgs,
     git: Option<(&GitRemote, &Snapshot)>,
 ) -> anyhow::Result<(Checked, Timestamp)> {
+    validated_loaded(repo, git).map(|(_, checked, now)| (checked, now))
+}
+
+/// [`validated`], with the loaded files (for positions in answers).
+fn validated_loaded(
+    repo: &RepoArgs,
+    git: Option<(&GitRemote, &Snapshot)>,
+) -> anyhow::Result<(LoadedRepository, Checked, Timestamp)> {
     let loaded = match git {
         Some((remote, snapshot)) => load(remote.read_config(snapshot)?),
         None => load_repo(&repo.repo)?,
@@ -230,5 +244,5 @@ fn validated(
     let now = repo.now();
     let checked = check(&loaded, now)?;
     eprint!("{}", render_text(&checked.warnings));
-    Ok((checked, now))
+    Ok((loaded, checked, now))
 }

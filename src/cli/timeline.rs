@@ -42,6 +42,15 @@ pub struct Args {
     /// Print the timeline as JSON.
     #[arg(long)]
     json: bool,
+    /// Also read the cluster's record of what was applied (ConfigMap `tollgate-applied`, written by the controller
+    /// and `tollgate apply`) and say when each change was first applied, or that it was not.
+    #[arg(long)]
+    applied: bool,
+    /// With --applied: the controller's namespace, which holds the record.
+    #[arg(long, default_value = "tollgate-system", requires = "applied")]
+    namespace: String,
+    #[command(flatten)]
+    kube: super::args::KubeArgs,
 }
 
 /// One commit where the subject's access changed (a person's through their clients too), or that was skipped.
@@ -59,6 +68,10 @@ struct Entry {
     /// Why the commit was skipped: it did not validate (so it was never applied), or did not compile.
     #[serde(skip_serializing_if = "Option::is_none")]
     skipped: Option<String>,
+    /// With `--applied`: the first apply that included this commit (of the applies the record keeps); `None` in
+    /// the JSON as `null` when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied: Option<Option<tollgate::controller::applied::AppliedRevision>>,
 }
 
 /// One held rule in words: where, verbs, on what, names, through which binding and role, from which files.
@@ -112,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             gained: Vec::new(),
             lost: Vec::new(),
             skipped: Some(why),
+            applied: None,
         };
         let checked = match check(&load(files), now) {
             Ok(checked) => checked,
@@ -170,9 +184,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 gained,
                 lost,
                 skipped: None,
+                applied: None,
             });
         }
         held = now_held;
+    }
+    if args.applied {
+        mark_applied(&args, &history, &mut entries)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -197,6 +215,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(why) = &entry.skipped {
             println!("  skipped: {}", shown(why));
         }
+        match &entry.applied {
+            Some(Some(applied)) => println!(
+                "  applied {} by {}{}",
+                applied.at,
+                shown(&applied.by),
+                applied
+                    .signed_by
+                    .as_deref()
+                    .map(|signer| format!(", signed by {}", shown(signer)))
+                    .unwrap_or_default()
+            ),
+            Some(None) => {
+                println!("  not applied (no apply the cluster's record keeps includes it)");
+            }
+            None => {}
+        }
         for rule in &entry.gained {
             println!("  + {}", shown(rule));
         }
@@ -205,4 +239,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks each entry with the first apply that included its commit: of the applies the cluster's record keeps, the
+/// earliest whose revision is this commit or a later one on the first-parent line.
+fn mark_applied(args: &Args, history: &History, entries: &mut [Entry]) -> anyhow::Result<()> {
+    let record = super::runtime()?.block_on(async {
+        let cluster = args.kube.connect().await?;
+        anyhow::Ok(tollgate::controller::applied::read(&cluster.kube(), &args.namespace).await?)
+    })?;
+    let revisions = record.map(|r| r.revisions).unwrap_or_default();
+    // Position on the first-parent line, 0 the newest: a revision applies every commit at its position or after.
+    let position: std::collections::HashMap<String, usize> = history
+        .first_parent()?
+        .iter()
+        .enumerate()
+        .map(|(at, commit)| (commit.to_string(), at))
+        .collect();
+    for entry in entries.iter_mut().filter(|e| e.skipped.is_none()) {
+        let Some(&mine) = position.get(&entry.revision.commit) else {
+            continue;
+        };
+        let first = revisions
+            .iter()
+            .filter(|applied| {
+                applied
+                    .revision
+                    .as_ref()
+                    .and_then(|r| position.get(r))
+                    .is_some_and(|at| *at <= mine)
+            })
+            .min_by_key(|applied| applied.at)
+            .cloned();
+        entry.applied = Some(first);
+    }
+    Ok(())
 }

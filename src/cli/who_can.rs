@@ -15,7 +15,7 @@ use tollgate::text::shown;
 use tollgate::who::{Answer, Drift, Others, Who, WhoCan, who_can};
 
 use super::args::{KubeArgs, RepoArgs};
-use super::{runtime, validated};
+use super::runtime;
 
 /// `tollgate who-can`.
 #[derive(clap::Args)]
@@ -81,14 +81,28 @@ impl At {
         jiff::Timestamp,
         Option<tollgate::history::Revision>,
     )> {
+        self.validated_loaded(repo)
+            .map(|(_, checked, now, revision)| (checked, now, revision))
+    }
+
+    /// [`At::validated`], with the loaded files (for the positions of grants).
+    pub fn validated_loaded(
+        &self,
+        repo: &RepoArgs,
+    ) -> anyhow::Result<(
+        tollgate::config::LoadedRepository,
+        tollgate::pipeline::Checked,
+        jiff::Timestamp,
+        Option<tollgate::history::Revision>,
+    )> {
         match &self.at {
             Some(at) => {
-                let (checked, now, revision) = super::validated_at(repo, at)?;
-                Ok((checked, now, Some(revision)))
+                let (loaded, checked, now, revision) = super::validated_at(repo, at)?;
+                Ok((loaded, checked, now, Some(revision)))
             }
             None => {
-                let (checked, now) = validated(repo, None)?;
-                Ok((checked, now, None))
+                let (loaded, checked, now) = super::validated_loaded(repo, None)?;
+                Ok((loaded, checked, now, None))
             }
         }
     }
@@ -250,7 +264,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.name.as_deref(),
         args.namespace.as_deref(),
     )?;
-    let (checked, now, as_of) = args.at.validated(&args.repo)?;
+    let (loaded, checked, now, as_of) = args.at.validated_loaded(&args.repo)?;
     let desired = compile(
         &checked.model,
         &CompileContext {
@@ -259,13 +273,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             revision: None,
         },
     )?;
-    let answer = who_can(
+    let mut answer = who_can(
         &checked.model,
         &desired,
         others(&args.sources, &args.cluster, as_of.is_some())?,
         &asked,
         now,
     );
+    // Where in the repository each binding comes from: every grant behind it, as file:line.
+    for found in &mut answer.answers {
+        if !found.outside_repository {
+            found.grants =
+                tollgate::who::grants_behind(&checked.model, &args.cluster, now, &found.binding)
+                    .into_iter()
+                    .map(|grant| grant.located(&loaded))
+                    .collect();
+        }
+    }
     if args.json {
         println!(
             "{}",
@@ -419,6 +443,9 @@ fn row(answer: &Answer) -> [String; 5] {
         answer.role.as_role(),
         if answer.outside_repository {
             "the cluster (not the repository)".to_owned()
+        } else if !answer.grants.is_empty() {
+            let places: Vec<String> = answer.grants.iter().map(ToString::to_string).collect();
+            shown(&places.join(", ")).into_owned()
         } else {
             shown(&answer.sources.join(", ")).into_owned()
         },

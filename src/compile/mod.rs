@@ -6,7 +6,7 @@ mod rbac;
 pub mod sessions;
 pub mod subjects;
 
-pub use rbac::{IMPERSONATION_ROLE_PREFIX, SESSION_ROLE_PREFIX};
+pub use rbac::{IMPERSONATION_ROLE_PREFIX, SESSION_ROLE_PREFIX, grant_bindings};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -114,6 +114,31 @@ struct PendingBinding<'m> {
 /// (namespace or cluster-wide, binding name, roleRef kind, roleRef name)
 type BindingKey = (Option<String>, String, &'static str, String);
 
+/// The bindings a grant lands in, as (namespace, or `None` for a ClusterRoleBinding; binding name): for a role,
+/// `tollgate:<role>` in each namespace it names (or cluster-wide); for an environment, its session Role's binding
+/// in the environment's namespace. Bindings are merged per (scope, role), so several grants may share one.
+pub fn grant_bindings(model: &AccessModel, grant: &model::Grant) -> Vec<(Option<String>, String)> {
+    match &grant.target {
+        GrantTarget::Role(role) => {
+            let name = format!("tollgate:{}", role.name());
+            match &grant.namespaces {
+                None => vec![(None, name)],
+                Some(namespaces) => namespaces
+                    .iter()
+                    .map(|namespace| (Some(namespace.clone()), name.clone()))
+                    .collect(),
+            }
+        }
+        GrantTarget::Environment(environment) => {
+            let environment = &model.environments[environment];
+            vec![(
+                Some(environment.namespace.clone()),
+                session_role_name(&environment.name),
+            )]
+        }
+    }
+}
+
 pub(super) fn compile_bindings(
     model: &AccessModel,
     resolver: &mut SubjectResolver,
@@ -136,31 +161,15 @@ pub(super) fn compile_bindings(
         };
         match &grant.target {
             GrantTarget::Role(role) => {
-                let binding_name = format!("tollgate:{}", role.name());
                 let role_ref = cluster_role_name(model, role);
-                match &grant.namespaces {
-                    None => add((None, binding_name, "ClusterRole", role_ref)),
-                    Some(namespaces) => {
-                        for namespace in namespaces {
-                            add((
-                                Some(namespace.clone()),
-                                binding_name.clone(),
-                                "ClusterRole",
-                                role_ref.clone(),
-                            ));
-                        }
-                    }
+                for (namespace, name) in grant_bindings(model, grant) {
+                    add((namespace, name, "ClusterRole", role_ref.clone()));
                 }
             }
-            GrantTarget::Environment(environment) => {
-                let environment = &model.environments[environment];
-                let name = session_role_name(&environment.name);
-                add((
-                    Some(environment.namespace.clone()),
-                    name.clone(),
-                    "Role",
-                    name,
-                ));
+            GrantTarget::Environment(_) => {
+                for (namespace, name) in grant_bindings(model, grant) {
+                    add((namespace, name.clone(), "Role", name));
+                }
             }
         }
     }
