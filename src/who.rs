@@ -281,6 +281,24 @@ pub struct Answer {
     /// caller, which holds the files).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<GrantAt>,
+    /// The oldest commit since which the answer holds unbroken (the same subject through the same binding), when
+    /// the caller looked it up in the history (`who-can --since`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Since>,
+}
+
+/// A commit, as `who-can --since` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Since {
+    /// The commit id.
+    pub commit: String,
+    /// The committer's time.
+    pub time: Timestamp,
+    /// The author, `Name <email>`.
+    pub author: String,
+    /// The first line of the message.
+    pub summary: String,
 }
 
 /// One grant of a `UserAccess` document, and where it is written.
@@ -412,6 +430,7 @@ pub fn who_can(
                 username: identity.name,
                 outside_repository: from_repository.is_none(),
                 grants: Vec::new(),
+                since: None,
                 sources: from_repository.cloned().unwrap_or_default(),
                 binding: grant.binding,
                 role: grant.role,

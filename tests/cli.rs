@@ -724,6 +724,51 @@ fn the_past_is_read_from_the_first_parent_history() {
     assert_eq!(summary, "Carol may exec in payments");
     let (after, _) = who("HEAD");
     assert!(!after.contains(&"carol".to_owned()), "{after:?}");
+    // Since which commit: carol since her grant (the broken commit above it passed over), bob's client since the
+    // first commit.
+    let since = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args([
+            "who-can",
+            "create",
+            "pods/exec",
+            "-n",
+            "payments",
+            "--repo",
+            &path,
+            "--cluster",
+            "prod",
+            "--at",
+            "HEAD~1",
+            "--since",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        since.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&since.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&since.stdout).unwrap();
+    let since_of = |name: &str| {
+        answer["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["who"]["name"] == name)
+            .map(|a| a["since"]["summary"].clone())
+    };
+    assert_eq!(
+        since_of("carol"),
+        Some("Carol may exec in payments".into()),
+        "{answer:#}"
+    );
+    assert_eq!(
+        since_of("bob-laptop"),
+        Some("The example organisation".into()),
+        "{answer:#}"
+    );
     let unknown = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args([
             "who-can",

@@ -1503,7 +1503,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__who__subcmd__can)
-            opts="-n -h --namespace --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --at --json --help"
+            opts="-n -h --namespace --repo --now --cluster --roles-from --offline --kubeconfig --context --qps --burst --list-page-size --at --json --since --limit --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1554,6 +1554,10 @@ _tollgate() {
                     return 0
                     ;;
                 --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -296,8 +296,10 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --burst 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts'
             cand --list-page-size 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones'
             cand --at 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository''s roles and bindings (and Kubernetes'' default ClusterRoles) answer: the cluster is not read'
+            cand --limit 'With --since: read at most this many commits back'
             cand --offline 'Do not read the cluster''s roles and bindings'
             cand --json 'Print the answer as JSON'
+            cand --since 'Also say since which commit each answer holds: walking the first-parent history back while the same subject may through the same binding (the repository''s bindings only; commits that did not validate are passed over)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

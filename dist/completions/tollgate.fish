@@ -232,8 +232,10 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l qps -d 'Cl
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l burst -d 'Client-side rate limit: requests allowed at once above `--qps` before pacing starts' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l list-page-size -d 'Objects per page when reading the live state: fewer requests with larger pages, less memory with smaller ones' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l at -d 'Answer as the repository stood at a commit (`HEAD~3`, a commit id, a tag) or a date of its first-parent history (`2026-11-30`: the end of that day, UTC; or RFC 3339), expiries evaluated at that instant; a commit that did not validate was never applied, so the one before it answers. Only the repository\'s roles and bindings (and Kubernetes\' default ClusterRoles) answer: the cluster is not read' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l limit -d 'With --since: read at most this many commits back' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l offline -d 'Do not read the cluster\'s roles and bindings'
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l json -d 'Print the answer as JSON'
+complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -l since -d 'Also say since which commit each answer holds: walking the first-parent history back while the same subject may through the same binding (the repository\'s bindings only; commits that did not validate are passed over)'
 complete -c tollgate -n "__fish_tollgate_using_subcommand who-can" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand can" -l repo -d 'The access repository\'s config root' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand can" -l now -d 'Evaluate expiries at this RFC 3339 time instead of now (reproducible plans and tests)' -r

@@ -57,6 +57,14 @@ pub struct Args {
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
+    /// Also say since which commit each answer holds: walking the first-parent history back while the same
+    /// subject may through the same binding (the repository's bindings only; commits that did not validate are
+    /// passed over).
+    #[arg(long)]
+    since: bool,
+    /// With --since: read at most this many commits back.
+    #[arg(long, default_value_t = 10_000, requires = "since")]
+    limit: usize,
 }
 
 /// Answer as of the repository's past (`who-can`, `can`).
@@ -290,6 +298,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .collect();
         }
     }
+    if args.since {
+        since(&args, &asked, as_of.as_ref(), &mut answer)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -304,6 +315,89 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Fills each repository answer's `since`: the oldest commit of the first-parent history (from `as_of`, or HEAD)
+/// back to which the same subject may make the request through the same binding at every commit that validates,
+/// each evaluated at its own time with Kubernetes' default ClusterRoles.
+fn since(
+    args: &Args,
+    asked: &tollgate::rbac::Request,
+    as_of: Option<&tollgate::history::Revision>,
+    answer: &mut WhoCan,
+) -> anyhow::Result<()> {
+    let history = tollgate::history::History::open(&args.repo.repo)?;
+    let mut commits = history.first_parent()?;
+    if let Some(as_of) = as_of {
+        let start = gix::ObjectId::from_hex(as_of.commit.as_bytes())
+            .ok()
+            .and_then(|asked| commits.iter().position(|c| *c == asked))
+            .unwrap_or(0);
+        commits.drain(..start);
+    }
+    commits.truncate(args.limit);
+    let key = |a: &tollgate::who::Answer| (a.who.clone(), a.binding.clone());
+    let mut open: Vec<bool> = answer
+        .answers
+        .iter()
+        .map(|a| !a.outside_repository)
+        .collect();
+    let mut last: Option<(String, BTreeSet<(Who, tollgate::rbac::ObjectName)>)> = None;
+    for commit in commits {
+        if !open.contains(&true) {
+            break;
+        }
+        let (files, fingerprint) = history.config(commit)?;
+        let holding = match last.as_ref().filter(|(seen, _)| *seen == fingerprint) {
+            Some((_, holding)) => holding.clone(),
+            None => {
+                let revision = history.revision(commit)?;
+                let now = args.repo.now.unwrap_or(revision.time);
+                let Ok(checked) = tollgate::pipeline::check(&tollgate::config::load(files), now)
+                else {
+                    // Never applied: it neither gives nor takes away.
+                    continue;
+                };
+                let Ok(desired) = compile(
+                    &checked.model,
+                    &CompileContext {
+                        cluster: &args.cluster,
+                        now,
+                        revision: None,
+                    },
+                ) else {
+                    continue;
+                };
+                let others = Others {
+                    cluster_roles: tollgate::rbac::kubernetes_cluster_roles(),
+                    ..Others::default()
+                };
+                who_can(&checked.model, &desired, others, asked, now)
+                    .answers
+                    .iter()
+                    .map(key)
+                    .collect()
+            }
+        };
+        let revision = history.revision(commit)?;
+        for (found, open) in answer.answers.iter_mut().zip(open.iter_mut()) {
+            if !*open {
+                continue;
+            }
+            if holding.contains(&key(found)) {
+                found.since = Some(tollgate::who::Since {
+                    commit: revision.commit.clone(),
+                    time: revision.time,
+                    author: revision.author.clone(),
+                    summary: revision.summary.clone(),
+                });
+            } else {
+                *open = false;
+            }
+        }
+        last = Some((fingerprint, holding));
+    }
+    Ok(())
+}
+
 /// A table: who, the identity the API server sees, the binding, the role and where the binding comes from; then
 /// what the answer could not see, on stdout too, so that a "nobody" is never read as complete when it is not.
 fn human(answer: &WhoCan) -> String {
@@ -314,7 +408,25 @@ fn human(answer: &WhoCan) -> String {
         out.push_str("nobody found in what could be read (the answer is incomplete: see below)\n");
     } else {
         let rows: Vec<[String; 5]> = answer.answers.iter().map(row).collect();
-        out.push_str(&table(["WHO", "AS", "BINDING", "ROLE", "FROM"], &rows));
+        if answer.answers.iter().any(|a| a.since.is_some()) {
+            let rows: Vec<[String; 6]> = rows
+                .into_iter()
+                .zip(&answer.answers)
+                .map(|([who, r#as, binding, role, from], found)| {
+                    let since = found.since.as_ref().map_or_else(
+                        || "-".to_owned(),
+                        |s| format!("{} {}", &s.commit[..12.min(s.commit.len())], s.time),
+                    );
+                    [who, r#as, binding, role, from, since]
+                })
+                .collect();
+            out.push_str(&table(
+                ["WHO", "AS", "BINDING", "ROLE", "FROM", "SINCE"],
+                &rows,
+            ));
+        } else {
+            out.push_str(&table(["WHO", "AS", "BINDING", "ROLE", "FROM"], &rows));
+        }
     }
     out.push_str(&limits(
         &answer.unknown_roles,
