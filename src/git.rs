@@ -659,8 +659,10 @@ impl crate::pipeline::CommitHistory for FetchedHistory<'_> {
     }
 }
 
-/// Whether `head` has `ancestor` (a full commit id) in its history, itself included; `None` when `ancestor` is not
-/// a commit this repository knows (not fetched, or gone with a force push before it was).
+/// Whether `head` has `ancestor` (a full commit id) on its first-parent line, itself included: the branch's own
+/// history, where every applied revision lies (a commit merged in from elsewhere does not count, or a merge could
+/// bring back an old signed configuration as its first parent); `None` when `ancestor` is not a commit this
+/// repository knows (not fetched, or gone with a force push before it was).
 ///
 /// # Errors
 /// [`GitError::Read`] when the history cannot be walked.
@@ -680,11 +682,17 @@ pub fn contains(
         what: "the history".to_owned(),
         reason: e.to_string(),
     };
-    let walk = repo.rev_walk([head]).all().map_err(|e| read_error(&e))?;
-    for info in walk {
-        if info.map_err(|e| read_error(&e))?.id == ancestor {
+    let mut current = Some(head);
+    while let Some(commit) = current {
+        if commit == ancestor {
             return Ok(Some(true));
         }
+        current = repo
+            .find_commit(commit)
+            .map_err(|e| read_error(&e))?
+            .parent_ids()
+            .next()
+            .map(gix::Id::detach);
     }
     Ok(Some(false))
 }

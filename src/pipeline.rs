@@ -94,9 +94,9 @@ pub fn verify_commit(
     let commit = history.configuring_commit()?;
     let id = commit.commit.to_string();
     let last = record.and_then(|r| r.revisions.first());
-    if let Some(applied) = last
-        .filter(|last| last.configured_by.is_some())
-        .and_then(|last| last.revision.as_deref())
+    // The newest apply of a verified commit (an apply of a working tree in between does not reset it).
+    let last_verified = record.and_then(|r| r.revisions.iter().find(|r| r.configured_by.is_some()));
+    if let Some(applied) = last_verified.and_then(|last| last.revision.as_deref())
         && !allow_rewritten_history
     {
         let why = match history.contains(applied)? {

@@ -128,7 +128,8 @@ pub enum VerifyError {
     /// Signed by a key no allowed signer holds (a commit cannot add its own signer).
     #[error(
         "commit {commit} is signed by key {fingerprint}, which the last applied revision does not allow to sign \
-         (allowed: {signers}); a new signer is added by a commit an allowed signer signs{unsigned}"
+         (allowed: {signers}); a new signer is added by a commit an allowed signer signs (or, if none is left, by a \
+         person with cluster access applying a reviewed checkout with `tollgate apply --repo`){unsigned}"
     )]
     UnknownKey {
         /// The commit.
@@ -141,7 +142,11 @@ pub enum VerifyError {
         unsigned: &'static str,
     },
     /// The signer's key is no longer allowed: its user expired.
-    #[error("commit {commit} is signed by {principal}, whose key may sign only until {until}")]
+    #[error(
+        "commit {commit} is signed by {principal}, whose key may sign only until {until}; if no allowed signer is \
+         left, a person with cluster access applies a reviewed checkout with `tollgate apply --repo`, which records \
+         its signers"
+    )]
     Expired {
         /// The commit.
         commit: String,

@@ -1760,6 +1760,46 @@ fn a_commit_applies_only_when_signed_by_a_signer_the_last_applied_revision_allow
     assert_success(&apply());
     assert!(!deployer_deletes());
 
+    // An unsigned merge whose first parent is that older signed commit, with the newest as its second parent (a
+    // fast-forward for the server): the branch's own line no longer holds what was applied last. Refused.
+    let tree = format!("{reviewed}^{{tree}}");
+    let merge = git(
+        &server.work,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &reviewed,
+            "-p",
+            &newest,
+            "-m",
+            "Merge",
+        ],
+    );
+    let merge = String::from_utf8_lossy(&merge.stdout).trim().to_owned();
+    git(
+        &server.work,
+        &["push", "--quiet", "origin", &format!("{merge}:main")],
+    );
+    let merged = apply();
+    assert_eq!(merged.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&merged.stderr).contains(&format!("does not contain {newest}")),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    assert!(!deployer_deletes());
+    git(
+        &server.work,
+        &[
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            &format!("{newest}:main"),
+        ],
+    );
+
     // The timeline tells committed from applied: each change of the robot's access with the first apply that
     // included it, and whose signature it carried.
     let timeline = plane.tollgate(

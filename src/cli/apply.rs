@@ -190,7 +190,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             && let Some(record) = existing.unwrap_or_default().after(
                 model.signer_policy(*now),
                 AppliedRevision {
-                    revision: revision.clone(),
+                    // The fetched commit, never a `--revision` label: the next apply looks it up in the history.
+                    revision: snapshot
+                        .as_ref()
+                        .map(|s| s.commit.to_string())
+                        .or_else(|| revision.clone()),
                     configured_by: verified.configured_by,
                     at: jiff::Timestamp::now(),
                     by: "tollgate apply".to_owned(),
@@ -337,6 +341,13 @@ async fn checked_record(
             ));
         }
     };
+    if existing.is_none() && fetched.is_some() && model.settings.verify.is_some() {
+        eprintln!(
+            "note: no record of what was applied in namespace {namespace} (ConfigMap {}): taken as the first apply, \
+             so the commit is checked against its own signers (is --namespace the controller's?)",
+            applied::APPLIED_CONFIGMAP
+        );
+    }
     let verified = match fetched {
         Some((remote, snapshot)) => tollgate::pipeline::verify_commit(
             existing.as_ref(),

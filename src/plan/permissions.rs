@@ -42,6 +42,9 @@ pub(super) struct Compared {
     pub after: Option<UserInfo>,
     /// The identity before the plan; `None`: it had none.
     pub before: Option<UserInfo>,
+    /// For a client acting as its owner, the client's own identity: what it could do as itself before is not
+    /// gained by acting as its owner.
+    pub own: Option<UserInfo>,
 }
 
 /// The permission changes of `compared` going from `before` (tollgate's live roles and bindings) to `after` (the
@@ -58,18 +61,20 @@ pub(super) fn permission_changes(
     // are worked out once per set of roles.
     let mut cache = Cache::default();
     for identity in compared {
+        let before_sides: Vec<&UserInfo> = identity.before.iter().chain(&identity.own).collect();
+        let after_sides: Vec<&UserInfo> = identity.after.iter().collect();
         let gained = new_lines(
             after,
             identity.after.as_ref(),
             before,
-            identity.before.as_ref(),
+            &before_sides,
             &mut cache,
         );
         let lost = new_lines(
             before,
             identity.before.as_ref(),
             after,
-            identity.after.as_ref(),
+            &after_sides,
             &mut cache,
         );
         let scopes: BTreeSet<&Option<String>> = gained.keys().chain(lost.keys()).collect();
@@ -103,12 +108,13 @@ fn address(rules: &[PolicyRule]) -> (usize, usize) {
     (rules.as_ptr() as usize, rules.len())
 }
 
-/// Per scope, the lines of the requests `user` may make under `policy` that `other_user` may not under `other`.
+/// Per scope, the lines of the requests `user` may make under `policy` that none of `other_users` may under
+/// `other`.
 fn new_lines(
     policy: &Policy,
     user: Option<&UserInfo>,
     other: &Policy,
-    other_user: Option<&UserInfo>,
+    other_users: &[&UserInfo],
     cache: &mut Cache,
 ) -> BTreeMap<Option<String>, Vec<String>> {
     let Some(user) = user else {
@@ -118,14 +124,14 @@ fn new_lines(
     for held in policy.held_by(user) {
         slices.entry(held.namespace).or_default().push(held.rules);
     }
-    let mut other_held: Held = other_user
-        .map(|u| {
+    let mut other_held: Held = other_users
+        .iter()
+        .flat_map(|u| {
             other
                 .held_by(u)
                 .map(|h| (h.namespace.map(str::to_owned), address(h.rules)))
-                .collect()
         })
-        .unwrap_or_default();
+        .collect();
     other_held.sort_unstable();
     other_held.dedup();
     let addresses = |rules: &[&[PolicyRule]]| -> Vec<(usize, usize)> {
@@ -134,7 +140,11 @@ fn new_lines(
         keys.dedup();
         keys
     };
-    let new = |request: &Request| other_user.is_none_or(|u| other.allows(u, request).is_none());
+    let new = |request: &Request| {
+        other_users
+            .iter()
+            .all(|u| other.allows(u, request).is_none())
+    };
     let cluster_wide: Vec<&[PolicyRule]> = slices.get(&None).cloned().unwrap_or_default();
     let mut out = BTreeMap::new();
     for (scope, rules) in &slices {

@@ -616,6 +616,7 @@ pub fn second_looks(
     let compared: Vec<Compared> = compared
         .into_iter()
         .map(|((subject, acting_as), (after, before))| Compared {
+            own: own_identity(&subject, acting_as.as_deref(), &desired.clients_namespace),
             subject,
             acting_as,
             after,
@@ -675,10 +676,17 @@ pub fn second_looks(
         let before_held = before_info
             .as_ref()
             .map(|i| Held::of(before_policy.held_by(i), &mut mask_of));
+        // A client acting as its owner gains nothing it could already do as itself.
+        let own = own_identity(subject, acting_as.as_deref(), &desired.clients_namespace);
+        let own_before = own
+            .as_ref()
+            .map(|i| Held::of(before_policy.held_by(i), &mut mask_of));
         let before_level = |scope: Option<&String>, bit: usize| {
-            before_held
-                .as_ref()
-                .map_or(Level::None, |held| held.level(scope, bit).0)
+            let level = |held: &Option<Held<'_>>| {
+                held.as_ref()
+                    .map_or(Level::None, |held| held.level(scope, bit).0)
+            };
+            level(&before_held).max(level(&own_before))
         };
         // Cluster-wide, and every namespace where the identity holds a RoleBinding after the plan (for a client
         // acting as its owner, the owner's bindings).
@@ -706,7 +714,8 @@ pub fn second_looks(
                 }
                 // Gained: a probe the roles after the plan allow more widely (any object over named ones, named
                 // ones over none) than tollgate's live ones.
-                let mut gained = None;
+                // The widest gain of the power's probes: any object over named ones.
+                let mut gained: Option<(&crate::rbac::HeldRef<'_>, String, Level)> = None;
                 for (bit, (_, probe, namespaced)) in probes.iter().enumerate() {
                     if probes[bit].0 != power || (scope.is_some() && !namespaced) {
                         continue;
@@ -718,7 +727,8 @@ pub fn second_looks(
                     let Some(grant) = grant else {
                         continue;
                     };
-                    if level > before_level(*scope, bit) {
+                    let wider = gained.as_ref().is_none_or(|(_, _, had)| level > *had);
+                    if level > before_level(*scope, bit) && wider {
                         let mut detail = asked(probe);
                         if level == Level::Named {
                             detail.push_str(" (named objects)");
@@ -726,11 +736,13 @@ pub fn second_looks(
                         if let Some(owner) = acting_as {
                             detail.push_str(&format!(" acting as {owner}"));
                         }
-                        gained = Some((grant, detail));
-                        break;
+                        gained = Some((grant, detail, level));
+                        if level == Level::Any {
+                            break;
+                        }
                     }
                 }
-                let Some((grant, detail)) = gained else {
+                let Some((grant, detail, _)) = gained else {
                     continue;
                 };
                 if power == Power::Everything {
@@ -749,6 +761,16 @@ pub fn second_looks(
         }
     }
     (looks.into_iter().collect(), permissions)
+}
+
+/// A client's own identity (its ServiceAccount), for an answer about it acting as its owner; `None` otherwise.
+fn own_identity(
+    subject: &SubjectName,
+    acting_as: Option<&str>,
+    clients_namespace: &str,
+) -> Option<UserInfo> {
+    (subject.kind == "client" && acting_as.is_some())
+        .then(|| UserInfo::service_account(clients_namespace, &subject.name))
 }
 
 /// A subject's identity after and before the plan.
@@ -980,6 +1002,41 @@ mod tests {
             everywhere,
         );
         assert_eq!(looks(&desired, &live), []);
+    }
+
+    /// A role that reads some secrets by name and lists all of them gives every secret: the widest gain is shown.
+    #[test]
+    fn the_widest_gain_of_a_power_is_shown() {
+        let mut desired = prod();
+        let exec = ObjectKey::namespaced(ObjectKind::RoleBinding, "payments", "tollgate:exec");
+        let role = ObjectKey::cluster_scoped(ObjectKind::ClusterRole, "tollgate:exec");
+        let mut live = LiveState {
+            objects: desired.objects.clone(),
+            peers: LivePeers::NotRead,
+        };
+        live.objects.remove(&exec);
+        desired
+            .objects
+            .get_mut(&role)
+            .expect("tollgate:exec is compiled")
+            .edit(|m| {
+                m["rules"] = serde_json::json!([
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["a"]},
+                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}
+                ]);
+            });
+        let plan = crate::plan::plan(&desired, &live, crate::plan::Against::Empty);
+        let secrets: Vec<&SecondLook> = plan
+            .second_look
+            .iter()
+            .filter(|l| l.power == Power::ReadSecrets && l.subject.name == "bob-laptop")
+            .collect();
+        assert_eq!(secrets.len(), 1, "{:?}", plan.second_look);
+        assert!(
+            !secrets[0].detail.contains("named objects"),
+            "{:?}",
+            secrets[0]
+        );
     }
 
     #[test]

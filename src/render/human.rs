@@ -128,11 +128,14 @@ pub fn human(plan: &Plan, color: bool) -> String {
         );
         for change in plan.permissions.iter().take(MAX_PERMISSION_ENTRIES) {
             let _ = writeln!(out, "  {}:", permission_heading(change));
-            for line in &change.gained {
-                let _ = writeln!(out, "    {}", p.green(&format!("+ {}", shown(line))));
-            }
-            for line in &change.lost {
-                let _ = writeln!(out, "    {}", p.red(&format!("- {}", shown(line))));
+            for line in permission_lines(change) {
+                let _ = if line.starts_with('+') {
+                    writeln!(out, "    {}", p.green(&line))
+                } else if line.starts_with('-') {
+                    writeln!(out, "    {}", p.red(&line))
+                } else {
+                    writeln!(out, "    {line}")
+                };
             }
         }
         if plan.permissions.len() > MAX_PERMISSION_ENTRIES {
@@ -304,6 +307,40 @@ impl FieldPalette for Plain {
 
 /// How many subject-and-scope entries of permission changes the human and markdown plans show; the JSON has all.
 pub(crate) const MAX_PERMISSION_ENTRIES: usize = 100;
+/// How many lines of one entry, and how many characters of one line, the human and markdown plans show.
+const MAX_PERMISSION_LINES: usize = 20;
+const MAX_PERMISSION_LINE_CHARS: usize = 2_000;
+
+/// One entry's lines as shown (`+ get, list pods`, `- ...`), escaped and cut to size: a role with hundreds of
+/// named objects would otherwise print megabytes; the JSON plan has everything.
+pub(crate) fn permission_lines(change: &crate::plan::permissions::PermissionChange) -> Vec<String> {
+    let all: Vec<String> = change
+        .gained
+        .iter()
+        .map(|l| format!("+ {}", shown(l)))
+        .chain(change.lost.iter().map(|l| format!("- {}", shown(l))))
+        .collect();
+    let mut lines: Vec<String> = all
+        .iter()
+        .take(MAX_PERMISSION_LINES)
+        .map(|line| {
+            if line.chars().count() <= MAX_PERMISSION_LINE_CHARS {
+                return line.clone();
+            }
+            let cut: String = line.chars().take(MAX_PERMISSION_LINE_CHARS).collect();
+            let cut = cut.rsplit_once(", ").map_or(cut.as_str(), |(head, _)| head);
+            let more = line[cut.len()..].matches(", ").count();
+            format!("{cut}, ... ({more} more: the JSON plan has every one)")
+        })
+        .collect();
+    if all.len() > MAX_PERMISSION_LINES {
+        lines.push(format!(
+            "... and {} more lines (the JSON plan has every one)",
+            all.len() - MAX_PERMISSION_LINES
+        ));
+    }
+    lines
+}
 
 /// `client bob-laptop in payments`, `client alice-laptop acting as oidc:alice cluster-wide`: whose permissions
 /// change, where.

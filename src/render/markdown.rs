@@ -7,6 +7,8 @@ use crate::plan::{Against, Plan};
 
 /// Rows of the "Needs a second look" table at most; the JSON plan has them all.
 const MAX_SECOND_LOOK_ROWS: usize = 100;
+/// Past this many characters of markdown, no further permission rows are added (GitHub's comment limit is 65,536).
+const MAX_PERMISSION_SECTION_END: usize = 40_000;
 
 /// The plan as Markdown for a merge-request comment: the summary, the deletion guard's warning, what needs a second
 /// look (first, so that a comment cut for size keeps it), a table of access changes, and the object changes (no-ops
@@ -113,11 +115,18 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str(
             "#### Permission changes\n\n| who, where | gains | loses |\n| --- | --- | --- |\n",
         );
+        let mut shown_rows = 0;
         for change in plan.permissions.iter().take(MAX_SECOND_LOOK_ROWS) {
-            let list = |items: &[String]| {
-                items
+            // A merge-request comment has a size limit (GitHub: 65,536 characters): stop well before it.
+            if out.len() > MAX_PERMISSION_SECTION_END {
+                break;
+            }
+            let lines = super::human::permission_lines(change);
+            let list = |sign: char| {
+                lines
                     .iter()
-                    .map(|line| code(line))
+                    .filter(|l| l.starts_with(sign))
+                    .map(|l| code(l[1..].trim_start()))
                     .collect::<Vec<_>>()
                     .join("<br>")
             };
@@ -127,15 +136,16 @@ pub fn markdown(plan: &Plan) -> String {
                 super::human::permission_heading(change)
                     .replace('|', "\\|")
                     .replace('<', "&lt;"),
-                list(&change.gained),
-                list(&change.lost)
+                list('+'),
+                list('-')
             );
+            shown_rows += 1;
         }
-        if plan.permissions.len() > MAX_SECOND_LOOK_ROWS {
+        if plan.permissions.len() > shown_rows {
             let _ = writeln!(
                 out,
                 "\n…and {} more rows: the JSON plan (`--output json`, `permissions`) lists every one.",
-                plan.permissions.len() - MAX_SECOND_LOOK_ROWS
+                plan.permissions.len() - shown_rows
             );
         }
         out.push('\n');

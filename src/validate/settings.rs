@@ -375,6 +375,9 @@ impl<'a> Validator<'a> {
                     .any(|r| r.kind != RecipientKind::X25519)
         };
         let mut anyone = !verify.signers.keys.is_empty();
+        // When each signer's access ends (`None`: never): once all have, no commit can be verified.
+        let mut ends: Vec<Option<jiff::Timestamp>> =
+            verify.signers.keys.iter().map(|_| None).collect();
         for (i, name) in verify.signers.users.iter().enumerate() {
             let path = format!("spec.verify.signers.users[{i}]");
             if !self.reference(doc, path.clone(), Kind::User, name, &docs.users) {
@@ -408,6 +411,7 @@ impl<'a> Validator<'a> {
                 );
             } else {
                 anyone = true;
+                ends.push(user.expires);
             }
         }
         for (i, name) in verify.signers.groups.iter().enumerate() {
@@ -427,9 +431,12 @@ impl<'a> Validator<'a> {
                     pending.extend(group.groups.iter().map(String::as_str));
                 }
             }
-            if members.iter().any(|m| users.get(*m).is_some_and(can_sign)) {
-                anyone = true;
-            } else {
+            let signing: Vec<&User> = members
+                .iter()
+                .filter_map(|m| users.get(*m))
+                .filter(|u| can_sign(u))
+                .collect();
+            if signing.is_empty() {
                 self.warning(
                     "signers-without-key",
                     field(doc, path),
@@ -437,7 +444,27 @@ impl<'a> Validator<'a> {
                         "no active member of group `{name}` has an SSH key in `recipients`: nobody in it can sign"
                     ),
                 );
+            } else {
+                anyone = true;
+                ends.extend(signing.iter().map(|u| u.expires));
             }
+        }
+        if !verify.allow_unsigned
+            && !ends.is_empty()
+            && let Some(last) = ends
+                .iter()
+                .copied()
+                .collect::<Option<Vec<_>>>()
+                .and_then(|e| e.into_iter().max())
+        {
+            self.warning(
+                "signers-expire",
+                field(doc, "spec.verify.signers"),
+                format!(
+                    "every signer's access ends, the last at {last}: after that no commit can be verified, and only \
+                     a person applying a checkout with `tollgate apply --repo` can change the signers"
+                ),
+            );
         }
         if !anyone && !verify.allow_unsigned {
             self.error(
