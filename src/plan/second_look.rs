@@ -463,19 +463,7 @@ pub fn second_looks(
     let mut to_ask: BTreeMap<(SubjectName, Option<String>), (UserInfo, Option<UserInfo>)> =
         BTreeMap::new();
     let mut looks = BTreeSet::new();
-    for (key, manifest) in &after {
-        if !key.kind.is_binding() {
-            continue;
-        }
-        let Some(binding) = manifest.binding() else {
-            continue;
-        };
-        let role = ObjectName {
-            namespace: (binding.role_ref.kind == "Role")
-                .then(|| key.namespace.clone())
-                .flatten(),
-            name: binding.role_ref.name.clone(),
-        };
+    for (key, manifest, binding, role) in bindings(&after) {
         let binding_changed = written.contains(key) || changed_roles.contains(&role);
         let binding_name = ObjectName {
             namespace: key.namespace.clone(),
@@ -516,7 +504,7 @@ pub fn second_looks(
             let then = template(&before, namespace, environment);
             let before_binding = before
                 .iter()
-                .find(|(k, _)| *k == *key)
+                .find(|(k, _)| **k == *key)
                 .and_then(|(_, m)| m.binding())
                 .filter(|b| b.role_ref == binding.role_ref);
             Some((namespace, environment, now, then, before_binding))
@@ -585,19 +573,7 @@ pub fn second_looks(
         .iter()
         .map(|(key, (after, before))| (key.clone(), (Some(after.clone()), before.clone())))
         .collect();
-    for (key, manifest) in &before {
-        if !key.kind.is_binding() {
-            continue;
-        }
-        let Some(binding) = manifest.binding() else {
-            continue;
-        };
-        let role = ObjectName {
-            namespace: (binding.role_ref.kind == "Role")
-                .then(|| key.namespace.clone())
-                .flatten(),
-            name: binding.role_ref.name.clone(),
-        };
+    for (key, _, binding, role) in bindings(&before) {
         if !(written.contains(key) || deleted.contains(key) || changed_roles.contains(&role)) {
             continue;
         }
@@ -761,6 +737,33 @@ pub fn second_looks(
         }
     }
     (looks.into_iter().collect(), permissions)
+}
+
+/// The bindings among `objects`, each with the role it refers to: a Role in the binding's namespace, or a
+/// ClusterRole.
+fn bindings<'o>(
+    objects: &'o [(&'o ObjectKey, &'o Manifest)],
+) -> impl Iterator<
+    Item = (
+        &'o ObjectKey,
+        &'o Manifest,
+        crate::objects::Binding,
+        ObjectName,
+    ),
+> + 'o {
+    objects
+        .iter()
+        .filter(|(key, _)| key.kind.is_binding())
+        .filter_map(|(key, manifest)| {
+            let binding = manifest.binding()?;
+            let role = ObjectName {
+                namespace: (binding.role_ref.kind == "Role")
+                    .then(|| key.namespace.clone())
+                    .flatten(),
+                name: binding.role_ref.name.clone(),
+            };
+            Some((*key, *manifest, binding, role))
+        })
 }
 
 /// A client's own identity (its ServiceAccount), for an answer about it acting as its owner; `None` otherwise.
