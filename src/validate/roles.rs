@@ -198,6 +198,20 @@ impl Validator<'_> {
                     format!("`{resource}` never matches: RBAC resources are plurals"),
                 )
                 .hint = Some(format!("write `{fixed}`"));
+            } else if sub == "*" && base != "*" {
+                // Kubernetes' `ResourceMatches`: `*/sub` matches a subresource of any resource; `res/*` is a
+                // literal that no request has.
+                self.error(
+                    "dead-rule",
+                    at,
+                    format!(
+                        "`{resource}` never matches: RBAC has no wildcard for subresources (`*/status` matches any \
+                         resource's status, but `{base}/*` is taken literally)"
+                    ),
+                )
+                .hint = Some(format!(
+                    "list the subresources, e.g. `{base}/log`, `{base}/exec`"
+                ));
             }
         }
         let mut known = Vec::new();
