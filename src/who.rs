@@ -861,17 +861,11 @@ fn users_asked(
     subjects: &crate::validate::model::Subjects,
 ) -> BTreeSet<String> {
     let mut users: BTreeSet<String> = subjects.users.iter().cloned().collect();
-    let mut pending: Vec<&String> = subjects.groups.iter().collect();
-    let mut seen: BTreeSet<&String> = BTreeSet::new();
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name) {
-            continue;
-        }
-        if let Some(group) = model.groups.get(name) {
-            users.extend(group.members.iter().cloned());
-            pending.extend(group.groups.iter());
-        }
-    }
+    users.extend(
+        crate::validate::model::members(&model.groups, subjects.groups.iter().map(String::as_str))
+            .into_iter()
+            .map(str::to_owned),
+    );
     users
 }
 
@@ -1197,17 +1191,10 @@ fn groups_asked(
     model: &AccessModel,
     subjects: &crate::validate::model::Subjects,
 ) -> BTreeSet<String> {
-    let mut groups = BTreeSet::new();
-    let mut pending: Vec<&String> = subjects.groups.iter().collect();
-    while let Some(name) = pending.pop() {
-        if !groups.insert(name.clone()) {
-            continue;
-        }
-        if let Some(group) = model.groups.get(name) {
-            pending.extend(group.groups.iter());
-        }
-    }
-    groups
+    crate::validate::model::nested_groups(&model.groups, subjects.groups.iter().map(String::as_str))
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `user alice may`, `client alice-laptop (alice's) may`, `client ci (acting as oidc:alice) may`: who an answer is

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tollgate::compile::{CompileContext, compile};
 use tollgate::config::load;
 use tollgate::history::{History, Revision};
+use tollgate::objects::DesiredState;
 use tollgate::pipeline::{PipelineError, check};
 use tollgate::text::shown;
 use tollgate::who::{HeldRule, Others, Subject, can};
@@ -74,6 +75,42 @@ struct Entry {
     applied: Option<Option<tollgate::controller::applied::AppliedRevision>>,
 }
 
+/// A commit's configuration (`files`) as it stood: validated at the commit's time (or `now`, when given) and
+/// compiled for `cluster`, with that time; `Err(why)` when it did not validate or compile, so it was never applied.
+///
+/// # Errors
+/// What stops the pipeline other than invalid input.
+pub(super) fn compiled_at(
+    files: Vec<tollgate::config::load::RepoFile>,
+    revision: &Revision,
+    now: Option<jiff::Timestamp>,
+    cluster: &str,
+) -> anyhow::Result<Result<(tollgate::pipeline::Checked, DesiredState, jiff::Timestamp), String>> {
+    let now = now.unwrap_or(revision.time);
+    let checked = match check(&load(files), now) {
+        Ok(checked) => checked,
+        Err(PipelineError::Invalid(diagnostics)) => {
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == tollgate::diagnostics::Severity::Error)
+                .count();
+            return Ok(Err(format!(
+                "did not validate ({errors} error(s)): never applied"
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let ctx = CompileContext {
+        cluster,
+        now,
+        revision: None,
+    };
+    Ok(match compile(&checked.model, &ctx) {
+        Ok(desired) => Ok((checked, desired, now)),
+        Err(error) => Err(format!("did not compile: {error}")),
+    })
+}
+
 /// One held rule in words: where, verbs, on what, names, through which binding and role, from which files.
 fn atom(held: &HeldRule) -> String {
     let names = held.rule.resource_names.as_deref().unwrap_or_default();
@@ -119,40 +156,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         last_fingerprint = Some(fingerprint);
         let revision = history.revision(commit)?;
-        let now = args.repo.now.unwrap_or(revision.time);
-        let skipped = |why: String| Entry {
-            revision: revision.clone(),
-            gained: Vec::new(),
-            lost: Vec::new(),
-            skipped: Some(why),
-            applied: None,
-        };
-        let checked = match check(&load(files), now) {
-            Ok(checked) => checked,
-            Err(PipelineError::Invalid(diagnostics)) => {
-                let errors = diagnostics
-                    .iter()
-                    .filter(|d| d.severity == tollgate::diagnostics::Severity::Error)
-                    .count();
-                entries.push(skipped(format!(
-                    "did not validate ({errors} error(s)): never applied"
-                )));
-                continue;
-            }
-            Err(other) => return Err(other.into()),
-        };
-        let ctx = CompileContext {
-            cluster: &args.cluster,
-            now,
-            revision: None,
-        };
-        let desired = match compile(&checked.model, &ctx) {
-            Ok(desired) => desired,
-            Err(error) => {
-                entries.push(skipped(format!("did not compile: {error}")));
-                continue;
-            }
-        };
+        let (checked, desired, now) =
+            match compiled_at(files, &revision, args.repo.now, &args.cluster)? {
+                Ok(compiled) => compiled,
+                Err(why) => {
+                    entries.push(Entry {
+                        revision,
+                        gained: Vec::new(),
+                        lost: Vec::new(),
+                        skipped: Some(why),
+                        applied: None,
+                    });
+                    continue;
+                }
+            };
         let roles = tollgate::rbac::kubernetes_cluster_roles();
         let held_by = |subject: &Subject| {
             let others = Others {

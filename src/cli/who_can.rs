@@ -346,24 +346,14 @@ fn since(
             break;
         }
         let (files, fingerprint) = history.config(commit)?;
+        let revision = history.revision(commit)?;
         let holding = match last.as_ref().filter(|(seen, _)| *seen == fingerprint) {
             Some((_, holding)) => holding.clone(),
             None => {
-                let revision = history.revision(commit)?;
-                let now = args.repo.now.unwrap_or(revision.time);
-                let Ok(checked) = tollgate::pipeline::check(&tollgate::config::load(files), now)
+                let Ok((checked, desired, now)) =
+                    super::timeline::compiled_at(files, &revision, args.repo.now, &args.cluster)?
                 else {
                     // Never applied: it neither gives nor takes away.
-                    continue;
-                };
-                let Ok(desired) = compile(
-                    &checked.model,
-                    &CompileContext {
-                        cluster: &args.cluster,
-                        now,
-                        revision: None,
-                    },
-                ) else {
                     continue;
                 };
                 let others = Others {
@@ -377,7 +367,6 @@ fn since(
                     .collect()
             }
         };
-        let revision = history.revision(commit)?;
         for (found, open) in answer.answers.iter_mut().zip(open.iter_mut()) {
             if !*open {
                 continue;

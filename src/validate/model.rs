@@ -43,6 +43,36 @@ pub struct AccessModel {
     pub validated: Validated,
 }
 
+/// The groups `roots` name and every group nested in them, each once (a walk with an explicit stack and a seen
+/// set: it ends even on a cycle, which validation reports). Names no group has are kept as given.
+pub fn nested_groups<'a>(
+    groups: &'a BTreeMap<String, Group>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<&str> = roots.into_iter().collect();
+    while let Some(name) = pending.pop() {
+        if seen.insert(name)
+            && let Some(group) = groups.get(name)
+        {
+            pending.extend(group.groups.iter().map(String::as_str));
+        }
+    }
+    seen
+}
+
+/// The users listed in the groups `roots` name, nested groups included ([`nested_groups`]).
+pub fn members<'a>(
+    groups: &'a BTreeMap<String, Group>,
+    roots: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<&'a str> {
+    nested_groups(groups, roots)
+        .into_iter()
+        .filter_map(|name| groups.get(name))
+        .flat_map(|group| group.members.iter().map(String::as_str))
+        .collect()
+}
+
 impl AccessModel {
     /// The signers `Settings.spec.verify` allows at `now`: the SSH recipients of the listed users and of the
     /// groups' members (nested groups included) that are active, with their `expires`, and the listed keys; `None`
@@ -50,17 +80,10 @@ impl AccessModel {
     pub fn signer_policy(&self, now: Timestamp) -> Option<crate::signing::SignerPolicy> {
         let verify = self.settings.verify.as_ref()?;
         let mut users: BTreeSet<&str> = verify.users.iter().map(String::as_str).collect();
-        let mut pending: Vec<&str> = verify.groups.iter().map(String::as_str).collect();
-        let mut seen = BTreeSet::new();
-        while let Some(name) = pending.pop() {
-            if !seen.insert(name) {
-                continue;
-            }
-            if let Some(group) = self.groups.get(name) {
-                users.extend(group.members.iter().map(String::as_str));
-                pending.extend(group.groups.iter().map(String::as_str));
-            }
-        }
+        users.extend(members(
+            &self.groups,
+            verify.groups.iter().map(String::as_str),
+        ));
         let mut signers = Vec::new();
         for name in users {
             let Some(user) = self.users.get(name).filter(|u| u.is_active(now)) else {

@@ -1,7 +1,7 @@
 //! Validation of the `Settings` document: clusters (API servers, gateways, client pools), the clients namespace,
 //! the token lifetime, the artifacts path, the deletion guard and who may sign the configuration.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::config::Kind;
 use crate::config::documents::VerifySpec;
@@ -419,19 +419,7 @@ impl<'a> Validator<'a> {
             if !self.reference(doc, path.clone(), Kind::Group, name, &docs.groups) {
                 continue;
             }
-            let mut members = BTreeSet::new();
-            let mut pending = vec![name.as_str()];
-            let mut seen = BTreeSet::new();
-            while let Some(group) = pending.pop() {
-                if !seen.insert(group) {
-                    continue;
-                }
-                if let Some(group) = groups.get(group) {
-                    members.extend(group.members.iter().map(String::as_str));
-                    pending.extend(group.groups.iter().map(String::as_str));
-                }
-            }
-            let signing: Vec<&User> = members
+            let signing: Vec<&User> = members(groups, [name.as_str()])
                 .iter()
                 .filter_map(|m| users.get(*m))
                 .filter(|u| can_sign(u))
