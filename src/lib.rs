@@ -24,6 +24,7 @@ pub mod question;
 pub mod rbac;
 pub mod render;
 pub mod schema;
+pub mod sessions;
 pub mod signing;
 pub mod synthetic;
 pub mod text;

@@ -88,7 +88,7 @@ const ALL: &str = "*";
 /// Who asks: a user's name and groups, as an authenticator sets them (`user.Info`). Nothing is implied: a
 /// ServiceAccount's groups (`system:serviceaccounts`, `system:serviceaccounts:<namespace>`, `system:authenticated`)
 /// must be listed, as a SubjectAccessReview must list them; [`UserInfo::service_account`] does.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct UserInfo {
     /// The username, e.g. `oidc:alice@example.com` or `system:serviceaccount:tollgate-clients:ci`.
     pub name: String,

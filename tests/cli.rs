@@ -140,8 +140,8 @@ fn markdown_and_json_views_of_the_same_plan() {
     ]);
     let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert_eq!(plan["formatVersion"], 1);
-    assert_eq!(plan["summary"]["create"], 21);
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 21);
+    assert_eq!(plan["summary"]["create"], 23);
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 23);
     assert!(
         plan["access"]
             .as_array()

@@ -52,6 +52,12 @@ _tollgate() {
             tollgate,schema)
                 cmd="tollgate__subcmd__schema"
                 ;;
+            tollgate,session-gateway)
+                cmd="tollgate__subcmd__session__subcmd__gateway"
+                ;;
+            tollgate,sessions)
+                cmd="tollgate__subcmd__sessions"
+                ;;
             tollgate,status)
                 cmd="tollgate__subcmd__status"
                 ;;
@@ -142,6 +148,12 @@ _tollgate() {
             tollgate__subcmd__help,schema)
                 cmd="tollgate__subcmd__help__subcmd__schema"
                 ;;
+            tollgate__subcmd__help,session-gateway)
+                cmd="tollgate__subcmd__help__subcmd__session__subcmd__gateway"
+                ;;
+            tollgate__subcmd__help,sessions)
+                cmd="tollgate__subcmd__help__subcmd__sessions"
+                ;;
             tollgate__subcmd__help,status)
                 cmd="tollgate__subcmd__help__subcmd__status"
                 ;;
@@ -179,7 +191,7 @@ _tollgate() {
 
     case "${cmd}" in
         tollgate)
-            opts="-h -V --help --version validate render plan apply controller gateway connect status clients client who-can can timeline schema completions help"
+            opts="-h -V --help --version validate render plan apply controller gateway session-gateway sessions connect status clients client who-can can timeline schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -953,7 +965,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__help)
-            opts="validate render plan apply controller gateway connect status clients client who-can can timeline schema completions help"
+            opts="validate render plan apply controller gateway session-gateway sessions connect status clients client who-can can timeline schema completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1218,6 +1230,34 @@ _tollgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tollgate__subcmd__help__subcmd__session__subcmd__gateway)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__help__subcmd__sessions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tollgate__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1378,6 +1418,94 @@ _tollgate() {
             fi
             case "${prev}" in
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__session__subcmd__gateway)
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --listen --refresh-interval --reap-interval --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reap-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tollgate__subcmd__sessions)
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --list-page-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -20,6 +20,8 @@ use tollgate::pipeline::{CommitVerified, plan_labelled, plan_live};
 use tollgate::plan::Plan;
 use tollgate::publish::{PublishInput, publish};
 use tollgate::render;
+use tollgate::sessions::directory::{SESSIONS_CONFIGMAP, SessionDirectory};
+use tollgate::sessions::publish::publish_directory;
 use tollgate::validate::model::AccessModel;
 
 use super::args::{ColorChoice, GitArgs, KubeArgs, RepoArgs};
@@ -216,6 +218,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     applied::APPLIED_CONFIGMAP,
                     tollgate::text::shown(&tollgate::cluster::describe(&error))
                 ),
+            }
+        }
+        // The session gateway follows the users, keys and environments of what was just applied.
+        if let (Some((model, now)), true) = (&model, outcome.succeeded()) {
+            let directory = SessionDirectory::of(model, &plan.cluster, *now);
+            let namespace = &model.settings.clients_namespace;
+            if let Err(error) = publish_directory(&cluster, namespace, &directory).await {
+                eprintln!(
+                    "warning: applied, but the session directory (ConfigMap {namespace}/{SESSIONS_CONFIGMAP}) cannot \
+                     be written: {}; the session gateway keeps the last one it read",
+                    tollgate::text::shown(&tollgate::cluster::describe(&error))
+                );
             }
         }
         // Credentials need every ServiceAccount in place: publish only after a complete apply.

@@ -15,6 +15,7 @@ mod gateway;
 mod plan;
 mod render;
 mod schema;
+mod session_gateway;
 mod status;
 mod timeline;
 mod validate;
@@ -59,6 +60,11 @@ enum Command {
     Controller(controller::Args),
     /// Run the cluster's WireGuard gateway: serve the peers the controller publishes, changing only what changed.
     Gateway(gateway::Args),
+    /// Run the SSH session gateway: each login (`ssh USER+ENVIRONMENT@gateway`) in a pod of its own, removed when
+    /// the session ends.
+    SessionGateway(session_gateway::Args),
+    /// List the live SSH sessions: user, environment, pod, age, phase and source address.
+    Sessions(session_gateway::SessionsArgs),
     /// Bring up a WireGuard tunnel to the cluster from a client file, and a kubeconfig; down on Ctrl-C.
     Connect(connect::Args),
     /// Print what the controller reports: the applied revision, when, the last plan and the last error.
@@ -90,6 +96,7 @@ impl Cli {
             // boringtun logs harmless noise at error level (an EINTR of its poll, stray packets of old sessions).
             Command::Gateway(_) => "info,boringtun=off",
             Command::Connect(_) => "warn,boringtun=off",
+            Command::SessionGateway(_) => "info,russh=warn",
             // A plan reads the cluster while it validates: kube's own log lines about a failed connection would
             // come before the repository's diagnostics, and the command's error says the same.
             _ => "warn,kube_client=off",
@@ -106,6 +113,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(args),
         Command::Controller(args) => controller::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::SessionGateway(args) => session_gateway::run(args),
+        Command::Sessions(args) => session_gateway::sessions(args),
         Command::Connect(args) => connect::run(args),
         Command::Status(args) => status::run(args),
         Command::Clients(args) => clients::list(args),

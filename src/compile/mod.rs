@@ -2,7 +2,7 @@
 //! the same model, cluster, time and revision give byte-identical objects.
 
 mod clients;
-mod rbac;
+pub mod rbac;
 pub mod sessions;
 pub mod subjects;
 
@@ -140,6 +140,14 @@ impl ObjectSink<'_> {
     fn annotate(&mut self, key: &ObjectKey, name: &str, value: String) {
         if let Some(manifest) = self.objects.get_mut(key) {
             manifest.edit(|tree| tree["metadata"]["annotations"][name] = Value::String(value));
+        }
+    }
+
+    /// Sets a label on an object already compiled.
+    fn label(&mut self, key: &ObjectKey, name: &str, value: &str) {
+        if let Some(manifest) = self.objects.get_mut(key) {
+            manifest
+                .edit(|tree| tree["metadata"]["labels"][name] = Value::String(value.to_owned()));
         }
     }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::rbac::v1::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef,
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 
 use super::subjects::{RbacSubject, SubjectResolver};
@@ -271,7 +271,23 @@ fn session_role_name(environment: &str) -> String {
     format!("{SESSION_ROLE_PREFIX}{environment}")
 }
 
-/// For each environment of the cluster, the Role that lets the people granted it start and use its sessions.
+/// The API group and resource of the `use` permission on an environment that the session gateway asks the RBAC
+/// authorizer about; no such resource is served: RBAC decides on names alone, as for `podsecuritypolicies/use`.
+pub const ENVIRONMENTS_GROUP: &str = "tollgate.dev";
+/// See [`ENVIRONMENTS_GROUP`].
+pub const ENVIRONMENTS_RESOURCE: &str = "environments";
+/// The verb of a login to an environment.
+pub const USE_VERB: &str = "use";
+
+/// The session gateway's ServiceAccount, in the controller's namespace (`deploy/session-gateway.yaml`).
+pub const SESSION_GATEWAY_ACCOUNT: &str = "tollgate-session-gateway";
+/// The Role (and RoleBinding) in each environment namespace that lets the session gateway run sessions there.
+pub const SESSION_GATEWAY_ROLE: &str = "tollgate:session-gateway";
+
+/// For each environment of the cluster: the Role whose bindings (from grants) let people log in to it, which holds
+/// only `use` on `environments.tollgate.dev/<name>` (people never touch the pods themselves: the gateway does, and
+/// a Role on pods would let one session user exec into another's pod), and in its namespace the session gateway's
+/// Role and binding: pods and their streams, Events, the PodTemplate, and nothing outside environment namespaces.
 pub(super) fn compile_session_roles(model: &AccessModel, out: &mut ObjectSink) {
     let ctx = out.ctx;
     for environment in model.environments_in(ctx.cluster) {
@@ -282,22 +298,59 @@ pub(super) fn compile_session_roles(model: &AccessModel, out: &mut ObjectSink) {
                 out.metadata(&role_name, Some(namespace), [&environment.origin]),
                 environment,
             ),
-            rules: Some(session_rules(environment.port_forwarding)),
+            rules: Some(vec![PolicyRule {
+                api_groups: Some(vec![ENVIRONMENTS_GROUP.to_owned()]),
+                resources: Some(vec![ENVIRONMENTS_RESOURCE.to_owned()]),
+                resource_names: Some(vec![environment.name.clone()]),
+                verbs: vec![USE_VERB.to_owned()],
+                ..PolicyRule::default()
+            }]),
         };
         out.insert(
             ObjectKey::namespaced(ObjectKind::Role, namespace, &role_name),
             role,
         );
+        let gateway = Role {
+            metadata: out.metadata(SESSION_GATEWAY_ROLE, Some(namespace), [&environment.origin]),
+            rules: Some(session_gateway_rules()),
+        };
+        out.insert(
+            ObjectKey::namespaced(ObjectKind::Role, namespace, SESSION_GATEWAY_ROLE),
+            gateway,
+        );
+        let binding = RoleBinding {
+            metadata: out.metadata(SESSION_GATEWAY_ROLE, Some(namespace), [&environment.origin]),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".to_owned(),
+                kind: "Role".to_owned(),
+                name: SESSION_GATEWAY_ROLE.to_owned(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".to_owned(),
+                name: SESSION_GATEWAY_ACCOUNT.to_owned(),
+                namespace: Some(model.settings.controller_namespace.clone()),
+                ..Subject::default()
+            }]),
+        };
+        out.insert(
+            ObjectKey::namespaced(ObjectKind::RoleBinding, namespace, SESSION_GATEWAY_ROLE),
+            binding,
+        );
     }
 }
 
-fn session_rules(port_forwarding: bool) -> Vec<PolicyRule> {
-    let mut rules = vec![
-        rule(&[""], &["pods"], &["get", "list", "watch"]),
+/// What the session gateway may do in an environment namespace: start, watch and delete session pods, open their
+/// exec and attach streams (`get` too: WebSocket transports open them with GET), read the template and report
+/// Events.
+fn session_gateway_rules() -> Vec<PolicyRule> {
+    vec![
+        rule(
+            &[""],
+            &["pods"],
+            &["create", "get", "list", "watch", "delete"],
+        ),
         rule(&[""], &["pods/exec", "pods/attach"], &["create", "get"]),
-    ];
-    if port_forwarding {
-        rules.push(rule(&[""], &["pods/portforward"], &["create", "get"]));
-    }
-    rules
+        rule(&[""], &["podtemplates"], &["get"]),
+        rule(&[""], &["events"], &["create"]),
+    ]
 }

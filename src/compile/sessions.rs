@@ -24,7 +24,12 @@ pub(super) fn compile_environments(model: &AccessModel, out: &mut ObjectSink) {
         let origin = &environment.origin;
         let namespace = environment.namespace.as_str();
         out.namespace(namespace, &[origin]);
-        if environment.service_account != "default" {
+        if needs_privileged_pods(environment) {
+            // Pod Security admission: only a namespace whose environment needs it may run privileged pods.
+            let key = ObjectKey::cluster_scoped(ObjectKind::Namespace, namespace);
+            out.label(&key, POD_SECURITY_ENFORCE_LABEL, "privileged");
+        }
+        {
             let service_account = ServiceAccount {
                 metadata: labelled(
                     out.metadata(&environment.service_account, Some(namespace), [origin]),
@@ -90,11 +95,53 @@ fn session_annotations(environment: &Environment) -> BTreeMap<String, String> {
             "tollgate.dev/port-forwarding".to_owned(),
             environment.port_forwarding.to_string(),
         ),
+        (
+            "tollgate.dev/exec-command".to_owned(),
+            serde_json::to_string(&environment.exec_command).expect("strings serialize"),
+        ),
     ]);
+    if let Some(sftp) = &environment.sftp_command {
+        annotations.insert(
+            "tollgate.dev/sftp-command".to_owned(),
+            serde_json::to_string(sftp).expect("strings serialize"),
+        );
+    }
     if let Some(banner) = &environment.banner {
         annotations.insert("tollgate.dev/banner".to_owned(), banner.clone());
     }
     annotations
+}
+
+/// Pod Security admission's label that sets the level a namespace enforces
+/// (<https://kubernetes.io/docs/concepts/security/pod-security-admission/>).
+pub const POD_SECURITY_ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
+
+/// The capabilities the Pod Security Standards' `baseline` level lets a container add
+/// (<https://kubernetes.io/docs/concepts/security/pod-security-standards/>, "Capabilities").
+const BASELINE_CAPABILITIES: [&str; 13] = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// Whether the environment's pods need the `privileged` Pod Security level: they run privileged or add a
+/// capability `baseline` forbids (e.g. `NET_ADMIN`).
+pub fn needs_privileged_pods(environment: &Environment) -> bool {
+    environment.privileged
+        || environment
+            .capabilities_add
+            .iter()
+            .any(|c| !BASELINE_CAPABILITIES.contains(&c.as_str()))
 }
 
 fn pod_spec(environment: &Environment) -> PodSpec {
@@ -111,6 +158,12 @@ fn pod_spec(environment: &Environment) -> PodSpec {
         image: Some(environment.image.clone()),
         command: Some(environment.command.clone()),
         working_dir: environment.working_dir.clone(),
+        image_pull_policy: environment.image_pull_policy.map(|policy| {
+            serde_json::to_value(policy)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .expect("a pull policy serializes to its name")
+        }),
         stdin: Some(true),
         tty: Some(true),
         security_context: Some(SecurityContext {
@@ -126,7 +179,18 @@ fn pod_spec(environment: &Environment) -> PodSpec {
     PodSpec {
         containers: vec![container],
         service_account_name: Some(environment.service_account.clone()),
-        automount_service_account_token: Some(environment.service_account != "default"),
+        automount_service_account_token: Some(environment.mount_service_account_token),
+        active_deadline_seconds: Some(environment.max_session_duration.as_secs()),
+        node_selector: {
+            let selector: BTreeMap<String, String> = [
+                ("kubernetes.io/os", &environment.os),
+                ("kubernetes.io/arch", &environment.arch),
+            ]
+            .into_iter()
+            .filter_map(|(label, value)| Some((label.to_owned(), value.clone()?)))
+            .collect();
+            (!selector.is_empty()).then_some(selector)
+        },
         dns_policy: (!environment.dns_servers.is_empty()).then(|| "None".to_owned()),
         dns_config: has_dns.then(|| PodDNSConfig {
             nameservers: (!environment.dns_servers.is_empty()).then(|| {

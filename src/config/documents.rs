@@ -413,10 +413,11 @@ pub struct EnvironmentSpec {
     pub image: String,
     /// Namespace session pods run in (created by tollgate).
     pub namespace: String,
-    /// ServiceAccount the session pod runs as, created by tollgate in the environment's namespace; `session` when
-    /// left out. The namespace's `default` ServiceAccount is not allowed: tollgate did not create it.
-    #[serde(default = "default_service_account")]
-    pub service_account: String,
+    /// ServiceAccount the session pod runs as, created by tollgate in the environment's namespace, with its token
+    /// mounted in the pod. Left out: the pod runs as `session`, also created by tollgate, and no token is mounted.
+    /// The namespace's `default` ServiceAccount is not allowed: tollgate did not create it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
     /// Linux capabilities to add to and drop from the session container, e.g. `NET_ADMIN`.
     #[serde(default)]
     pub capabilities: CapabilitiesSpec,
@@ -429,9 +430,17 @@ pub struct EnvironmentSpec {
     /// Shell started when a user logs in to a session.
     #[serde(default = "default_shell")]
     pub shell: Vec<String>,
-    /// Command that keeps the session pod running between logins.
+    /// Command that keeps the session pod running while the session lasts.
     #[serde(default = "default_command")]
     pub command: Vec<String>,
+    /// What `ssh gateway 'some command'` runs: these arguments, then the command the user gave as one more
+    /// argument.
+    #[serde(default = "default_exec_command")]
+    pub exec_command: Vec<String>,
+    /// What the `sftp` subsystem runs (`scp` and `sftp` use it), e.g. `["/usr/lib/openssh/sftp-server"]`; the
+    /// image must have it. Left out: sftp and scp are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp_command: Option<Vec<String>>,
     /// User ID the session container runs as (`runAsUser`); the image's user when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as_user: Option<i64>,
@@ -441,15 +450,32 @@ pub struct EnvironmentSpec {
     /// Working directory of the session container; the image's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
-    /// Name of an image pull Secret in the environment's namespace.
+    /// Name of an image pull Secret in the environment's namespace (registry credentials stay out of Git: create
+    /// the Secret yourself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_secret: Option<String>,
-    /// How long a session pod may take to become ready, e.g. `2m`.
+    /// When the node pulls the image: `Always`, `IfNotPresent` or `Never`; Kubernetes' default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
+    /// Operating system of the node the pod runs on (the node label `kubernetes.io/os`), e.g. `linux`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// Architecture of the node the pod runs on (the node label `kubernetes.io/arch`), e.g. `amd64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// How long a session pod may take to become ready, e.g. `2m`; the user sees why when it does not.
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout: String,
-    /// How long an idle session pod is kept after the last logout, e.g. `30m`.
+    /// How long the removal of a session pod may take after its session ends, e.g. `1m` (at most `10m`).
     #[serde(default = "default_remove_timeout")]
     pub remove_timeout: String,
+    /// How long a session may last at most, e.g. `12h`: the pod's `activeDeadlineSeconds`, which ends the session
+    /// even if the gateway is gone.
+    #[serde(default = "default_max_session_duration")]
+    pub max_session_duration: String,
+    /// Conditions on a login beyond the grant: all that are given must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginSpec>,
     /// Whether users may port-forward from their session pod.
     #[serde(default)]
     pub port_forwarding: bool,
@@ -458,8 +484,31 @@ pub struct EnvironmentSpec {
     pub banner: Option<String>,
 }
 
-fn default_service_account() -> String {
-    "session".to_owned()
+/// When the node pulls a session image (a container's `imagePullPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum PullPolicy {
+    /// Pull at every session start.
+    Always,
+    /// Pull when the node does not have the image.
+    IfNotPresent,
+    /// Never pull: the node must have the image.
+    Never,
+}
+
+/// Who may log in beyond holding the grant.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoginSpec {
+    /// Only members (directly or through nested groups) of one of these `Group` documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Only from these source networks (CIDR, e.g. `10.8.0.0/16`), as the gateway sees the connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_networks: Vec<String>,
+}
+
+fn default_exec_command() -> Vec<String> {
+    vec!["/bin/sh".to_owned(), "-c".to_owned()]
 }
 fn default_shell() -> Vec<String> {
     vec!["/bin/sh".to_owned()]
@@ -471,7 +520,10 @@ fn default_ready_timeout() -> String {
     "2m".to_owned()
 }
 fn default_remove_timeout() -> String {
-    "30m".to_owned()
+    "1m".to_owned()
+}
+fn default_max_session_duration() -> String {
+    "12h".to_owned()
 }
 
 /// Linux capabilities of the session container, written with or without `CAP_`, in any case; `ALL` is allowed.

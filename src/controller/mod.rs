@@ -29,6 +29,8 @@ use crate::git::{Author, Backoff, GitRemote, Snapshot};
 use crate::pipeline::{PipelineError, check, plan_live};
 use crate::plan::Summary;
 use crate::publish::{PublishInput, publish};
+use crate::sessions::directory::SessionDirectory;
+use crate::sessions::publish::publish_directory;
 use lease::{Election, Leadership, LeaseConfig};
 use metrics::Metrics;
 use status::{HeldBack, LastError, Status};
@@ -604,6 +606,23 @@ impl Controller {
                 ),
             ));
         }
+        // sessions: the session gateway follows the users, keys and environments of what was just applied.
+        let directory = SessionDirectory::of(&checked.model, &config.cluster, now);
+        publish_directory(
+            &self.cluster,
+            &checked.model.settings.clients_namespace,
+            &directory,
+        )
+        .await
+        .map_err(|e| {
+            Failure::at(
+                "sessions",
+                format!(
+                    "applied, but the session directory cannot be written: {}",
+                    crate::cluster::describe(&e)
+                ),
+            )
+        })?;
         // The live state, the plan and the report are done with; publish needs only the model and the desired
         // state, so free them before it allocates its own.
         let summary = plan.summary.clone();

@@ -14,6 +14,10 @@ use super::{Documents, Validator, field, key, values};
 /// what other tools add.
 const MAX_SESSION_ANNOTATIONS: usize = 200 * 1024;
 
+/// The longest `removeTimeout`: it is how long a pod's removal may take, and a longer value is nearly always a
+/// session lifetime written in the wrong field (`maxSessionDuration`).
+const MAX_REMOVE_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
+
 /// Why `namespace` cannot be an environment's: a Kubernetes namespace, tollgate's clients namespace, or the
 /// controller's.
 fn reserved_namespace(namespace: &str, settings: Option<&SettingsSpec>) -> Option<&'static str> {
@@ -114,7 +118,8 @@ impl<'a> Validator<'a> {
                     .hint = Some("give each environment a namespace of its own".to_owned());
             }
             owners.push((name, &spec.namespace, spec, doc));
-            if spec.service_account == "default" {
+            let service_account = spec.service_account.as_deref().unwrap_or("session");
+            if service_account == "default" {
                 self.error(
                     "invalid-service-account",
                     field(doc, "spec.serviceAccount"),
@@ -122,7 +127,7 @@ impl<'a> Validator<'a> {
                      `default` ServiceAccount is not one",
                 )
                 .hint = Some("remove `serviceAccount` (tollgate then creates `session`), or name another".to_owned());
-            } else if let Err(message) = values::dns1123_subdomain(&spec.service_account) {
+            } else if let Err(message) = values::dns1123_subdomain(service_account) {
                 self.error("invalid-name", field(doc, "spec.serviceAccount"), message);
             }
             for (path, id) in [
@@ -254,7 +259,77 @@ impl<'a> Validator<'a> {
             };
             let ready_timeout = timeout(&spec.ready_timeout, "spec.readyTimeout");
             let remove_timeout = timeout(&spec.remove_timeout, "spec.removeTimeout");
-            let (Some(ready_timeout), Some(remove_timeout)) = (ready_timeout, remove_timeout)
+            let max_session_duration =
+                timeout(&spec.max_session_duration, "spec.maxSessionDuration");
+            if let Some(remove) = remove_timeout
+                && remove > MAX_REMOVE_TIMEOUT
+            {
+                self.error(
+                    "invalid-duration",
+                    field(doc, "spec.removeTimeout"),
+                    format!(
+                        "`{}` is how long the removal of a session pod may take after its session ends, at most \
+                         10m; it is not how long a session or its pod lasts",
+                        spec.remove_timeout
+                    ),
+                )
+                .hint = Some(
+                    "bound a session's length with `maxSessionDuration` (default 12h), and keep `removeTimeout` \
+                     short, e.g. `1m`"
+                        .to_owned(),
+                );
+            }
+            if spec.exec_command.is_empty() {
+                self.error(
+                    "invalid-value",
+                    key(doc, "spec.execCommand"),
+                    "the exec command must not be empty",
+                );
+            }
+            if spec.sftp_command.as_ref().is_some_and(Vec::is_empty) {
+                self.error(
+                    "invalid-value",
+                    key(doc, "spec.sftpCommand"),
+                    "the sftp command must not be empty; leave `sftpCommand` out to refuse sftp and scp",
+                );
+            }
+            for (path, value) in [("spec.os", &spec.os), ("spec.arch", &spec.arch)] {
+                if let Some(value) = value
+                    && let Err(message) = values::label_value(value)
+                {
+                    self.error("invalid-value", field(doc, path), message);
+                }
+            }
+            let login = spec.login.clone().unwrap_or_default();
+            let mut login_groups = BTreeSet::new();
+            for (i, group) in login.groups.iter().enumerate() {
+                if docs.groups.contains_key(group.as_str()) {
+                    login_groups.insert(group.clone());
+                } else {
+                    self.error(
+                        "unknown-group",
+                        field(doc, format!("spec.login.groups[{i}]")),
+                        format!("no `Group` document is named `{group}`"),
+                    );
+                }
+            }
+            let mut login_networks = Vec::new();
+            for (i, text) in login.source_networks.iter().enumerate() {
+                match text.parse::<ipnet::IpNet>() {
+                    Ok(network) => login_networks.push(network.trunc()),
+                    Err(_) => {
+                        self.error(
+                            "invalid-cidr",
+                            field(doc, format!("spec.login.sourceNetworks[{i}]")),
+                            format!(
+                                "`{text}` is not a network in CIDR notation, e.g. `10.8.0.0/16`"
+                            ),
+                        );
+                    }
+                }
+            }
+            let (Some(ready_timeout), Some(remove_timeout), Some(max_session_duration)) =
+                (ready_timeout, remove_timeout, max_session_duration)
             else {
                 continue;
             };
@@ -265,7 +340,8 @@ impl<'a> Validator<'a> {
                     clusters: spec.clusters.iter().cloned().collect(),
                     image: spec.image.clone(),
                     namespace: spec.namespace.clone(),
-                    service_account: spec.service_account.clone(),
+                    service_account: service_account.to_owned(),
+                    mount_service_account_token: spec.service_account.is_some(),
                     capabilities_add,
                     capabilities_drop,
                     privileged: spec.privileged,
@@ -273,12 +349,20 @@ impl<'a> Validator<'a> {
                     dns_searches: dns.searches.clone(),
                     shell: spec.shell.clone(),
                     command: spec.command.clone(),
+                    exec_command: spec.exec_command.clone(),
+                    sftp_command: spec.sftp_command.clone(),
                     run_as_user: spec.run_as_user,
                     run_as_group: spec.run_as_group,
                     working_dir: spec.working_dir.clone(),
                     image_pull_secret: spec.image_pull_secret.clone(),
+                    image_pull_policy: spec.image_pull_policy,
+                    os: spec.os.clone(),
+                    arch: spec.arch.clone(),
                     ready_timeout,
                     remove_timeout,
+                    max_session_duration,
+                    login_groups,
+                    login_networks,
                     port_forwarding: spec.port_forwarding,
                     banner: spec.banner.clone(),
                     origin: self.origin(doc),

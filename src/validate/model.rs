@@ -471,8 +471,10 @@ pub struct Environment {
     pub image: String,
     /// Namespace of the session pods, their PodTemplate and session Role; tollgate creates it.
     pub namespace: String,
-    /// ServiceAccount the pod runs as; unless it is `default`, tollgate creates it and mounts its token.
+    /// ServiceAccount the pod runs as, created by tollgate: the one the document names, else `session`.
     pub service_account: String,
+    /// Whether the pod mounts the ServiceAccount's token: only when the document names a ServiceAccount.
+    pub mount_service_account_token: bool,
     /// Capability names without the `CAP_` prefix, as Kubernetes writes them.
     pub capabilities_add: Vec<String>,
     /// Capabilities dropped from the session container, spelled as `capabilities_add`; may be `ALL`.
@@ -485,8 +487,12 @@ pub struct Environment {
     pub dns_searches: Vec<String>,
     /// Command and arguments started at each login; travels in the `tollgate.dev/shell` annotation.
     pub shell: Vec<String>,
-    /// Container command and arguments that keep the pod running between logins.
+    /// Container command and arguments that keep the pod running while the session lasts.
     pub command: Vec<String>,
+    /// What a session with a command runs: these arguments and then the user's command as one more.
+    pub exec_command: Vec<String>,
+    /// What the `sftp` subsystem runs; `None`: sftp and scp are refused.
+    pub sftp_command: Option<Vec<String>>,
     /// User ID of the container (`runAsUser`); `None`: the image's.
     pub run_as_user: Option<i64>,
     /// Group ID of the container (`runAsGroup`); `None`: the runtime's default.
@@ -495,10 +501,22 @@ pub struct Environment {
     pub working_dir: Option<String>,
     /// Secret in `namespace` that the image is pulled with.
     pub image_pull_secret: Option<String>,
+    /// The container's `imagePullPolicy`; `None`: Kubernetes' default.
+    pub image_pull_policy: Option<crate::config::documents::PullPolicy>,
+    /// Node selector `kubernetes.io/os`.
+    pub os: Option<String>,
+    /// Node selector `kubernetes.io/arch`.
+    pub arch: Option<String>,
     /// How long a session pod may take to become ready; positive.
     pub ready_timeout: SignedDuration,
-    /// How long an idle session pod is kept after the last logout; positive.
+    /// How long the removal of a session pod may take after its session ends; positive, at most 10 minutes.
     pub remove_timeout: SignedDuration,
+    /// How long a session may last: the pod's `activeDeadlineSeconds`; positive.
+    pub max_session_duration: SignedDuration,
+    /// Only members of one of these `Group` documents (nested membership counts) may log in; empty: anyone granted.
+    pub login_groups: BTreeSet<String>,
+    /// Only connections from these networks may log in; empty: from anywhere.
+    pub login_networks: Vec<ipnet::IpNet>,
     /// Whether users may port-forward from the pod: the session Role then allows `pods/portforward`.
     pub port_forwarding: bool,
     /// Text shown at login; travels in the `tollgate.dev/banner` annotation.

@@ -91,6 +91,26 @@ pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a label value, as Kubernetes' `IsValidLabelValue`: at most 63 characters, alphanumerics, `-`, `_` and
+/// `.`, starting and ending with an alphanumeric (empty is valid there but means nothing here, so it is refused).
+pub fn label_value(value: &str) -> Result<(), String> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if value.len() <= 63
+        && edge_ok(value.chars().next())
+        && edge_ok(value.chars().last())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a Kubernetes label value: 1 to 63 letters, digits, `-`, `_` or `.`, starting and \
+             ending with a letter or digit"
+        ))
+    }
+}
+
 /// A positive duration such as `24h`, `90m`, `1h30m` or `7d` (a day is 24 hours), as jiff reads spans.
 pub fn duration(text: &str) -> Result<SignedDuration, String> {
     let format = "write it like `24h`, `90m`, `1h30m` or `7d`";
