@@ -142,6 +142,13 @@ pub struct ObjectKey {
 }
 
 impl ObjectKey {
+    /// Whether this is a binding made from grants (every such binding is named `tollgate:...`), as opposed to the
+    /// session gateway's own binding in an environment namespace (`tollgate-session-gateway`), which the deletion
+    /// guard does not count as anyone's access.
+    pub fn is_grant_binding(&self) -> bool {
+        self.kind.is_binding() && self.name.starts_with("tollgate:")
+    }
+
     /// The key of a cluster-scoped object (Namespace, ClusterRole, ClusterRoleBinding).
     pub fn cluster_scoped(kind: ObjectKind, name: impl Into<String>) -> Self {
         ObjectKey {

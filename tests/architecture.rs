@@ -28,6 +28,8 @@ const CORE: &[&str] = &[
     "credentials/kubeconfig.rs",
     "wireguard/peers.rs",
     "wireguard/reach.rs",
+    "sessions/directory.rs",
+    "sessions/pod.rs",
 ];
 
 /// What the core must not name, and why. Each pattern is a path prefix matched at an identifier boundary in code

@@ -18,6 +18,8 @@ const COMMANDS: &[&[&str]] = &[
     &["controller"],
     &["status"],
     &["gateway"],
+    &["session-gateway"],
+    &["sessions"],
     &["connect"],
     &["client"],
     &["client", "kubeconfig"],

@@ -250,7 +250,11 @@ fn the_guard_refuses_removing_every_grant_at_any_size() {
     });
     let result = plan(&emptied, &live, Against::Empty);
     let guard = result.deletion_guard.clone().expect("the guard trips");
-    let bindings = state.objects.keys().filter(|k| k.kind.is_binding()).count();
+    let bindings = state
+        .objects
+        .keys()
+        .filter(|k| k.is_grant_binding())
+        .count();
     assert_eq!((guard.deletes, guard.managed), (bindings, bindings));
     assert!(guard.subjects_losing_all > 0);
     assert_eq!(guard.subjects_losing_all, guard.subjects_with_access);

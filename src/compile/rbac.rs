@@ -281,8 +281,9 @@ pub const USE_VERB: &str = "use";
 
 /// The session gateway's ServiceAccount, in the controller's namespace (`deploy/session-gateway.yaml`).
 pub const SESSION_GATEWAY_ACCOUNT: &str = "tollgate-session-gateway";
-/// The Role (and RoleBinding) in each environment namespace that lets the session gateway run sessions there.
-pub const SESSION_GATEWAY_ROLE: &str = "tollgate:session-gateway";
+/// The Role (and RoleBinding) in each environment namespace that lets the session gateway run sessions there. Not
+/// `tollgate:...` like the bindings of grants, so that the deletion guard tells it from anyone's access.
+pub const SESSION_GATEWAY_ROLE: &str = "tollgate-session-gateway";
 
 /// For each environment of the cluster: the Role whose bindings (from grants) let people log in to it, which holds
 /// only `use` on `environments.tollgate.dev/<name>` (people never touch the pods themselves: the gateway does, and

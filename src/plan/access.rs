@@ -223,7 +223,7 @@ fn before<'v>(live: &'v LiveState, owned: &Owned<'_>) -> Vec<(&'v ObjectKey, &'v
 pub fn subjects_with_access(desired: &DesiredState, live: &LiveState, owned: &Owned<'_>) -> usize {
     let mut subjects = BTreeSet::new();
     for (key, manifest) in before(live, owned) {
-        if !key.kind.is_binding() {
+        if !key.is_grant_binding() {
             continue;
         }
         for subject in manifest.binding().into_iter().flat_map(|b| b.subjects) {

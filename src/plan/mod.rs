@@ -147,10 +147,10 @@ fn deletion_guard(
     changes: &[Change],
     access: &[AccessChange],
 ) -> Option<DeletionGuardViolation> {
-    let managed = owned.iter().filter(|key| key.kind.is_binding()).count();
+    let managed = owned.iter().filter(|key| key.is_grant_binding()).count();
     let deletes = changes
         .iter()
-        .filter(|c| c.action == Action::Delete && c.object.kind.is_binding())
+        .filter(|c| c.action == Action::Delete && c.object.is_grant_binding())
         .count();
     let subjects_losing_all = access.iter().filter(|a| a.lost_all).count();
     // Every rule below needs a deletion or a subject losing all; the count reads every live binding, so a plan

@@ -314,11 +314,16 @@ const MAX_PERMISSION_LINE_CHARS: usize = 2_000;
 /// One entry's lines as shown (`+ get, list pods`, `- ...`), escaped and cut to size: a role with hundreds of
 /// named objects would otherwise print megabytes; the JSON plan has everything.
 pub(crate) fn permission_lines(change: &crate::plan::permissions::PermissionChange) -> Vec<String> {
+    // A session grant reads as what it means to people: `use` on an environment is a login.
+    let worded = |line: &str| match line.strip_prefix("use environments.tollgate.dev ") {
+        Some(names) => format!("log in to environment {}", shown(names)),
+        None => shown(line).into_owned(),
+    };
     let all: Vec<String> = change
         .gained
         .iter()
-        .map(|l| format!("+ {}", shown(l)))
-        .chain(change.lost.iter().map(|l| format!("- {}", shown(l))))
+        .map(|l| format!("+ {}", worded(l)))
+        .chain(change.lost.iter().map(|l| format!("- {}", worded(l))))
         .collect();
     let mut lines: Vec<String> = all
         .iter()

@@ -122,16 +122,13 @@ pub fn progress(pod: &Pod) -> Progress {
     let Some(status) = &pod.status else {
         return Progress::Waiting("waiting for the pod to be scheduled".to_owned());
     };
-    match status.phase.as_deref() {
-        Some("Failed" | "Succeeded") => {
-            let why = status
-                .message
-                .clone()
-                .or_else(|| status.reason.clone())
-                .unwrap_or_else(|| "the session container exited".to_owned());
-            return Progress::Failed(why);
-        }
-        _ => {}
+    if matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")) {
+        let why = status
+            .message
+            .clone()
+            .or_else(|| status.reason.clone())
+            .unwrap_or_else(|| "the session container exited".to_owned());
+        return Progress::Failed(why);
     }
     let container = status
         .container_statuses
