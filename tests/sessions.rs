@@ -121,6 +121,11 @@ struct Ssh {
 
 impl Ssh {
     fn run(&self, key: &Path, login: &str, args: &[&str]) -> Output {
+        self.run_with(key, login, &[], args)
+    }
+
+    /// `ssh` with more `options` before the destination.
+    fn run_with(&self, key: &Path, login: &str, options: &[&str], args: &[&str]) -> Output {
         Command::new("ssh")
             .args([
                 "-F",
@@ -136,6 +141,7 @@ impl Ssh {
             .arg("-i")
             .arg(key)
             .args(["-p", &self.port.to_string()])
+            .args(options)
             .arg(format!("{login}@127.0.0.1"))
             .args(args)
             .stdin(Stdio::null())
@@ -440,33 +446,12 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     });
 
     // Port forwarding is refused (the environment does not allow it): ssh -L's channel is refused.
-    let forward = Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-        ])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", ssh.known_hosts.display()))
-        .arg("-i")
-        .arg(key("alice"))
-        .args([
-            "-p",
-            &port.to_string(),
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-W",
-            "10.0.0.1:443",
-        ])
-        .arg("alice+toolbox@127.0.0.1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("ssh runs");
+    let forward = ssh.run_with(
+        &key("alice"),
+        "alice+toolbox",
+        &["-o", "ExitOnForwardFailure=yes", "-W", "10.0.0.1:443"],
+        &[],
+    );
     assert_ne!(forward.status.code(), Some(0), "{}", stderr(&forward));
     wait_until(
         "the forward refusal in the audit log",
