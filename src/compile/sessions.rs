@@ -181,6 +181,9 @@ fn pod_spec(environment: &Environment) -> PodSpec {
         service_account_name: Some(environment.service_account.clone()),
         automount_service_account_token: Some(environment.mount_service_account_token),
         active_deadline_seconds: Some(environment.max_session_duration.as_secs()),
+        // Half of removeTimeout to stop after SIGTERM, then the kubelet kills it: the removal the gateway awaits
+        // for removeTimeout ends in time even when the command ignores SIGTERM (as `sleep` as PID 1 does).
+        termination_grace_period_seconds: Some((environment.remove_timeout.as_secs() / 2).max(1)),
         node_selector: {
             let selector: BTreeMap<String, String> = [
                 ("kubernetes.io/os", &environment.os),

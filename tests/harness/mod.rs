@@ -4,6 +4,7 @@
 
 pub mod git;
 pub mod netns;
+pub mod node;
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -221,6 +222,19 @@ impl ControlPlane {
             plane.start_controller_manager();
         }
         plane
+    }
+
+    /// Starts kube-scheduler, so that pods without a `nodeName` are placed on a node (see [`node::Node`]).
+    pub fn start_scheduler(&mut self) {
+        let mut scheduler = Command::new(self.bin.join("kube-scheduler"));
+        scheduler.arg("--kubeconfig").arg(&self.kubeconfig).args([
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+        ]);
+        let log = self.dir.path().join("kube-scheduler.log");
+        self.processes
+            .push(spawn("kube-scheduler", scheduler, &log));
     }
 
     fn start_controller_manager(&mut self) {
