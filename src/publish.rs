@@ -1,5 +1,6 @@
 //! The publish step that follows a successful apply: credentials (tokens, keys, the publish index) -> one commit of
-//! client files on top of the fetched head -> push -> forget the clients that are gone. Used by
+//! client files (and the session gateway's `known_hosts`) on top of the fetched head -> push -> forget the clients
+//! that are gone. Used by
 //! `tollgate apply --publish` and the controller.
 
 use jiff::Timestamp;
@@ -7,11 +8,13 @@ use serde::Serialize;
 
 use crate::cluster::Cluster;
 use crate::credentials::CredentialsError;
+use crate::credentials::index::ChangeReason;
 use crate::credentials::reconcile::{
     ClientChange, ClientFailure, CredentialsInput, forget_clients, reconcile_credentials,
 };
 use crate::git::{Author, Backoff, GitError, GitRemote, Published, Snapshot};
 use crate::objects::DesiredState;
+use crate::sessions::publish::{known_hosts_edit, known_hosts_path};
 use crate::validate::model::AccessModel;
 
 /// Why the publish step failed as a whole; problems of single clients are in [`PublishReport::failures`] instead.
@@ -91,7 +94,25 @@ pub async fn publish(
     )
     .await;
     input.progress.finish_and_clear();
-    let outcome = outcome?;
+    let mut outcome = outcome?;
+    // The session gateway's known_hosts line goes in the same commit as the client files, when it changed.
+    let known_hosts = known_hosts_path(&input.model.settings.artifacts_path, input.cluster_name);
+    if let Some(edit) = known_hosts_edit(
+        cluster,
+        &input.model.settings.clients_namespace,
+        &known_hosts,
+        input.cluster_name,
+        &input.base.files,
+    )
+    .await
+    {
+        outcome.edits.push(edit);
+        outcome.changes.push(ClientChange {
+            client: "known_hosts".to_owned(),
+            path: known_hosts,
+            reason: ChangeReason::SessionGatewayHostKey,
+        });
+    }
     let mut report = PublishReport {
         commit: None,
         push_attempts: 0,

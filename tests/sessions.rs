@@ -1,368 +1,20 @@
 //! The SSH session gateway against real parts: a kube-apiserver, `tollgate apply` of a repository with an
 //! environment, the gateway running as its own ServiceAccount with the RBAC of `deploy/session-gateway.yaml` and
-//! the Roles the controller compiles, and the stock OpenSSH client with keys made by ssh-keygen. There is no kubelet
-//! here, so a session pod never becomes ready: the test checks the pod the gateway creates against the template,
-//! that the person is told why within `readyTimeout` and the pod is gone, every refusal, and the reaper.
+//! the Roles the controller compiles, and the stock OpenSSH client with keys made by ssh-keygen, trusting the
+//! `known_hosts` line published in the repository. The first test has no kubelet, so a session pod never becomes
+//! ready: it checks the pod the gateway creates against the template, that the person is told why within
+//! `readyTimeout` and the pod is gone, every refusal, and the reaper. The second runs sessions on a real node.
 
 mod common;
 mod harness;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{assert_success, stdout};
-use harness::{ControlPlane, Options, free_port};
+use harness::sessions::{Ssh, World, json, session_pods, stderr, wait_until};
+use harness::{ControlPlane, Options};
 use serde_json::Value;
-
-/// A fresh Ed25519 key pair in `dir`: the private key's path and the public key's text (without comment).
-fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let path = dir.join(name);
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(status.success());
-    let public = std::fs::read_to_string(path.with_extension("pub")).expect("public key");
-    let public = public
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    (path, public)
-}
-
-fn repository(dir: &Path, keys: &[(&str, &str)], ready_timeout: &str, remove_timeout: &str) {
-    let key = |name: &str| keys.iter().find(|(n, _)| *n == name).expect("a key").1;
-    let text = format!(
-        r#"apiVersion: tollgate.dev/v1alpha1
-kind: Settings
-metadata: {{name: settings}}
-spec:
-  clusters:
-    - name: test
-      apiServer: https://127.0.0.1:6443
-  subjectPrefixes: {{user: "oidc:", group: "oidc:"}}
----
-apiVersion: tollgate.dev/v1alpha1
-kind: User
-metadata: {{name: alice}}
-spec:
-  recipients: ["{alice}"]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: User
-metadata: {{name: bob}}
-spec:
-  recipients: ["{bob}"]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: User
-metadata: {{name: carol}}
-spec:
-  disabled: true
-  recipients: ["{carol}"]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: User
-metadata: {{name: dave}}
-spec:
-  recipients: ["{dave}"]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: Environment
-metadata: {{name: toolbox}}
-spec:
-  image: localhost/busybox:test
-  imagePullPolicy: Never
-  namespace: sessions-toolbox
-  runAsUser: 1000
-  capabilities: {{drop: [ALL]}}
-  readyTimeout: {ready_timeout}
-  removeTimeout: {remove_timeout}
-  maxSessionDuration: 2h
-  banner: "hello {{user}}"
----
-apiVersion: tollgate.dev/v1alpha1
-kind: UserAccess
-metadata: {{name: sessions}}
-spec:
-  subjects: {{users: [alice, carol]}}
-  accessAs: user
-  grants:
-    - environment: toolbox
-      cluster: test
----
-apiVersion: tollgate.dev/v1alpha1
-kind: UserAccess
-metadata: {{name: expired}}
-spec:
-  subjects: {{users: [dave]}}
-  accessAs: user
-  grants:
-    - environment: toolbox
-      cluster: test
-      expires: "2020-01-01T00:00:00Z"
-"#,
-        alice = key("alice"),
-        bob = key("bob"),
-        carol = key("carol"),
-        dave = key("dave"),
-    );
-    std::fs::write(dir.join("access.yaml"), text).expect("repository written");
-}
-
-/// The stock ssh client, batch mode, trusting only the gateway's published host key.
-struct Ssh {
-    port: u16,
-    known_hosts: PathBuf,
-}
-
-impl Ssh {
-    fn run(&self, key: &Path, login: &str, args: &[&str]) -> Output {
-        self.run_with(key, login, &[], args)
-    }
-
-    /// `ssh` with more `options` before the destination.
-    fn run_with(&self, key: &Path, login: &str, options: &[&str], args: &[&str]) -> Output {
-        Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .args(["-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .arg("-i")
-            .arg(key)
-            .args(["-p", &self.port.to_string()])
-            .args(options)
-            .arg(format!("{login}@127.0.0.1"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("ssh runs")
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn json(plane: &ControlPlane, args: &[&str]) -> Value {
-    let output = plane.kubectl(&[args, &["-o", "json"]].concat());
-    assert_success(&output);
-    serde_json::from_str(&stdout(&output)).expect("kubectl prints JSON")
-}
-
-fn session_pods(plane: &ControlPlane) -> Vec<Value> {
-    json(
-        plane,
-        &[
-            "get",
-            "pods",
-            "-n",
-            "sessions-toolbox",
-            "-l",
-            "tollgate.dev/session",
-        ],
-    )["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A repository applied to a control plane and the session gateway serving it, as its own ServiceAccount with
-/// exactly `deploy/session-gateway.yaml`'s RBAC; ssh trusts only the host key the gateway keeps in its Secret.
-struct World {
-    work: tempfile::TempDir,
-    keys: Vec<(&'static str, PathBuf)>,
-    kubeconfig: PathBuf,
-    port: u16,
-    log: PathBuf,
-    gateway: Option<Gateway>,
-    ssh: Ssh,
-}
-
-impl World {
-    async fn start(plane: &ControlPlane, ready_timeout: &str, remove_timeout: &str) -> World {
-        let work = tempfile::tempdir().expect("temp dir");
-        let made: Vec<(&'static str, (PathBuf, String))> =
-            ["alice", "bob", "carol", "dave", "mallory"]
-                .into_iter()
-                .map(|name| (name, keygen(work.path(), name)))
-                .collect();
-        let repo = work.path().join("repo");
-        std::fs::create_dir(&repo).expect("repo dir");
-        let texts: Vec<(&str, &str)> = made
-            .iter()
-            .map(|(n, (_, public))| (*n, public.as_str()))
-            .collect();
-        repository(&repo, &texts, ready_timeout, remove_timeout);
-
-        // The controller's part: apply the repository (namespaces, Roles, the PodTemplate, the session directory).
-        assert_success(&plane.kubectl(&["create", "namespace", "tollgate-system"]));
-        let applied = plane.tollgate(
-            &plane.kubeconfig,
-            &[
-                "apply",
-                "--repo",
-                repo.to_str().expect("utf-8"),
-                "--cluster",
-                "test",
-                "--yes",
-            ],
-        );
-        assert_success(&applied);
-        let directory = json(
-            plane,
-            &[
-                "get",
-                "configmap",
-                "-n",
-                "tollgate-clients",
-                "tollgate-sessions",
-            ],
-        );
-        let directory: Value = serde_json::from_str(
-            directory["data"]["sessions.json"]
-                .as_str()
-                .expect("the directory"),
-        )
-        .expect("JSON");
-        assert_eq!(directory["environments"][0]["name"], "toolbox");
-
-        // The gateway as its own ServiceAccount, with exactly deploy/session-gateway.yaml's RBAC.
-        let manifest = common::root().join("deploy/session-gateway.yaml");
-        assert_success(&plane.kubectl(&["apply", "-f", manifest.to_str().expect("utf-8")]));
-        let token = plane
-            .service_account_token("tollgate-system", "tollgate-session-gateway")
-            .await
-            .token;
-        let kubeconfig = plane.kubeconfig_for("session-gateway", &token);
-        let port = free_port();
-        let mut world = World {
-            log: work.path().join("gateway.log"),
-            keys: made.into_iter().map(|(n, (path, _))| (n, path)).collect(),
-            ssh: Ssh {
-                port,
-                known_hosts: work.path().join("known_hosts"),
-            },
-            work,
-            kubeconfig,
-            port,
-            gateway: None,
-        };
-        world.start_gateway();
-
-        // The host key it generated once, from its Secret: the known_hosts line handed out, no trust on first use.
-        let secret = json(
-            plane,
-            &[
-                "get",
-                "secret",
-                "-n",
-                "tollgate-system",
-                "tollgate-session-gateway",
-            ],
-        );
-        let private = base64_decode(
-            secret["data"]["ssh_host_ed25519_key"]
-                .as_str()
-                .expect("the host key"),
-        );
-        let host_key = world.work.path().join("host_key");
-        std::fs::write(&host_key, private).expect("host key written");
-        std::fs::set_permissions(
-            &host_key,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .expect("mode");
-        let public = Command::new("ssh-keygen")
-            .arg("-y")
-            .arg("-f")
-            .arg(&host_key)
-            .output()
-            .expect("ssh-keygen");
-        assert_success(&public);
-        std::fs::write(
-            &world.ssh.known_hosts,
-            format!("[127.0.0.1]:{port} {}", stdout(&public)),
-        )
-        .expect("known_hosts");
-        world
-    }
-
-    /// Starts the gateway (again, after a kill), appending to its log, and waits until it listens.
-    fn start_gateway(&mut self) {
-        let before = self.read_log().matches("session gateway listening").count();
-        let mut command = Command::new(harness::tollgate_bin());
-        command
-            .args([
-                "session-gateway",
-                "--listen",
-                &format!("127.0.0.1:{}", self.port),
-            ])
-            .args([
-                "--namespace",
-                "tollgate-system",
-                "--clients-namespace",
-                "tollgate-clients",
-            ])
-            .args(["--refresh-interval", "1s", "--reap-interval", "2s"])
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .env("TOLLGATE_LOG", "info,audit=info");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("gateway log");
-        command
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .stdin(Stdio::null());
-        self.gateway = Some(Gateway(command.spawn().expect("the gateway starts")));
-        wait_until("the gateway listens", Duration::from_secs(20), || {
-            self.read_log().matches("session gateway listening").count() > before
-        });
-    }
-
-    fn read_log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn key(&self, name: &str) -> PathBuf {
-        self.keys
-            .iter()
-            .find(|(n, _)| *n == name)
-            .expect("a key")
-            .1
-            .clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_removed() {
@@ -375,6 +27,32 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     let key = |name: &str| world.key(name);
     let read_log = || world.read_log();
     let work = &world.work;
+
+    // `tollgate status` shows the host key people check against: the fingerprint ssh-keygen gives for it.
+    let host_key = world.work.path().join("host_key");
+    let listed = Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(&host_key)
+        .output()
+        .expect("ssh-keygen");
+    let fingerprint = stdout(&listed)
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_owned();
+    let status = plane.tollgate(
+        &plane.kubeconfig,
+        &["status", "--namespace", "tollgate-system"],
+    );
+    let shown = stdout(&status);
+    assert!(
+        shown.contains("Session gateway: 0 live session(s)")
+            && shown.contains(&format!("host key {fingerprint}"))
+            && shown.contains(&format!("known_hosts: [127.0.0.1]:{}", ssh.port)),
+        "{shown}\n{}",
+        stderr(&status)
+    );
 
     // Refused before any pod exists: an unknown key, someone else's login name, a disabled user.
     for (who, login) in [
@@ -513,6 +191,33 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         || read_log().contains("the environment does not allow port forwarding"),
     );
 
+    // A namespace whose Pod Security the environment's pod does not meet: the API server refuses the pod, and the
+    // person reads the admission's words at once.
+    assert_success(&plane.kubectl(&[
+        "label",
+        "namespace",
+        "sessions-forwarding",
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]));
+    let refused = ssh.run(&key("bob"), "bob+forwarding", &["id"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let said = stderr(&refused);
+    assert!(
+        said.contains("the cluster refused the session pod") && said.contains("restricted"),
+        "{said}"
+    );
+    assert_success(&plane.kubectl(&[
+        "label",
+        "namespace",
+        "sessions-forwarding",
+        "pod-security.kubernetes.io/enforce-",
+    ]));
+    assert!(
+        json(&plane, &["get", "pods", "-n", "sessions-forwarding"])["items"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
     // A pod no live session holds (the gateway crashed) is removed by the reaper within its period.
     let orphan = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -578,11 +283,26 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     );
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("base64")
+/// Connects through a SOCKS5 proxy (RFC 1928, no authentication, CONNECT to an IPv4 address) and reads until the
+/// peer closes: what `ssh -D` offers to a browser or `curl --socks5`.
+fn socks5_read(proxy: u16, address: [u8; 4], port: u16) -> std::io::Result<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", proxy))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(&[5, 1, 0])?;
+    let mut choice = [0_u8; 2];
+    stream.read_exact(&mut choice)?;
+    assert_eq!(choice, [5, 0], "the proxy takes no authentication");
+    let mut request = vec![5, 1, 0, 1];
+    request.extend(address);
+    request.extend(port.to_be_bytes());
+    stream.write_all(&request)?;
+    let mut reply = [0_u8; 10];
+    stream.read_exact(&mut reply)?;
+    assert_eq!(reply[1], 0, "the proxy's reply: {reply:?}");
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Drives `ssh -tt` through a pseudo-terminal as a person would: waits for the pod, asks `stty size`, resizes the
@@ -639,8 +359,9 @@ print(os.waitstatus_to_exitcode(status))
 
 /// With a real node (containerd and a kubelet, placed by kube-scheduler): a login runs in a pod of its own, with
 /// the command's output and exit status; an interactive login's terminal follows resizes; the pod is gone within
-/// removeTimeout after logout; and a pod left by a gateway killed with SIGKILL is removed by the next gateway's
-/// reaper.
+/// removeTimeout after logout; sftp and scp carry files; `ssh -L` and `ssh -D` reach a listener in the pod;
+/// `tollgate sessions` shows idle time; and a pod left by a gateway killed with SIGKILL is removed by the next
+/// gateway's reaper.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_login_runs_in_its_own_pod_on_a_real_node() {
     let mut plane = ControlPlane::start(Options {
@@ -718,6 +439,185 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
         "the interactive pod removed",
         Duration::from_secs(10),
         || session_pods(&plane).is_empty(),
+    );
+
+    // An image the node does not have (and may not pull): said in the session, long before readyTimeout (90 s),
+    // and the pod is gone.
+    let started = Instant::now();
+    let missing = world.ssh.run(&world.key("bob"), "bob+missing", &["id"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("the session pod cannot start: ErrImageNeverPull"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    wait_until(
+        "the missing image's pod removed",
+        Duration::from_secs(15),
+        || {
+            json(&plane, &["get", "pods", "-n", "sessions-missing"])["items"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        },
+    );
+
+    // sftp and scp (OpenSSH's, which speaks SFTP) reach the pod through `sftpCommand`: a file goes up and comes
+    // back, and the image's own file comes down.
+    let transfer = world.work.path().join("transfer");
+    std::fs::create_dir(&transfer).expect("transfer dir");
+    std::fs::write(transfer.join("up.txt"), "carried by sftp\n").expect("file written");
+    std::fs::write(
+        transfer.join("batch"),
+        "put up.txt /tmp/up.txt\nget /tmp/up.txt down.txt\nls /etc/passwd\n",
+    )
+    .expect("batch written");
+    let transport = |program: &str| {
+        let mut command = Command::new(program);
+        command
+            .current_dir(&transfer)
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+            ])
+            .args(["-o", "StrictHostKeyChecking=yes"])
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                world.ssh.known_hosts.display()
+            ))
+            .arg("-i")
+            .arg(&alice)
+            .args(["-P", &world.port.to_string()])
+            .stdin(Stdio::null());
+        command
+    };
+    let sftp = transport("sftp")
+        .args(["-b", "batch", "alice+toolbox@127.0.0.1"])
+        .output()
+        .expect("sftp runs");
+    assert!(sftp.status.success(), "{}{}", stdout(&sftp), stderr(&sftp));
+    assert_eq!(
+        std::fs::read_to_string(transfer.join("down.txt")).expect("the file came back"),
+        "carried by sftp\n"
+    );
+    assert!(stdout(&sftp).contains("/etc/passwd"), "{}", stdout(&sftp));
+    let scp = transport("scp")
+        .args(["alice+toolbox@127.0.0.1:/etc/passwd", "passwd"])
+        .output()
+        .expect("scp runs");
+    assert!(scp.status.success(), "{}", stderr(&scp));
+    assert!(
+        std::fs::read_to_string(transfer.join("passwd"))
+            .expect("scp's copy")
+            .starts_with("root:x:0:0:"),
+        "the image's /etc/passwd"
+    );
+    assert!(world.read_log().contains("\"detail\":\"sftp\""));
+    wait_until("the sftp pods removed", Duration::from_secs(20), || {
+        session_pods(&plane).is_empty()
+    });
+
+    // `ssh -L` and `ssh -D` (SOCKS5) in an environment that allows forwarding: the connection leaves from the
+    // session's pod (`nc` runs there), so a listener in that pod on 127.0.0.1 is reached from the laptop.
+    let local = harness::free_port();
+    let socks = harness::free_port();
+    let mut forwarding = world
+        .ssh
+        .command(
+            &world.key("bob"),
+            "bob+forwarding",
+            &[
+                "-L",
+                &format!("127.0.0.1:{local}:127.0.0.1:7000"),
+                "-D",
+                &format!("127.0.0.1:{socks}"),
+            ],
+            &["nc -ll -p 7000 -e echo hello-from-the-pod"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh starts");
+    let mut answer = String::new();
+    wait_until(
+        "an answer through the forward",
+        Duration::from_secs(60),
+        || {
+            use std::io::Read as _;
+            answer.clear();
+            std::net::TcpStream::connect(("127.0.0.1", local))
+                .and_then(|mut stream| {
+                    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                    stream.read_to_string(&mut answer)
+                })
+                .is_ok()
+                && answer.contains("hello-from-the-pod")
+        },
+    );
+    let through_socks = socks5_read(socks, [127, 0, 0, 1], 7000).expect("a SOCKS5 connection");
+    assert!(
+        through_socks.contains("hello-from-the-pod"),
+        "{through_socks}"
+    );
+    // Idle time: the gateway reports when each session last had input; `tollgate sessions` shows it.
+    wait_until(
+        "the forwarding session's idle time",
+        Duration::from_secs(10),
+        || {
+            let listed = plane.tollgate(
+                &plane.kubeconfig,
+                &[
+                    "sessions",
+                    "--json",
+                    "--clients-namespace",
+                    "tollgate-clients",
+                ],
+            );
+            serde_json::from_str::<Value>(&stdout(&listed))
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .is_some_and(|sessions| {
+                    sessions
+                        .iter()
+                        .any(|s| s["user"] == "bob" && s["lastInput"].is_string())
+                })
+        },
+    );
+    let table = stdout(&plane.tollgate(&plane.kubeconfig, &["sessions"]));
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("IDLE")) && table.contains("bob"),
+        "{table}"
+    );
+    let _ = forwarding.kill();
+    let _ = forwarding.wait();
+    assert!(world.read_log().contains("\"action\":\"Forward\""));
+    wait_until(
+        "the forwarding pod removed",
+        Duration::from_secs(30),
+        || {
+            json(
+                &plane,
+                &[
+                    "get",
+                    "pods",
+                    "-n",
+                    "sessions-forwarding",
+                    "-l",
+                    "tollgate.dev/session",
+                ],
+            )["items"]
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        },
     );
 
     // The gateway killed with SIGKILL in mid-session: its pod stays, and the next gateway's reaper removes it.

@@ -1429,7 +1429,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__session__subcmd__gateway)
-            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --listen --refresh-interval --reap-interval --help"
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --advertise --listen --refresh-interval --reap-interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1463,6 +1463,10 @@ _tollgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --advertise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1483,7 +1487,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__sessions)
-            opts="-h --kubeconfig --context --qps --burst --list-page-size --json --help"
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --clients-namespace --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,6 +1513,10 @@ _tollgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --clients-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1517,13 +1525,17 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__status)
-            opts="-h --namespace --kubeconfig --context --qps --burst --list-page-size --json --help"
+            opts="-h --namespace --clients-namespace --kubeconfig --context --qps --burst --list-page-size --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients-namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -25,9 +25,14 @@ pub struct Args {
     #[arg(long, env = "POD_NAMESPACE", default_value = "tollgate-system")]
     namespace: String,
     /// Settings' clientsNamespace: where the controller publishes the session directory (ConfigMap
-    /// tollgate-sessions).
+    /// tollgate-sessions) and the gateway its status (ConfigMap tollgate-session-gateway-status).
     #[arg(long, default_value = "tollgate-clients")]
     clients_namespace: String,
+    /// Where people reach the gateway, HOST or HOST:PORT as they type it (e.g. sessions.example.com:2222): the
+    /// controller publishes the host key's known_hosts line for it in the repository
+    /// (<artifactsPath>/<cluster>/known_hosts).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    advertise: Option<String>,
     /// Where the SSH server listens.
     #[arg(long, default_value = "0.0.0.0:2222")]
     listen: std::net::SocketAddr,
@@ -45,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         namespace: args.namespace,
         clients_namespace: args.clients_namespace,
+        advertise: args.advertise,
         refresh_interval: args.refresh_interval,
         reap_interval: args.reap_interval,
     };
@@ -63,16 +69,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub struct SessionsArgs {
     #[command(flatten)]
     kube: KubeArgs,
+    /// Settings' clientsNamespace: where the session gateway reports when each session last had input.
+    #[arg(long, default_value = "tollgate-clients")]
+    clients_namespace: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-/// Lists the session pods of the cluster: user, environment, pod, since when, phase and source address.
+/// Lists the session pods of the cluster: user, environment, pod, since when, idle for how long, phase and source
+/// address.
 pub fn sessions(args: SessionsArgs) -> anyhow::Result<ExitCode> {
     let sessions = runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;
-        anyhow::Ok(list_sessions(&cluster).await?)
+        anyhow::Ok(list_sessions(&cluster, &args.clients_namespace).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&sessions)?);
@@ -83,24 +93,26 @@ pub fn sessions(args: SessionsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let now = jiff::Timestamp::now();
-    let rows: Vec<[String; 6]> = sessions
+    let minutes = |since: jiff::Timestamp| {
+        let seconds = (now - since).get_seconds().max(0);
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    };
+    let rows: Vec<[String; 7]> = sessions
         .iter()
         .map(|s| {
-            let age = s.since.map_or_else(String::new, |since| {
-                let seconds = (now - since).get_seconds().max(0);
-                format!("{}m{:02}s", seconds / 60, seconds % 60)
-            });
             [
                 s.user.clone(),
                 s.environment.clone(),
                 format!("{}/{}", s.namespace, s.pod),
-                age,
+                s.since.map_or_else(String::new, minutes),
+                // No report of the pod: a gateway that crashed left it (the reaper takes it), or none reports.
+                s.last_input.map_or_else(|| "-".to_owned(), minutes),
                 s.phase.clone(),
                 s.source.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    let header = ["USER", "ENVIRONMENT", "POD", "AGE", "PHASE", "FROM"];
+    let header = ["USER", "ENVIRONMENT", "POD", "AGE", "IDLE", "PHASE", "FROM"];
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()

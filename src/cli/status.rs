@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use tollgate::sessions::gateway::read_status as read_session_gateway_status;
 use tollgate::wireguard::gateway::read_status as read_gateway_status;
 
 use super::args::KubeArgs;
@@ -18,6 +19,9 @@ pub struct Args {
     /// The controller's namespace.
     #[arg(long, env = "POD_NAMESPACE", default_value = "tollgate-system")]
     namespace: String,
+    /// Settings' clientsNamespace: where the session gateway reports its host key and live sessions.
+    #[arg(long, default_value = "tollgate-clients")]
+    clients_namespace: String,
     #[command(flatten)]
     kube: KubeArgs,
     /// Print the status as JSON.
@@ -32,10 +36,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let status = tollgate::controller::status::read(&cluster.kube(), &args.namespace).await;
         // The gateway's own report, when a gateway runs: its absence is not an error (not every cluster has one).
         let gateway = read_gateway_status(&cluster.kube(), &args.namespace).await;
-        // Without either report there is nothing to show but the controller's error.
+        // Likewise the session gateway's: its host key and live sessions.
+        let sessions = read_session_gateway_status(&cluster.kube(), &args.clients_namespace).await;
+        // Without any report there is nothing to show but the controller's error.
         let status = match (status, &gateway) {
             (Ok(status), _) => Some(status),
-            (Err(error), Ok(Some(_))) => {
+            (Err(error), _)
+                if matches!(&gateway, Ok(Some(_))) || matches!(&sessions, Ok(Some(_))) =>
+            {
                 eprintln!("error: {error}");
                 None
             }
@@ -51,6 +59,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(None) => {}
                 Err(reason) => json["gatewayError"] = reason.clone().into(),
             }
+            match &sessions {
+                Ok(Some(sessions)) => json["sessionGateway"] = serde_json::to_value(sessions)?,
+                Ok(None) => {}
+                Err(reason) => json["sessionGatewayError"] = reason.clone().into(),
+            }
             println!("{}", serde_json::to_string_pretty(&json)?);
         } else {
             let gap = if let Some(status) = &status {
@@ -64,9 +77,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(None) => {}
                 Err(reason) => println!("{gap}Gateway: its status cannot be read: {reason}"),
             }
+            match &sessions {
+                Ok(Some(sessions)) => print!("\n{}", sessions.human(jiff::Timestamp::now())),
+                Ok(None) => {}
+                Err(reason) => println!("\nSession gateway: its status cannot be read: {reason}"),
+            }
         }
         let failing = status.as_ref().is_none_or(|s| s.last_error.is_some())
-            || matches!(&gateway, Ok(Some(g)) if g.error.is_some());
+            || matches!(&gateway, Ok(Some(g)) if g.error.is_some())
+            || matches!(&sessions, Ok(Some(s)) if s.error.is_some());
         Ok(ExitCode::from(u8::from(failing)))
     })
 }

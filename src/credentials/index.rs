@@ -34,6 +34,8 @@ pub enum ChangeReason {
     /// Every owner is disabled or expired and no extra recipient is listed: nobody may read its file any more, so
     /// its ServiceAccount (and every token) and its file are removed.
     NoRecipient,
+    /// Not a client file: the session gateway's `known_hosts` line, new or for a new host key or address.
+    SessionGatewayHostKey,
 }
 
 impl fmt::Display for ChangeReason {
@@ -49,6 +51,7 @@ impl fmt::Display for ChangeReason {
             ChangeReason::NoRecipient => {
                 "no active owner or recipient is left: its ServiceAccount and file are removed"
             }
+            ChangeReason::SessionGatewayHostKey => "the session gateway's host key (known_hosts)",
         })
     }
 }

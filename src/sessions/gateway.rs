@@ -41,6 +41,107 @@ use crate::rbac::Request;
 pub const HOST_KEY_SECRET: &str = "tollgate-session-gateway";
 /// The data key of the host key (OpenSSH private key format) in [`HOST_KEY_SECRET`].
 pub const HOST_KEY_DATA: &str = "ssh_host_ed25519_key";
+/// The ConfigMap that holds the gateway's [`SessionGatewayStatus`] under [`STATUS_KEY`]: in the clients namespace,
+/// next to the session directory it reads, where the controller's publish step finds the host key to publish.
+pub const STATUS_CONFIGMAP: &str = "tollgate-session-gateway-status";
+/// The data key of the status in [`STATUS_CONFIGMAP`].
+pub const STATUS_KEY: &str = "status.json";
+
+/// What the session gateway reports for `tollgate status`, `tollgate sessions` and the publish step: its host key
+/// (so `known_hosts` lines can be handed out), its live sessions and when each last had input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionGatewayStatus {
+    /// When this status was written.
+    pub updated: Timestamp,
+    /// The host key's SHA-256 fingerprint, as `ssh-keygen -l` prints it (`SHA256:...`).
+    pub fingerprint: String,
+    /// The host key as a `known_hosts` line without the host part (`ssh-ed25519 AAAA...`).
+    pub host_key: String,
+    /// The whole `known_hosts` line for the address people reach the gateway at (`--advertise`), e.g.
+    /// `[sessions.example.com]:2222 ssh-ed25519 AAAA...`; the controller publishes it in the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<String>,
+    /// Sessions open now.
+    pub sessions: usize,
+    /// When each live session last had input from its person (keystrokes, data, window changes), by pod
+    /// (`namespace/name`); as of [`SessionGatewayStatus::updated`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub last_input: BTreeMap<String, Timestamp>,
+    /// Why the session directory cannot be read, when it cannot (logins are refused meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SessionGatewayStatus {
+    /// The status as `tollgate status` prints it; `now` dates the report.
+    pub fn human(&self, now: Timestamp) -> String {
+        let age = now.duration_since(self.updated).as_secs().max(0);
+        let known_hosts = match &self.known_hosts {
+            Some(line) => format!("{line} (published in the repository)"),
+            None => format!(
+                "[HOST]:PORT {} (start the gateway with --advertise HOST:PORT to publish it)",
+                self.host_key
+            ),
+        };
+        let mut out = format!(
+            "Session gateway: {} live session(s) (reported {age} s ago)\n  host key {}\n  known_hosts: {known_hosts}\n",
+            self.sessions, self.fingerprint
+        );
+        if let Some(error) = &self.error {
+            out.push_str(&format!("  error: {error}\n"));
+        }
+        out
+    }
+}
+
+/// Reads the session gateway's status ConfigMap in `namespace` (the clients namespace); `Ok(None)` when no session
+/// gateway has written one.
+///
+/// Errors: the API server's answer, or why the content is not a status.
+pub async fn read_status(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Option<SessionGatewayStatus>, String> {
+    let configmap = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get_opt(STATUS_CONFIGMAP)
+        .await
+        .map_err(|e| describe(&e))?;
+    let Some(text) = configmap.and_then(|c| c.data?.remove(STATUS_KEY)) else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{STATUS_CONFIGMAP} is not a session gateway status: {e}"))
+}
+
+/// Writes the status (server-side apply by the field manager `tollgate-session-gateway`); a failure is logged, not
+/// fatal: logins do not depend on it.
+async fn write_status(shared: &Shared, status: &SessionGatewayStatus) {
+    let configmap = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(STATUS_CONFIGMAP.to_owned()),
+            namespace: Some(shared.options.clients_namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(
+            STATUS_KEY.to_owned(),
+            serde_json::to_string_pretty(status).expect("the status serializes"),
+        )])),
+        ..ConfigMap::default()
+    };
+    let result =
+        Api::<ConfigMap>::namespaced(shared.cluster.kube(), &shared.options.clients_namespace)
+            .patch(
+                STATUS_CONFIGMAP,
+                &kube::api::PatchParams::apply("tollgate-session-gateway").force(),
+                &kube::api::Patch::Apply(&configmap),
+            )
+            .await;
+    if let Err(e) = result {
+        tracing::warn!(reason = %describe(&e), "cannot write the session gateway's status");
+    }
+}
 
 /// How the gateway runs.
 #[derive(Debug, Clone)]
@@ -49,8 +150,11 @@ pub struct GatewayOptions {
     pub listen: SocketAddr,
     /// The gateway's own namespace: its host key Secret.
     pub namespace: String,
-    /// The clients namespace: the session directory ConfigMap the controller publishes.
+    /// The clients namespace: the session directory ConfigMap the controller publishes, and the gateway's status.
     pub clients_namespace: String,
+    /// Where people reach the gateway (`HOST` or `HOST:PORT`, as they type it after `ssh -p`), for the
+    /// `known_hosts` line the controller publishes; `None`: no line is published.
+    pub advertise: Option<String>,
     /// How often the directory is read again (keys and environments follow the repository).
     pub refresh_interval: Duration,
     /// How often pods without a live session are looked for and removed.
@@ -79,6 +183,12 @@ pub enum GatewayError {
     /// The SSH server failed.
     #[error("the SSH server stopped: {0}")]
     Server(String),
+    /// `--advertise` is not an address a `known_hosts` line can name.
+    #[error("--advertise: {reason}")]
+    Advertise {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A session the gateway holds right now.
@@ -95,6 +205,8 @@ pub struct LiveSession {
     pub pod: String,
     /// Where the SSH connection comes from.
     pub source: Option<String>,
+    /// When the person last sent input (data or a window change); the login until then.
+    pub last_input: Timestamp,
 }
 
 /// What every connection shares.
@@ -122,6 +234,54 @@ impl Shared {
             .lock()
             .expect("the sessions lock is never poisoned: its holders do not panic")
     }
+
+    /// Notes input on the session of pod `key` (`namespace/name`), for its idle time.
+    fn touch(&self, key: &str) {
+        if let Some(session) = self.sessions().get_mut(key) {
+            session.last_input = Timestamp::now();
+        }
+    }
+}
+
+/// The `known_hosts` line (OpenSSH's sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT") for a gateway reached at `address`
+/// (`HOST` or `HOST:PORT`, an IPv6 host in brackets) with host key `key` (`ssh-ed25519 AAAA...`): the host as is
+/// on port 22, `[HOST]:PORT` otherwise.
+///
+/// Errors: an address that is empty, holds whitespace or a comma, or has a port that is not 1..=65535.
+pub fn known_hosts_line(address: &str, key: &str) -> Result<String, String> {
+    let bad = || format!("`{address}` is not HOST or HOST:PORT");
+    if address.is_empty() || address.contains(|c: char| c.is_whitespace() || c == ',') {
+        return Err(bad());
+    }
+    // `[::1]:2222`, `[::1]`, `host:2222`, `host`; a bare IPv6 address (two colons or more) has no port.
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else if address.matches(':').count() == 1 {
+        let (host, port) = address.split_once(':').expect("one colon");
+        (host, Some(port))
+    } else {
+        (address, None)
+    };
+    let port = match port {
+        None => 22,
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(bad)?,
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok(if port == 22 {
+        format!("{host} {key}")
+    } else {
+        format!("[{host}]:{port} {key}")
+    })
 }
 
 /// Runs the gateway until `shutdown` resolves: reads (or creates) the host key, reads the directory, removes pods
@@ -161,16 +321,52 @@ pub async fn run_gateway(
         })?;
     tracing::info!(address = %listener.local_addr().map_or(options.listen, |a| a), "session gateway listening");
 
+    let host_key_text = key_text(host_key.public_key());
+    let known_hosts = options
+        .advertise
+        .as_deref()
+        .map(|address| known_hosts_line(address, &host_key_text))
+        .transpose()
+        .map_err(|reason| GatewayError::Advertise { reason })?;
     let background = {
         let shared = shared.clone();
         tokio::spawn(async move {
             let mut refresh = tokio::time::interval(shared.options.refresh_interval);
             let mut reaper = tokio::time::interval(shared.options.reap_interval);
-            refresh.tick().await;
             reaper.tick().await;
+            // The status is written when what it says changes, and at least every minute (so its age tells a
+            // gateway that stopped).
+            let mut last: Option<SessionGatewayStatus> = None;
             loop {
                 tokio::select! {
-                    _ = refresh.tick() => refresh_directory(&shared).await,
+                    _ = refresh.tick() => {
+                        refresh_directory(&shared).await;
+                        let (sessions, last_input) = {
+                            let live = shared.sessions();
+                            let inputs = live.iter().map(|(k, s)| (k.clone(), s.last_input)).collect();
+                            (live.len(), inputs)
+                        };
+                        let status = SessionGatewayStatus {
+                            updated: Timestamp::now(),
+                            fingerprint: fingerprint.to_string(),
+                            host_key: host_key_text.clone(),
+                            known_hosts: known_hosts.clone(),
+                            sessions,
+                            last_input,
+                            error: shared.directory().as_ref().as_ref().err().cloned(),
+                        };
+                        // At most one write per refresh while people type.
+                        let stale = last.as_ref().is_none_or(|l| {
+                            l.sessions != status.sessions
+                                || l.last_input != status.last_input
+                                || l.error != status.error
+                                || status.updated.duration_since(l.updated).as_secs() >= 60
+                        });
+                        if stale {
+                            write_status(&shared, &status).await;
+                            last = Some(status);
+                        }
+                    }
                     _ = reaper.tick() => reap(&shared).await,
                 }
             }
@@ -459,6 +655,7 @@ impl russh::server::Server for GatewayServer {
             peer,
             login: None,
             channels: BTreeMap::new(),
+            ready: Arc::new(Mutex::new(Vec::new())),
         }
     }
 }
@@ -482,7 +679,12 @@ struct Connection {
     peer: Option<SocketAddr>,
     login: Option<Login>,
     channels: BTreeMap<ChannelId, Pending>,
+    /// The pods of this connection's sessions that are ready (namespace, name): forwards run through the first.
+    ready: ReadyPods,
 }
+
+/// The ready pods of one connection, shared with its session tasks.
+type ReadyPods = Arc<Mutex<Vec<(String, String)>>>;
 
 /// The OpenSSH text of a key without comment, as the directory lists keys.
 fn key_text(key: &PublicKey) -> String {
@@ -601,6 +803,7 @@ impl Connection {
             source: self.peer,
             pty: pending.pty,
             what: command,
+            ready: self.ready.clone(),
         };
         tokio::spawn(task.run(channel));
     }
@@ -747,15 +950,55 @@ impl russh::server::Handler for Connection {
 
     async fn channel_open_direct_tcpip(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         host: &str,
         port: u32,
         _originator_address: &str,
         _originator_port: u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        self.refuse_forward(&format!("{host}:{port}")).await;
-        Ok(false)
+        let target = format!("{host}:{port}");
+        let Some(login) = &self.login else {
+            return Ok(false);
+        };
+        let environment = match &login.environment {
+            Ok(e) if e.port_forwarding => e.clone(),
+            _ => {
+                self.refuse_forward(&target).await;
+                return Ok(false);
+            }
+        };
+        // The host becomes an argument of `nc`: never an option.
+        let pod = self
+            .ready
+            .lock()
+            .expect("the ready pods lock is never poisoned: its holders do not panic")
+            .first()
+            .cloned();
+        let refusal = if host.starts_with('-') || host.is_empty() || port == 0 || port > 65535 {
+            Some(format!("forward to {target}: not a host and port"))
+        } else if pod.is_none() {
+            Some(format!(
+                "forward to {target}: forwards run through the session's pod; open a session (a shell or a command, \
+                 not `ssh -N`) and forward while it runs"
+            ))
+        } else {
+            None
+        };
+        let record = self.record(&login.user.name, &environment.name, &environment.namespace);
+        if let Some(reason) = refusal {
+            audit(&self.shared, &record, "Refused", &reason).await;
+            return Ok(false);
+        }
+        let (namespace, pod) = pod.expect("checked above");
+        let record = AuditRecord {
+            pod: Some(&pod),
+            ..record
+        };
+        audit(&self.shared, &record, "Forward", &format!("to {target}")).await;
+        let pods: Api<Pod> = Api::namespaced(self.shared.cluster.kube(), &namespace);
+        tokio::spawn(relay(channel, pods, pod, host.to_owned(), port));
+        Ok(true)
     }
 
     async fn tcpip_forward(
@@ -771,14 +1014,15 @@ impl russh::server::Handler for Connection {
 }
 
 impl Connection {
-    /// Port forwarding is refused: by environments without `portForwarding`, and (for now) by every environment.
+    /// A forward refused: by an environment without `portForwarding`, a remote forward (`ssh -R`: the gateway
+    /// does not listen for people), or a refused login.
     async fn refuse_forward(&self, target: &str) {
         let Some(login) = &self.login else { return };
         let (environment, namespace, reason) = match &login.environment {
             Ok(e) if e.port_forwarding => (
                 e.name.as_str(),
                 e.namespace.as_str(),
-                format!("forward to {target}: this gateway does not forward ports yet"),
+                format!("forward to {target}: remote forwards (`ssh -R`) are not offered"),
             ),
             Ok(e) => (
                 e.name.as_str(),
@@ -792,6 +1036,49 @@ impl Connection {
     }
 }
 
+/// Relays one forwarded connection through the session's pod: `nc HOST PORT` runs in its session container (the
+/// image must have `nc`, as busybox and netshoot do), so the connection leaves from the pod, under the environment's
+/// network policies, never from the gateway.
+async fn relay(mut channel: Channel<Msg>, pods: Api<Pod>, pod: String, host: String, port: u32) {
+    let params = AttachParams::default()
+        .container(SESSION_CONTAINER)
+        .stdin(true)
+        .stdout(true)
+        .stderr(false);
+    let Ok(mut process) = pods
+        .exec(&pod, ["nc", host.as_str(), &port.to_string()], &params)
+        .await
+    else {
+        let _ = channel.close().await;
+        return;
+    };
+    let (Some(mut stdin), Some(mut stdout)) = (process.stdin(), process.stdout()) else {
+        let _ = channel.close().await;
+        return;
+    };
+    let mut buffer = vec![0_u8; 32 * 1024];
+    loop {
+        tokio::select! {
+            message = channel.wait() => match message {
+                Some(ChannelMsg::Data { data }) => {
+                    if stdin.write_all(&data).await.is_err() { break; }
+                }
+                Some(ChannelMsg::Eof) => { let _ = stdin.shutdown().await; }
+                Some(_) => {}
+                None => break,
+            },
+            read = stdout.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => { if channel.data(&buffer[..n]).await.is_err() { break; } }
+            },
+        }
+    }
+    let _ = channel.eof().await;
+    let _ = channel.close().await;
+    drop(stdin);
+    let _ = process.join().await;
+}
+
 /// One session channel's life: pod, wait, attach, end.
 struct SessionTask {
     shared: Arc<Shared>,
@@ -800,6 +1087,8 @@ struct SessionTask {
     source: Option<SocketAddr>,
     pty: Option<(u16, u16)>,
     what: What,
+    /// The connection's ready pods: this session's pod is there while it runs.
+    ready: ReadyPods,
 }
 
 /// Writes a line to the person: on standard error (extended data 1), so that it never mixes with a command's output.
@@ -891,6 +1180,7 @@ impl SessionTask {
                 namespace: environment.namespace.clone(),
                 pod: name.clone(),
                 source: self.source.map(|s| s.ip().to_string()),
+                last_input: Timestamp::now(),
             },
         );
         let record = AuditRecord {
@@ -923,6 +1213,12 @@ impl SessionTask {
                 match self.wait_ready(&channel, &pods, &name, &environment).await {
                     Err(reason) => Err(reason),
                     Ok(()) => {
+                        self.ready
+                            .lock()
+                            .expect(
+                                "the ready pods lock is never poisoned: its holders do not panic",
+                            )
+                            .push((environment.namespace.clone(), name.clone()));
                         if let Some(text) = &environment.banner {
                             let text = banner(text, &self.user, &environment.name);
                             let _ = channel
@@ -932,7 +1228,7 @@ impl SessionTask {
                                 )
                                 .await;
                         }
-                        self.attach(&mut channel, &pods, &name, command).await
+                        self.attach(&mut channel, &pods, &name, &key, command).await
                     }
                 }
             }
@@ -952,6 +1248,10 @@ impl SessionTask {
         let _ = channel.exit_status(code).await;
         let _ = channel.eof().await;
         let _ = channel.close().await;
+        self.ready
+            .lock()
+            .expect("the ready pods lock is never poisoned: its holders do not panic")
+            .retain(|(_, pod)| *pod != name);
         self.remove(&pods, &name, &environment).await;
         self.shared.sessions().remove(&key);
         let record = AuditRecord {
@@ -1048,6 +1348,7 @@ impl SessionTask {
         channel: &mut Channel<Msg>,
         pods: &Api<Pod>,
         name: &str,
+        key: &str,
         command: Vec<String>,
     ) -> Result<u32, String> {
         let tty = self.pty.is_some();
@@ -1085,10 +1386,12 @@ impl SessionTask {
             tokio::select! {
                 message = channel.wait() => match message {
                     Some(ChannelMsg::Data { data }) => {
+                        self.shared.touch(key);
                         if stdin.write_all(&data).await.is_err() { break None; }
                     }
                     Some(ChannelMsg::Eof) => { let _ = stdin.shutdown().await; }
                     Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
+                        self.shared.touch(key);
                         if let Some(resize) = resize.as_mut() {
                             let size = TerminalSize {
                                 width: u16::try_from(col_width).unwrap_or(u16::MAX),
@@ -1184,12 +1487,25 @@ pub struct SessionPod {
     pub phase: String,
     /// Where the connection came from.
     pub source: Option<String>,
+    /// When the person last sent input, as the session gateway last reported it (every `--refresh-interval`
+    /// while people type); `None` when the gateway holds no such session or has no report.
+    pub last_input: Option<Timestamp>,
 }
 
-/// Every session pod in the cluster (label [`SESSION_LABEL`]), oldest first.
+/// Every session pod in the cluster (label [`SESSION_LABEL`]), oldest first, with its last input from the session
+/// gateway's status in `clients_namespace` (when it can be read: the pods are the truth, the status only adds).
 ///
 /// Errors: the API server's answer to the LIST.
-pub async fn list_sessions(cluster: &Cluster) -> Result<Vec<SessionPod>, kube::Error> {
+pub async fn list_sessions(
+    cluster: &Cluster,
+    clients_namespace: &str,
+) -> Result<Vec<SessionPod>, kube::Error> {
+    let last_input = read_status(&cluster.kube(), clients_namespace)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.last_input)
+        .unwrap_or_default();
     let pods: Api<Pod> = Api::all(cluster.kube());
     let mut sessions: Vec<SessionPod> = pods
         .list(&ListParams::default().labels(SESSION_LABEL))
@@ -1214,9 +1530,72 @@ pub async fn list_sessions(cluster: &Cluster) -> Result<Vec<SessionPod>, kube::E
                     .annotations
                     .as_ref()
                     .and_then(|a| a.get(super::pod::SOURCE_ANNOTATION).cloned()),
+                last_input: last_input
+                    .get(&format!(
+                        "{}/{}",
+                        pod.metadata.namespace.as_deref().unwrap_or_default(),
+                        pod.metadata.name.as_deref().unwrap_or_default()
+                    ))
+                    .copied(),
             }
         })
         .collect();
     sessions.sort_by(|a, b| a.since.cmp(&b.since).then(a.pod.cmp(&b.pod)));
     Ok(sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_hosts_line;
+
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
+
+    #[test]
+    fn a_known_hosts_line_brackets_a_host_with_a_port_other_than_22() {
+        for (address, line) in [
+            (
+                "sessions.example.com",
+                format!("sessions.example.com {KEY}"),
+            ),
+            (
+                "sessions.example.com:22",
+                format!("sessions.example.com {KEY}"),
+            ),
+            (
+                "sessions.example.com:2222",
+                format!("[sessions.example.com]:2222 {KEY}"),
+            ),
+            ("10.0.0.5:2222", format!("[10.0.0.5]:2222 {KEY}")),
+            ("[fd00::1]:2222", format!("[fd00::1]:2222 {KEY}")),
+            ("[fd00::1]", format!("fd00::1 {KEY}")),
+            ("fd00::1", format!("fd00::1 {KEY}")),
+        ] {
+            assert_eq!(
+                known_hosts_line(address, KEY).as_deref(),
+                Ok(line.as_str()),
+                "{address}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_address_a_known_hosts_line_cannot_name_is_refused() {
+        for address in [
+            "",
+            "a b:22",
+            "a,b",
+            "host:0",
+            "host:65536",
+            "host:ssh",
+            ":2222",
+            "[fd00::1",
+            "[::1]x",
+        ] {
+            let error = known_hosts_line(address, KEY).expect_err(address);
+            assert!(
+                error.contains("is not HOST or HOST:PORT"),
+                "{address}: {error}"
+            );
+        }
+    }
 }

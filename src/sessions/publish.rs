@@ -54,3 +54,46 @@ pub async fn publish_directory(
         .await?;
     Ok(true)
 }
+
+/// The repository file that holds the session gateway's `known_hosts` line: `<artifactsPath>/<cluster>/known_hosts`,
+/// next to the cluster's client files, in the clear (a host key is public).
+pub fn known_hosts_path(artifacts_path: &str, cluster: &str) -> String {
+    format!("{artifacts_path}/{cluster}/known_hosts")
+}
+
+/// The content of [`known_hosts_path`] for the gateway's line (`[HOST]:PORT ssh-ed25519 AAAA...`): a comment that
+/// says where it comes from and how to use it, then the line.
+pub fn known_hosts_file(cluster: &str, line: &str) -> Vec<u8> {
+    format!(
+        "# The SSH host key of cluster {cluster}'s session gateway, published by tollgate from its status.\n\
+         # ssh -o UserKnownHostsFile=<this file> ..., or append it to ~/.ssh/known_hosts.\n\
+         {line}\n"
+    )
+    .into_bytes()
+}
+
+/// The edit that publishes the session gateway's `known_hosts` line, read from its status in `namespace` (the
+/// clients namespace), when the gateway advertises an address and the repository (`tree`: path -> blob id) does
+/// not hold exactly that file yet. No gateway, no address, or a status that cannot be read: no edit (the file is
+/// left as it is; publishing never fails for it, the reason is logged).
+pub async fn known_hosts_edit(
+    cluster: &Cluster,
+    namespace: &str,
+    path: &str,
+    cluster_name: &str,
+    tree: &BTreeMap<String, gix::ObjectId>,
+) -> Option<crate::git::ArtifactEdit> {
+    cluster.paced().await;
+    let line = match super::gateway::read_status(&cluster.kube(), namespace).await {
+        Ok(status) => status?.known_hosts?,
+        Err(reason) => {
+            tracing::warn!(%reason, "the session gateway's status cannot be read; its known_hosts is not published");
+            return None;
+        }
+    };
+    let content = known_hosts_file(cluster_name, &line);
+    (tree.get(path) != Some(&crate::git::blob_id(&content))).then(|| crate::git::ArtifactEdit {
+        path: path.to_owned(),
+        content: Some(content),
+    })
+}

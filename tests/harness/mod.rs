@@ -5,6 +5,7 @@
 pub mod git;
 pub mod netns;
 pub mod node;
+pub mod sessions;
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds two local container images from Debian's busybox-static (/bin/busybox), with no registry:
-#   localhost/busybox:test  - busybox rootfs, Cmd ["sh"]
+#   localhost/busybox:test  - busybox rootfs, plus OpenSSH's sftp-server (and the C library it links) so that
+#                             sftp and scp reach a session; Cmd ["sh"]
 #   localhost/pause:test    - same layer, Entrypoint ["/bin/sleep","infinity"] (containerd's sandbox_image)
 # as one docker-archive tarball (the `docker save` format, which `ctr images import` reads).
 #
 # Usage: make-image.sh OUT.tar
 #   then: ctr --address SOCK -n k8s.io images import OUT.tar
-# Needs: /bin/busybox (apt-get install busybox-static), tar, sha256sum.
+# Needs: /bin/busybox (apt-get install busybox-static), /usr/lib/openssh/sftp-server (openssh-sftp-server), tar,
+# sha256sum, ldd.
 set -euo pipefail
 out=${1:?usage: make-image.sh OUT.tar}
 busybox=${BUSYBOX:-/bin/busybox}
@@ -21,8 +23,16 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+# sftp-server with the shared objects ldd names, at the same paths.
+sftp=/usr/lib/openssh/sftp-server
+[ -x "$sftp" ] || { echo "make-image.sh: $sftp missing (apt-get install openssh-sftp-server)" >&2; exit 1; }
+for file in "$sftp" $(ldd "$sftp" | grep -o '/[^ ]*'); do
+  mkdir -p "$root$(dirname "$file")"
+  cp -L "$file" "$root$file"
+done
+# uid 1000 has a name: sftp-server looks its user up.
+printf 'root:x:0:0:root:/root:/bin/sh\nsession:x:1000:1000:session:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nsession:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
 
 # Reproducible layer: fixed owner and mtime, sorted names.
 mkdir -p "$tmp/img"
