@@ -54,6 +54,33 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         stderr(&status)
     );
 
+    // The gateway's token creates its own Secret and status ConfigMap (done above) and nothing else: RBAC cannot
+    // say so for `create`, the admission policy of deploy/session-gateway.yaml does.
+    for planted in [
+        &[
+            "create",
+            "configmap",
+            "tollgate-peers",
+            "-n",
+            "tollgate-clients",
+        ][..],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "tollgate-git",
+            "-n",
+            "tollgate-system",
+        ][..],
+    ] {
+        let output = plane.kubectl_as(&world.kubeconfig, planted);
+        assert!(
+            !output.status.success() && stderr(&output).contains("tollgate-session-gateway-scope"),
+            "{planted:?}: {}",
+            stderr(&output)
+        );
+    }
+
     // Refused before any pod exists: an unknown key, someone else's login name, a disabled user.
     for (who, login) in [
         ("mallory", "mallory+toolbox"),
@@ -280,6 +307,46 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     assert_eq!(
         serde_json::from_str::<Value>(&stdout(&sessions)).expect("JSON"),
         serde_json::json!([])
+    );
+
+    // Keys follow the repository: alice's User now lists mallory's key. After the apply, within a refresh (1 s),
+    // her old key is refused and the new one logs in as her (refused later for want of a kubelet, not of a key).
+    let public = |name: &str| {
+        let text = std::fs::read_to_string(key(name).with_extension("pub")).expect("a public key");
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let repo = work.path().join("repo");
+    let access = std::fs::read_to_string(repo.join("access.yaml")).expect("the repository");
+    std::fs::write(
+        repo.join("access.yaml"),
+        access.replace(&public("alice"), &public("mallory")),
+    )
+    .expect("the repository written");
+    assert_success(&plane.tollgate(
+        &plane.kubeconfig,
+        &[
+            "apply",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--cluster",
+            "test",
+            "--yes",
+        ],
+    ));
+    wait_until("alice's old key refused", Duration::from_secs(10), || {
+        ssh.run(&key("alice"), "alice+toolbox", &["id"])
+            .status
+            .code()
+            == Some(255)
+    });
+    let moved = ssh.run(&key("mallory"), "alice+toolbox", &["id"]);
+    assert!(
+        stderr(&moved).contains("tollgate: starting alice--toolbox-"),
+        "{}",
+        stderr(&moved)
     );
 }
 

@@ -168,7 +168,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --clients-namespace 'Settings'' clientsNamespace: where the controller publishes the session directory (ConfigMap tollgate-sessions) and the gateway its status (ConfigMap tollgate-session-gateway-status)'
             cand --advertise 'Where people reach the gateway, HOST or HOST:PORT as they type it (e.g. sessions.example.com:2222): the controller publishes the host key''s known_hosts line for it in the repository (<artifactsPath>/<cluster>/known_hosts)'
             cand --listen 'Where the SSH server listens'
-            cand --refresh-interval 'How often the session directory is read again (users'' keys and environments follow the repository)'
+            cand --refresh-interval 'How often the session directory is read again (users'' keys and environments follow the repository), and at most how often the status (live sessions, their last input for idle times) is written'
             cand --reap-interval 'How often session pods that no live session holds are looked for and removed'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -36,7 +36,8 @@ pub struct Args {
     /// Where the SSH server listens.
     #[arg(long, default_value = "0.0.0.0:2222")]
     listen: std::net::SocketAddr,
-    /// How often the session directory is read again (users' keys and environments follow the repository).
+    /// How often the session directory is read again (users' keys and environments follow the repository), and
+    /// at most how often the status (live sessions, their last input for idle times) is written.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     refresh_interval: std::time::Duration,
     /// How often session pods that no live session holds are looked for and removed.

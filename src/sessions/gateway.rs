@@ -504,9 +504,11 @@ async fn refresh_directory(shared: &Shared) {
     }
 }
 
-/// Removes every session pod no live session of this gateway holds: left by a crash, never ready, or of a user or
-/// environment that is gone. One gateway replica runs (`deploy/session-gateway.yaml`), so a pod it does not hold
-/// is nobody's.
+/// Removes every session pod no live session of this gateway holds, in the namespaces of the directory's
+/// environments: left by a crash, never ready, of a user who is gone, or labelled for an environment that is gone.
+/// One gateway replica runs (`deploy/session-gateway.yaml`), so a pod it does not hold is nobody's. The namespace
+/// of a removed environment is out of reach (its Role for the gateway is pruned with it); its pods end at their
+/// `activeDeadlineSeconds` and go with the namespace.
 async fn reap(shared: &Shared) {
     let directory = shared.directory();
     let Ok(directory) = directory.as_ref() else {
