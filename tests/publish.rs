@@ -254,8 +254,9 @@ async fn publishes_renews_revokes_and_never_leaks() {
     assert!(
         stderr.contains("tried age1ukrjvuwlgtvpec5nlmzk9vtuykt2adslxnfnq7chrunng968k46qt7m9e0")
             && stderr.contains(
-                "encrypted to alice's age185tmcu77mv0h09k4pkg0h2ha97pd7dp9zkcag6qyt83kmvxmr35syf8gw7 (client \
-                 `alice-laptop` of the repository at"
+                "encrypted to alice's age185tmcu77mv0h09k4pkg0h2ha97pd7dp9zkcag6qyt83kmvxmr35syf8gw7, alice's \
+                 ssh-ed25519 SHA256:yV1FjXZRtER4VGaWJ2pvNTU0QeDsmRQjsE9QlXfixP8 (client `alice-laptop` of the \
+                 repository at"
             ),
         "{stderr}"
     );

@@ -22,7 +22,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         controller_manager: false,
         audit_log: false,
     });
-    let world = World::start(&plane, "3s", "20s").await;
+    let mut world = World::start(&plane, "8s", "20s").await;
     let ssh = &world.ssh;
     let key = |name: &str| world.key(name);
     let read_log = || world.read_log();
@@ -196,13 +196,42 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         "{said}"
     );
     assert!(
-        said.contains("not ready within the environment's readyTimeout (3s)"),
+        said.contains("not ready within the environment's readyTimeout (8s)"),
         "{said}"
     );
-    assert!(waited < Duration::from_secs(3 + 20 + 5), "{waited:?}");
+    assert!(waited < Duration::from_secs(8 + 20 + 5), "{waited:?}");
     wait_until("alice's pod removed", Duration::from_secs(25), || {
         session_pods(&plane).is_empty()
     });
+
+    // A person who leaves while the pod starts: the pod goes at once, not at the end of readyTimeout (8 s).
+    let mut leaving = ssh
+        .command(&key("alice"), "alice+toolbox", &[], &["id"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh starts");
+    wait_until("the leaving login's pod", Duration::from_secs(10), || {
+        !session_pods(&plane).is_empty()
+    });
+    let _ = leaving.kill();
+    let _ = leaving.wait();
+    let left = Instant::now();
+    wait_until(
+        "the pod of a login that left",
+        Duration::from_secs(10),
+        || session_pods(&plane).is_empty(),
+    );
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        left.elapsed()
+    );
+    wait_until(
+        "the audit of the login that left",
+        Duration::from_secs(5),
+        || read_log().contains("the person left before the session pod was ready"),
+    );
 
     // Port forwarding is refused (the environment does not allow it): ssh -L's channel is refused.
     let forward = ssh.run_with(
@@ -337,7 +366,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         ],
     ));
     wait_until("alice's old key refused", Duration::from_secs(10), || {
-        ssh.run(&key("alice"), "alice+toolbox", &["id"])
+        ssh.run(&key("alice"), "alice+nowhere", &["id"])
             .status
             .code()
             == Some(255)
@@ -348,6 +377,163 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         "{}",
         stderr(&moved)
     );
+    // ...and a connection opened with the old key before the change gets no new session: every session asks again.
+    let control = work.path().join("control");
+    let mut master = ssh
+        .command(
+            &key("mallory"),
+            "alice+toolbox",
+            &[
+                "-o",
+                "ControlMaster=yes",
+                "-S",
+                control.to_str().expect("utf-8"),
+                "-N",
+            ],
+            &[],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh starts");
+    wait_until("the master connection", Duration::from_secs(10), || {
+        control.exists()
+    });
+    std::fs::write(repo.join("access.yaml"), &access).expect("the repository written back");
+    assert_success(&plane.tollgate(
+        &plane.kubeconfig,
+        &[
+            "apply",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--cluster",
+            "test",
+            "--yes",
+        ],
+    ));
+    let multiplexed = || {
+        ssh.run_with(
+            &key("mallory"),
+            "alice+toolbox",
+            &[
+                "-o",
+                "ControlMaster=no",
+                "-S",
+                control.to_str().expect("utf-8"),
+            ],
+            &["id"],
+        )
+    };
+    wait_until(
+        "the old connection refused",
+        Duration::from_secs(30),
+        || stderr(&multiplexed()).contains("refused: no user of the repository has this key"),
+    );
+    let _ = master.kill();
+    let _ = master.wait();
+
+    // Refusals after authentication are Events in the environment's namespace (bob's); refusals before it are
+    // log lines only (mallory's name and key appear in no Event).
+    let events = json(&plane, &["get", "events", "-n", "sessions-toolbox"]);
+    let messages: Vec<&str> = events["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("Refused: user bob environment toolbox")),
+        "{messages:?}"
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("mallory") || m.contains("this key is")),
+        "{messages:?}"
+    );
+    // `ssh -N` opens no session; its login is audited all the same, a refused one with the reason.
+    let refused_dave = || {
+        read_log()
+            .lines()
+            .filter(|l| l.contains("\"user\":\"dave\"") && l.contains("\"action\":\"Refused\""))
+            .count()
+    };
+    let before = refused_dave();
+    let mut quiet = ssh
+        .command(&key("dave"), "dave+toolbox", &["-N"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh starts");
+    wait_until("dave's ssh -N audited", Duration::from_secs(10), || {
+        refused_dave() > before
+    });
+    let _ = quiet.kill();
+    let _ = quiet.wait();
+
+    // A session directory that is gone refuses every login (it no longer says who may), and says why in the status.
+    assert_success(&plane.kubectl(&[
+        "delete",
+        "configmap",
+        "tollgate-sessions",
+        "-n",
+        "tollgate-clients",
+    ]));
+    wait_until(
+        "logins refused without a directory",
+        Duration::from_secs(10),
+        || {
+            ssh.run(&key("alice"), "alice+nowhere", &["id"])
+                .status
+                .code()
+                == Some(255)
+        },
+    );
+    wait_until("the status says why", Duration::from_secs(10), || {
+        stdout(&plane.tollgate(
+            &plane.kubeconfig,
+            &["status", "--namespace", "tollgate-system"],
+        ))
+        .contains("error: no session directory")
+    });
+
+    // The login grace time and the most unauthenticated connections (here 3 s and 2): a third connection is closed
+    // before the SSH banner, and the first two when their grace time is over.
+    drop(world.gateway.take());
+    world.start_gateway_with(&["--login-grace-time", "3s", "--max-unauthenticated", "2"]);
+    let banner = |stream: &mut std::net::TcpStream| {
+        use std::io::Read as _;
+        let mut buffer = [0_u8; 64];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(6)))
+            .expect("a timeout");
+        let read = stream.read(&mut buffer).unwrap_or(0);
+        String::from_utf8_lossy(&buffer[..read]).into_owned()
+    };
+    let mut held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", world.port)).expect("a connection"))
+        .collect();
+    for stream in &mut held {
+        assert!(banner(stream).starts_with("SSH-2.0-"));
+    }
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", world.port)).expect("a connection");
+    assert_eq!(
+        banner(&mut third),
+        "",
+        "a third unauthenticated connection is closed"
+    );
+    for stream in &mut held {
+        // Closed after the grace time: the read ends (EOF) well before its own 6 s timeout.
+        let started = Instant::now();
+        assert_eq!(banner(stream), "");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
 
 /// Connects through a SOCKS5 proxy (RFC 1928, no authentication, CONNECT to an IPv4 address) and reads until the
@@ -686,6 +872,47 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
                 .is_some_and(Vec::is_empty)
         },
     );
+
+    // SIGTERM (a rollout): a running session is told why it ends, its pod is removed, and the gateway exits.
+    let ending = world
+        .ssh
+        .command(&alice, "alice+toolbox", &[], &["sleep 300"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ssh starts");
+    wait_until("a running session pod", Duration::from_secs(60), || {
+        session_pods(&plane)
+            .iter()
+            .any(|p| p["status"]["phase"] == "Running")
+    });
+    let pid = world.gateway.as_ref().expect("a gateway").pid().to_string();
+    assert_success(
+        &Command::new("kill")
+            .args(["-TERM", &pid])
+            .output()
+            .expect("kill runs"),
+    );
+    let ended = ending.wait_with_output().expect("ssh ends");
+    assert!(
+        stderr(&ended).contains("the session gateway is shutting down"),
+        "{}",
+        stderr(&ended)
+    );
+    assert!(
+        world
+            .gateway
+            .as_mut()
+            .expect("a gateway")
+            .exits_within(Duration::from_secs(20)),
+        "the gateway exits after SIGTERM"
+    );
+    // It let go only after the removal of its session's pod.
+    assert!(
+        session_pods(&plane).is_empty(),
+        "a pod outlived the gateway"
+    );
+    world.start_gateway();
 
     // The gateway killed with SIGKILL in mid-session: its pod stays, and the next gateway's reaper removes it.
     let mut long = Command::new("ssh")

@@ -180,6 +180,9 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Where the SSH server listens')
             [CompletionResult]::new('--refresh-interval', '--refresh-interval', [CompletionResultType]::ParameterName, 'How often the session directory is read again (users'' keys and environments follow the repository), and at most how often the status (live sessions, their last input for idle times) is written')
             [CompletionResult]::new('--reap-interval', '--reap-interval', [CompletionResultType]::ParameterName, 'How often session pods that no live session holds are looked for and removed')
+            [CompletionResult]::new('--login-grace-time', '--login-grace-time', [CompletionResultType]::ParameterName, 'How long a connection may take to authenticate before it is closed (OpenSSH''s LoginGraceTime)')
+            [CompletionResult]::new('--max-unauthenticated', '--max-unauthenticated', [CompletionResultType]::ParameterName, 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH''s MaxStartups)')
+            [CompletionResult]::new('--max-sessions-per-connection', '--max-sessions-per-connection', [CompletionResultType]::ParameterName, 'At most this many sessions (each a pod) at once on one connection (OpenSSH''s MaxSessions)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -170,6 +170,9 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --listen 'Where the SSH server listens'
             cand --refresh-interval 'How often the session directory is read again (users'' keys and environments follow the repository), and at most how often the status (live sessions, their last input for idle times) is written'
             cand --reap-interval 'How often session pods that no live session holds are looked for and removed'
+            cand --login-grace-time 'How long a connection may take to authenticate before it is closed (OpenSSH''s LoginGraceTime)'
+            cand --max-unauthenticated 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH''s MaxStartups)'
+            cand --max-sessions-per-connection 'At most this many sessions (each a pod) at once on one connection (OpenSSH''s MaxSessions)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -160,6 +160,9 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l ad
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l listen -d 'Where the SSH server listens' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l refresh-interval -d 'How often the session directory is read again (users\' keys and environments follow the repository), and at most how often the status (live sessions, their last input for idle times) is written' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l reap-interval -d 'How often session pods that no live session holds are looked for and removed' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l login-grace-time -d 'How long a connection may take to authenticate before it is closed (OpenSSH\'s LoginGraceTime)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l max-unauthenticated -d 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH\'s MaxStartups)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l max-sessions-per-connection -d 'At most this many sessions (each a pod) at once on one connection (OpenSSH\'s MaxSessions)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand sessions" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand sessions" -l context -d 'The kubeconfig context. Default: its current context' -r

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use tollgate::sessions::gateway::{GatewayOptions, list_sessions, run_gateway};
+use tollgate::sessions::gateway::{GatewayOptions, known_hosts_line, list_sessions, run_gateway};
 
 use super::args::{KubeArgs, parse_duration};
 use super::controller::shutdown_signal;
@@ -31,7 +31,7 @@ pub struct Args {
     /// Where people reach the gateway, HOST or HOST:PORT as they type it (e.g. sessions.example.com:2222): the
     /// controller publishes the host key's known_hosts line for it in the repository
     /// (<artifactsPath>/<cluster>/known_hosts).
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_advertise)]
     advertise: Option<String>,
     /// Where the SSH server listens.
     #[arg(long, default_value = "0.0.0.0:2222")]
@@ -43,6 +43,21 @@ pub struct Args {
     /// How often session pods that no live session holds are looked for and removed.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     reap_interval: std::time::Duration,
+    /// How long a connection may take to authenticate before it is closed (OpenSSH's LoginGraceTime).
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    login_grace_time: std::time::Duration,
+    /// At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH's
+    /// MaxStartups).
+    #[arg(long, default_value_t = 100)]
+    max_unauthenticated: usize,
+    /// At most this many sessions (each a pod) at once on one connection (OpenSSH's MaxSessions).
+    #[arg(long, default_value_t = 10)]
+    max_sessions_per_connection: usize,
+}
+
+/// `--advertise`: an address a `known_hosts` line can name, refused before anything starts.
+fn parse_advertise(text: &str) -> Result<String, String> {
+    known_hosts_line(text, "ssh-ed25519").map(|_| text.to_owned())
 }
 
 /// Runs until SIGTERM or Ctrl-C; every session ends and its pod is removed first.
@@ -54,6 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         advertise: args.advertise,
         refresh_interval: args.refresh_interval,
         reap_interval: args.reap_interval,
+        login_grace_time: args.login_grace_time,
+        max_unauthenticated: args.max_unauthenticated,
+        max_sessions_per_connection: args.max_sessions_per_connection,
     };
     runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;

@@ -188,16 +188,23 @@ impl SessionDirectory {
     ///
     /// Errors: the JSON does not parse, or its format version is not [`SESSIONS_FORMAT_VERSION`].
     pub fn from_json(text: &str) -> Result<SessionDirectory, String> {
-        let directory: SessionDirectory = serde_json::from_str(text)
-            .map_err(|e| format!("the session directory does not parse: {e}"))?;
-        if directory.format_version != SESSIONS_FORMAT_VERSION {
+        // The version first: another version's fields are not this one's, and its parse error would mislead.
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Version {
+            format_version: Option<u32>,
+        }
+        let version = serde_json::from_str::<Version>(text)
+            .map_err(|e| format!("the session directory does not parse: {e}"))?
+            .format_version;
+        if version != Some(SESSIONS_FORMAT_VERSION) {
             return Err(format!(
                 "the session directory has format version {}, this gateway reads version {SESSIONS_FORMAT_VERSION}: \
                  run the gateway of the controller's release",
-                directory.format_version
+                version.map_or_else(|| "none".to_owned(), |v| v.to_string())
             ));
         }
-        Ok(directory)
+        serde_json::from_str(text).map_err(|e| format!("the session directory does not parse: {e}"))
     }
 
     /// The user one of whose keys is `key` (OpenSSH form without comment), if any.
@@ -265,6 +272,15 @@ pub enum Refusal {
     /// The environment the login name names does not exist in this cluster.
     #[error("there is no environment {0} in this cluster")]
     UnknownEnvironment(String),
+    /// The login name ends in `+`: no environment after it.
+    #[error(
+        "nothing follows `+` in the login name; name an environment, e.g. `ssh USER+ENVIRONMENT@...`"
+    )]
+    NoEnvironmentNamed,
+    /// The decision cannot be made now (the authorizer or the directory cannot be read); nothing is wrong with
+    /// the login itself.
+    #[error("the gateway cannot decide now: {0}")]
+    Unavailable(String),
     /// The authorizer allowed none of the user's identities to use the environment.
     #[error("{user} may not log in to {environment}: no grant allows it (or it expired)")]
     NotGranted {

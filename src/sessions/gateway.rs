@@ -5,8 +5,9 @@
 //! exec stream, passes the exit status back, and deletes the pod when the session ends. A reaper removes pods no
 //! live session holds (after a crash), at start and periodically.
 //!
-//! Every login, refusal (with its reason), command, and logout is a JSON log line (target `audit`) and an Event in
-//! the environment's namespace. No key, token or typed text is ever logged.
+//! Every login, refusal (with its reason), command line, forward and logout is a JSON log line (target `audit`) and
+//! an Event in the environment's namespace (refusals before authentication: the log only). No key, token or text
+//! typed in a session is ever logged.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, ObjectReference, Pod, PodTemp
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, AttachParams, DeleteParams, ListParams, PostParams, TerminalSize};
 use russh::keys::{HashAlg, PrivateKey, PublicKey};
-use russh::server::{Auth, Msg, Server as _, Session};
+use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId, ChannelMsg};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -58,10 +59,10 @@ pub struct SessionGatewayStatus {
     pub fingerprint: String,
     /// The host key as a `known_hosts` line without the host part (`ssh-ed25519 AAAA...`).
     pub host_key: String,
-    /// The whole `known_hosts` line for the address people reach the gateway at (`--advertise`), e.g.
-    /// `[sessions.example.com]:2222 ssh-ed25519 AAAA...`; the controller publishes it in the repository.
+    /// The address people reach the gateway at (`--advertise`: `HOST` or `HOST:PORT`); the controller publishes
+    /// the `known_hosts` line for it and [`SessionGatewayStatus::host_key`] in the repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub known_hosts: Option<String>,
+    pub advertise: Option<String>,
     /// Sessions open now.
     pub sessions: usize,
     /// When each live session last had input from its person (keystrokes, data, window changes), by pod
@@ -77,8 +78,9 @@ impl SessionGatewayStatus {
     /// The status as `tollgate status` prints it; `now` dates the report.
     pub fn human(&self, now: Timestamp) -> String {
         let age = now.duration_since(self.updated).as_secs().max(0);
-        let known_hosts = match &self.known_hosts {
-            Some(line) => format!("{line} (published in the repository)"),
+        let known_hosts = match self.known_hosts_line() {
+            Some(Ok(line)) => format!("{line} (the controller publishes it in the repository)"),
+            Some(Err(reason)) => format!("[HOST]:PORT {} (--advertise: {reason})", self.host_key),
             None => format!(
                 "[HOST]:PORT {} (start the gateway with --advertise HOST:PORT to publish it)",
                 self.host_key
@@ -92,6 +94,21 @@ impl SessionGatewayStatus {
             out.push_str(&format!("  error: {error}\n"));
         }
         out
+    }
+}
+
+impl SessionGatewayStatus {
+    /// The `known_hosts` line for the advertised address, made here from its parts (whoever can write the status
+    /// cannot make it say more than one host and the one key); `None` without an address.
+    ///
+    /// Errors: the address is not one [`known_hosts_line`] takes, or the host key is not one OpenSSH public key.
+    pub fn known_hosts_line(&self) -> Option<Result<String, String>> {
+        let address = self.advertise.as_deref()?;
+        Some(
+            PublicKey::from_openssh(&self.host_key)
+                .map_err(|e| format!("the host key is not an OpenSSH public key: {e}"))
+                .and_then(|key| known_hosts_line(address, &key_text(&key))),
+        )
     }
 }
 
@@ -159,6 +176,14 @@ pub struct GatewayOptions {
     pub refresh_interval: Duration,
     /// How often pods without a live session are looked for and removed.
     pub reap_interval: Duration,
+    /// How long a connection may take to authenticate (OpenSSH's `LoginGraceTime`, 120 s there).
+    pub login_grace_time: Duration,
+    /// Connections that have not authenticated yet, at most (OpenSSH's `MaxStartups` idea): more are closed at
+    /// once, so that anonymous connections cannot exhaust the gateway's memory.
+    pub max_unauthenticated: usize,
+    /// Sessions one connection may hold at once (OpenSSH's `MaxSessions`, 10 there): one connection cannot start
+    /// pods without bound.
+    pub max_sessions_per_connection: usize,
 }
 
 /// Why the gateway cannot start or stopped.
@@ -215,6 +240,8 @@ struct Shared {
     options: GatewayOptions,
     /// The last directory read; `Err` says why there is none (logins are refused with that reason).
     directory: RwLock<Arc<Result<SessionDirectory, String>>>,
+    /// Why the last read of the directory failed, and since when it has been failing; `None` after a good read.
+    directory_problem: Mutex<Option<(String, std::time::Instant)>>,
     /// Live sessions by pod name (`namespace/name`); the reaper spares exactly these.
     sessions: Mutex<BTreeMap<String, LiveSession>>,
     /// Turns true when the gateway shuts down: every session ends and removes its pod.
@@ -247,10 +274,16 @@ impl Shared {
 /// (`HOST` or `HOST:PORT`, an IPv6 host in brackets) with host key `key` (`ssh-ed25519 AAAA...`): the host as is
 /// on port 22, `[HOST]:PORT` otherwise.
 ///
-/// Errors: an address that is empty, holds whitespace or a comma, or has a port that is not 1..=65535.
+/// Errors: an address that is not a DNS name (letters, digits, `-`, `.`, `_`) or an IP address, so that no
+/// pattern (`*`, `?`, `!`), marker (`@cert-authority`), hash (`|1|`) or comment (`#`) of the format gets in, or
+/// whose port is not 1..=65535.
 pub fn known_hosts_line(address: &str, key: &str) -> Result<String, String> {
     let bad = || format!("`{address}` is not HOST or HOST:PORT");
-    if address.is_empty() || address.contains(|c: char| c.is_whitespace() || c == ',') {
+    if address.is_empty()
+        || !address
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']'))
+    {
         return Err(bad());
     }
     // `[::1]:2222`, `[::1]`, `host:2222`, `host`; a bare IPv6 address (two colons or more) has no port.
@@ -274,7 +307,11 @@ pub fn known_hosts_line(address: &str, key: &str) -> Result<String, String> {
             .filter(|p| *p != 0)
             .ok_or_else(bad)?,
     };
-    if host.is_empty() {
+    let name = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !host.starts_with(['-', '.']);
+    if host.is_empty() || !(name || host.parse::<std::net::IpAddr>().is_ok()) {
         return Err(bad());
     }
     Ok(if port == 22 {
@@ -306,6 +343,7 @@ pub async fn run_gateway(
         directory: RwLock::new(Arc::new(Err(
             "the session directory has not been read yet".to_owned()
         ))),
+        directory_problem: Mutex::new(None),
         cluster,
         options: options.clone(),
         sessions: Mutex::new(BTreeMap::new()),
@@ -322,12 +360,10 @@ pub async fn run_gateway(
     tracing::info!(address = %listener.local_addr().map_or(options.listen, |a| a), "session gateway listening");
 
     let host_key_text = key_text(host_key.public_key());
-    let known_hosts = options
-        .advertise
-        .as_deref()
-        .map(|address| known_hosts_line(address, &host_key_text))
-        .transpose()
-        .map_err(|reason| GatewayError::Advertise { reason })?;
+    if let Some(address) = &options.advertise {
+        known_hosts_line(address, &host_key_text)
+            .map_err(|reason| GatewayError::Advertise { reason })?;
+    }
     let background = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -350,10 +386,15 @@ pub async fn run_gateway(
                             updated: Timestamp::now(),
                             fingerprint: fingerprint.to_string(),
                             host_key: host_key_text.clone(),
-                            known_hosts: known_hosts.clone(),
+                            advertise: shared.options.advertise.clone(),
                             sessions,
                             last_input,
-                            error: shared.directory().as_ref().as_ref().err().cloned(),
+                            error: shared
+                                .directory_problem
+                                .lock()
+                                .expect("the problem lock is never poisoned: its holders do not panic")
+                                .as_ref()
+                                .map(|(reason, _)| reason.clone()),
                         };
                         // At most one write per refresh while people type.
                         let stale = last.as_ref().is_none_or(|l| {
@@ -384,20 +425,8 @@ pub async fn run_gateway(
         nodelay: true,
         ..russh::server::Config::default()
     });
-    let mut server = GatewayServer {
-        shared: shared.clone(),
-    };
-    let result = tokio::select! {
-        result = server.run_on_socket(config, &listener) => result.map_err(|e| GatewayError::Server(e.to_string())),
-        () = shutdown => Ok(()),
-    };
+    let result = serve(shared, config, listener, shutdown).await;
     background.abort();
-    // End every session: each removes its pod; wait until they are gone, bounded by the longest removeTimeout.
-    shared.stopping.send_replace(true);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(660);
-    while !shared.sessions().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     result
 }
 
@@ -464,28 +493,39 @@ async fn host_key(cluster: &Cluster, namespace: &str) -> Result<PrivateKey, Gate
 async fn refresh_directory(shared: &Shared) {
     let configmaps: Api<ConfigMap> =
         Api::namespaced(shared.cluster.kube(), &shared.options.clients_namespace);
+    // Whether the failure is the API server's (transient: the last good directory serves a while) or the
+    // directory's own (gone or unreadable: it no longer says who may log in, so nobody may).
     let read = match configmaps.get_opt(SESSIONS_CONFIGMAP).await {
         Ok(Some(configmap)) => configmap
             .data
             .and_then(|mut d| d.remove(SESSIONS_KEY))
             .ok_or_else(|| format!("ConfigMap {SESSIONS_CONFIGMAP} has no `{SESSIONS_KEY}`"))
-            .and_then(|text| SessionDirectory::from_json(&text)),
-        Ok(None) => Err(format!(
-            "no session directory yet (ConfigMap {}/{SESSIONS_CONFIGMAP}): the controller publishes it after it \
-             applies a repository with environments",
-            shared.options.clients_namespace
+            .and_then(|text| SessionDirectory::from_json(&text))
+            .map_err(|reason| (reason, false)),
+        Ok(None) => Err((
+            format!(
+                "no session directory (ConfigMap {}/{SESSIONS_CONFIGMAP}): the controller publishes it after it \
+                 applies a repository with environments",
+                shared.options.clients_namespace
+            ),
+            false,
         )),
-        Err(e) => Err(format!(
-            "cannot read the session directory: {}",
-            describe(&e)
+        Err(e) => Err((
+            format!("cannot read the session directory: {}", describe(&e)),
+            true,
         )),
     };
+    let mut problem = shared
+        .directory_problem
+        .lock()
+        .expect("the problem lock is never poisoned: its holders do not panic");
     let mut current = shared
         .directory
         .write()
         .expect("the directory lock is never poisoned: its holders do not panic");
     match read {
         Ok(directory) => {
+            *problem = None;
             if current.as_ref().as_ref().ok() != Some(&directory) {
                 tracing::info!(
                     users = directory.users.len(),
@@ -495,11 +535,22 @@ async fn refresh_directory(shared: &Shared) {
                 *current = Arc::new(Ok(directory));
             }
         }
-        Err(reason) => {
-            tracing::warn!(%reason, "session directory");
-            if current.is_err() {
-                *current = Arc::new(Err(reason));
+        Err((reason, transient)) => {
+            let since = problem
+                .as_ref()
+                .map_or_else(std::time::Instant::now, |(_, since)| *since);
+            let stale = since.elapsed() >= STALE_DIRECTORY_LIMIT;
+            // Said once per reason, not every refresh.
+            let new = problem.as_ref().is_none_or(|(said, _)| *said != reason);
+            if current.is_err() || !transient || stale {
+                if new || current.is_ok() {
+                    tracing::warn!(%reason, "session directory: logins are refused until it can be read");
+                }
+                *current = Arc::new(Err(reason.clone()));
+            } else if new {
+                tracing::warn!(%reason, "session directory: the last one read serves for up to 5 minutes");
             }
+            *problem = Some((reason, since));
         }
     }
 }
@@ -643,29 +694,140 @@ async fn audit(shared: &Shared, record: &AuditRecord<'_>, action: &str, detail: 
     }
 }
 
-/// Makes one [`Connection`] per SSH client.
-struct GatewayServer {
-    shared: Arc<Shared>,
+/// How long the last good session directory is used while the API server cannot be read; then logins are refused.
+const STALE_DIRECTORY_LIMIT: Duration = Duration::from_secs(300);
+
+/// A login name as it may appear in the log: at most 64 characters, control characters escaped. Login names come
+/// from anyone who connects.
+fn shown(name: &str) -> String {
+    let mut text: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().count() > 64 {
+        text.push_str("...");
+    }
+    text
 }
 
-impl russh::server::Server for GatewayServer {
-    type Handler = Connection;
+/// Counts one connection that has not authenticated yet, until it does or ends.
+struct Unauthenticated(Arc<std::sync::atomic::AtomicUsize>);
 
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        Connection {
-            shared: self.shared.clone(),
-            peer,
-            login: None,
-            channels: BTreeMap::new(),
-            ready: Arc::new(Mutex::new(Vec::new())),
-        }
+impl Drop for Unauthenticated {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
-/// Whom a connection authenticated as, and what the authorizer decided.
+/// Serves SSH on `listener` until `shutdown` resolves: each connection in a task of its own, closed when it has not
+/// authenticated within the login grace time, or at once when the most that may be unauthenticated are. On shutdown it
+/// stops accepting, ends every session (each tells its person why and removes its pod), waits for them, and only
+/// then closes the connections.
+async fn serve(
+    shared: Arc<Shared>,
+    config: Arc<russh::server::Config>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), GatewayError> {
+    let unauthenticated = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (socket, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(reason = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            // Reap finished connection tasks as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        if unauthenticated.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            >= shared.options.max_unauthenticated
+        {
+            unauthenticated.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            tracing::warn!(
+                source = %peer.ip(),
+                limit = shared.options.max_unauthenticated,
+                "connection closed: as many connections as may be have not authenticated yet"
+            );
+            continue;
+        }
+        let _ = socket.set_nodelay(true);
+        let authenticated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handler = Connection {
+            shared: shared.clone(),
+            peer: Some(peer),
+            login: None,
+            channels: BTreeMap::new(),
+            ready: Arc::new(Mutex::new(Vec::new())),
+            running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            unauthenticated: Some(Unauthenticated(unauthenticated.clone())),
+            authenticated: authenticated.clone(),
+        };
+        let config = config.clone();
+        let mut closing = closing.subscribe();
+        let grace_time = shared.options.login_grace_time;
+        connections.spawn(async move {
+            let grace = tokio::time::sleep(grace_time);
+            // The SSH identification exchange is part of the grace time.
+            let session = tokio::select! {
+                session = russh::server::run_stream(config, socket, handler) => match session {
+                    Ok(session) => session,
+                    Err(_) => return,
+                },
+                () = tokio::time::sleep(grace_time) => return,
+            };
+            let handle = session.handle();
+            let mut session = std::pin::pin!(session);
+            let mut grace = std::pin::pin!(grace);
+            let mut grace_over = false;
+            let reason = loop {
+                tokio::select! {
+                    _ = &mut session => return,
+                    () = &mut grace, if !grace_over => {
+                        grace_over = true;
+                        if !authenticated.load(std::sync::atomic::Ordering::SeqCst) {
+                            break "not authenticated within the login grace time";
+                        }
+                    }
+                    _ = closing.wait_for(|c| *c) => break "the session gateway is shutting down",
+                }
+            };
+            let _ = handle
+                .disconnect(
+                    russh::Disconnect::ByApplication,
+                    reason.into(),
+                    String::new(),
+                )
+                .await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), session).await;
+        });
+    }
+    // Shutdown: no new connections; every session ends (telling its person) and removes its pod, bounded by the
+    // longest removeTimeout; then the connections close.
+    drop(listener);
+    shared.stopping.send_replace(true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(660);
+    while !shared.sessions().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    closing.send_replace(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+/// Whom a connection authenticated as (its login name and key, for the decision every channel asks again), and
+/// what the authorizer decided then.
 struct Login {
+    name: String,
+    key: String,
     user: LoginUser,
-    environment: Result<SessionEnvironment, Refusal>,
 }
 
 /// A channel's requests before its session starts.
@@ -683,6 +845,12 @@ struct Connection {
     channels: BTreeMap<ChannelId, Pending>,
     /// The pods of this connection's sessions that are ready (namespace, name): forwards run through the first.
     ready: ReadyPods,
+    /// Sessions of this connection that have started and not ended.
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    /// Held until the connection authenticates.
+    unauthenticated: Option<Unauthenticated>,
+    /// Turns true when it authenticates: the login grace time no longer applies.
+    authenticated: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The ready pods of one connection, shared with its session tasks.
@@ -695,6 +863,136 @@ fn key_text(key: &PublicKey) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A refused decision, with the environment it was about when there is one (the Event goes to its namespace).
+struct Denied {
+    refusal: Refusal,
+    environment: String,
+    namespace: String,
+}
+
+impl Denied {
+    fn new(refusal: Refusal, directory: &SessionDirectory, login: &LoginName<'_>) -> Denied {
+        let environment = login.environment.unwrap_or_default().to_owned();
+        let namespace = directory
+            .environment(&environment)
+            .map(|e| e.namespace.clone())
+            .unwrap_or_default();
+        Denied {
+            refusal,
+            environment,
+            namespace,
+        }
+    }
+}
+
+/// Whether any of the user's identities may `use` the environment, as the RBAC authorizer answers.
+async fn may_use(
+    shared: &Shared,
+    user: &LoginUser,
+    environment: &SessionEnvironment,
+) -> Result<bool, String> {
+    let request = Request::Resource {
+        verb: USE_VERB.to_owned(),
+        api_group: ENVIRONMENTS_GROUP.to_owned(),
+        resource: ENVIRONMENTS_RESOURCE.to_owned(),
+        subresource: String::new(),
+        name: environment.name.clone(),
+        namespace: environment.namespace.clone(),
+    };
+    for identity in &user.identities {
+        let (allowed, _) = shared
+            .cluster
+            .review(identity, &request)
+            .await
+            .map_err(|e| format!("cannot ask the authorizer: {}", describe(&e)))?;
+        if allowed {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The environment this login may use, or why not.
+async fn decide(
+    shared: &Shared,
+    peer: Option<SocketAddr>,
+    directory: &SessionDirectory,
+    user: &LoginUser,
+    login: &LoginName<'_>,
+) -> Result<SessionEnvironment, Refusal> {
+    let environment = match login.environment {
+        Some("") => return Err(Refusal::NoEnvironmentNamed),
+        Some(name) => {
+            let environment = directory
+                .environment(name)
+                .ok_or_else(|| Refusal::UnknownEnvironment(name.to_owned()))?;
+            if !may_use(shared, user, environment)
+                .await
+                .map_err(Refusal::Unavailable)?
+            {
+                return Err(Refusal::NotGranted {
+                    user: user.name.clone(),
+                    environment: name.to_owned(),
+                });
+            }
+            environment
+        }
+        None => {
+            let mut allowed = Vec::new();
+            for environment in &directory.environments {
+                if may_use(shared, user, environment)
+                    .await
+                    .map_err(Refusal::Unavailable)?
+                {
+                    allowed.push(environment);
+                }
+            }
+            match allowed.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(Refusal::ChooseEnvironment {
+                        user: user.name.clone(),
+                        allowed: allowed.iter().map(|e| e.name.clone()).collect(),
+                    });
+                }
+            }
+        }
+    };
+    admits(environment, user, peer.map(|p| p.ip()))?;
+    Ok(environment.clone())
+}
+
+/// The whole decision for one login name and key against the directory and the authorizer as they are now: who
+/// it is (the key, the user's state) and which environment it may use. Asked at authentication and again for
+/// every session and forward, so that a removed grant, a disabled user or a removed key ends access on
+/// connections already open.
+async fn authorize(
+    shared: &Shared,
+    peer: Option<SocketAddr>,
+    name: &str,
+    key: &str,
+) -> Result<(LoginUser, SessionEnvironment), Denied> {
+    let login = LoginName::parse(name);
+    let directory = shared.directory();
+    let directory = match directory.as_ref() {
+        Ok(directory) => directory,
+        Err(reason) => {
+            return Err(Denied {
+                refusal: Refusal::Unavailable(reason.clone()),
+                environment: String::new(),
+                namespace: String::new(),
+            });
+        }
+    };
+    let user = identify(directory, &login, key, Timestamp::now())
+        .map_err(|refusal| Denied::new(refusal, directory, &login))?
+        .clone();
+    let environment = decide(shared, peer, directory, &user, &login)
+        .await
+        .map_err(|refusal| Denied::new(refusal, directory, &login))?;
+    Ok((user, environment))
 }
 
 impl Connection {
@@ -713,78 +1011,10 @@ impl Connection {
         }
     }
 
-    /// Whether any of the user's identities may `use` the environment, as the RBAC authorizer answers.
-    async fn may_use(
-        &self,
-        user: &LoginUser,
-        environment: &SessionEnvironment,
-    ) -> Result<bool, String> {
-        let request = Request::Resource {
-            verb: USE_VERB.to_owned(),
-            api_group: ENVIRONMENTS_GROUP.to_owned(),
-            resource: ENVIRONMENTS_RESOURCE.to_owned(),
-            subresource: String::new(),
-            name: environment.name.clone(),
-            namespace: environment.namespace.clone(),
-        };
-        for identity in &user.identities {
-            let (allowed, _) = self
-                .shared
-                .cluster
-                .review(identity, &request)
-                .await
-                .map_err(|e| format!("cannot ask the authorizer: {}", describe(&e)))?;
-            if allowed {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// The environment this login may use, or why not.
-    async fn decide(
-        &self,
-        directory: &SessionDirectory,
-        user: &LoginUser,
-        login: &LoginName<'_>,
-    ) -> Result<SessionEnvironment, Refusal> {
-        let unavailable = |reason: String| Refusal::ChooseEnvironment {
-            user: format!("{} ({reason})", user.name),
-            allowed: Vec::new(),
-        };
-        let environment = match login.environment {
-            Some(name) => {
-                let environment = directory
-                    .environment(name)
-                    .ok_or_else(|| Refusal::UnknownEnvironment(name.to_owned()))?;
-                if !self.may_use(user, environment).await.map_err(unavailable)? {
-                    return Err(Refusal::NotGranted {
-                        user: user.name.clone(),
-                        environment: name.to_owned(),
-                    });
-                }
-                environment
-            }
-            None => {
-                let mut allowed = Vec::new();
-                for environment in &directory.environments {
-                    if self.may_use(user, environment).await.map_err(unavailable)? {
-                        allowed.push(environment);
-                    }
-                }
-                match allowed.as_slice() {
-                    [one] => *one,
-                    _ => {
-                        return Err(Refusal::ChooseEnvironment {
-                            user: user.name.clone(),
-                            allowed: allowed.iter().map(|e| e.name.clone()).collect(),
-                        });
-                    }
-                }
-            }
-        };
-        admits(environment, user, self.peer.map(|p| p.ip()))?;
-        Ok(environment.clone())
+    /// Refuses before authentication: a line in the log only (no Event: the name is anyone's to choose).
+    async fn refuse_unauthenticated(&self, name: &str, reason: &str) {
+        let user = shown(name);
+        audit(&self.shared, &self.record(&user, "", ""), "Refused", reason).await;
     }
 
     /// Starts the session of `channel` running `command` (`None`: the shell) in a new pod.
@@ -798,14 +1028,18 @@ impl Connection {
         let Some(login) = &self.login else {
             return;
         };
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let task = SessionTask {
             shared: self.shared.clone(),
+            login: login.name.clone(),
+            key: login.key.clone(),
             user: login.user.name.clone(),
-            environment: login.environment.clone(),
             source: self.peer,
             pty: pending.pty,
             what: command,
             ready: self.ready.clone(),
+            running: self.running.clone(),
         };
         tokio::spawn(task.run(channel));
     }
@@ -827,54 +1061,73 @@ impl russh::server::Handler for Connection {
         name: &str,
         key: &PublicKey,
     ) -> Result<Auth, Self::Error> {
-        // Spare the client a signature for a key nobody has (a client may offer several keys: each unknown one is
-        // a line in the log).
+        // Accept the offer only of the login name's own key: whether a key is someone's is nobody's business (a
+        // client may offer several keys: each refused one is a line in the log).
         let directory = self.shared.directory();
-        let known = directory
-            .as_ref()
-            .as_ref()
-            .is_ok_and(|d| d.user_with_key(&key_text(key)).is_some());
-        if known {
-            return Ok(Auth::Accept);
-        }
-        let login = LoginName::parse(name);
-        let record = self.record(login.user, login.environment.unwrap_or(""), "");
-        audit(
-            &self.shared,
-            &record,
-            "Refused",
-            &Refusal::UnknownKey.to_string(),
-        )
-        .await;
+        let refusal = match directory.as_ref() {
+            Err(reason) => reason.clone(),
+            Ok(directory) => {
+                let login = LoginName::parse(name);
+                match directory.user_with_key(&key_text(key)) {
+                    Some(user) if user.name == login.user => return Ok(Auth::Accept),
+                    Some(user) => Refusal::WrongUser {
+                        owner: user.name.clone(),
+                        asked: login.user.to_owned(),
+                    }
+                    .to_string(),
+                    None => Refusal::UnknownKey.to_string(),
+                }
+            }
+        };
+        self.refuse_unauthenticated(name, &refusal).await;
         Ok(Auth::reject())
     }
 
     async fn auth_publickey(&mut self, name: &str, key: &PublicKey) -> Result<Auth, Self::Error> {
-        let directory = self.shared.directory();
-        let directory = match directory.as_ref() {
-            Ok(directory) => directory,
-            Err(reason) => {
-                let record = self.record(name, "", "");
-                audit(&self.shared, &record, "Refused", reason).await;
-                return Ok(Auth::reject());
-            }
-        };
+        let key = key_text(key);
         let login = LoginName::parse(name);
-        let user = match identify(directory, &login, &key_text(key), Timestamp::now()) {
-            Ok(user) => user.clone(),
-            Err(refusal) => {
+        let directory = self.shared.directory();
+        let identified = match directory.as_ref() {
+            Err(reason) => Err(reason.clone()),
+            Ok(directory) => identify(directory, &login, &key, Timestamp::now())
+                .cloned()
+                .map_err(|refusal| refusal.to_string()),
+        };
+        let user = match identified {
+            Ok(user) => user,
+            Err(reason) => {
                 // Who the key is not is no business of the person offering it: the reason goes to the log only.
-                let environment = login.environment.unwrap_or("");
-                let namespace = directory
-                    .environment(environment)
-                    .map_or("", |e| e.namespace.as_str());
-                let record = self.record(login.user, environment, namespace);
-                audit(&self.shared, &record, "Refused", &refusal.to_string()).await;
+                self.refuse_unauthenticated(name, &reason).await;
                 return Ok(Auth::reject());
             }
         };
-        let environment = self.decide(directory, &user, &login).await;
-        self.login = Some(Login { user, environment });
+        // Authenticated: the decision about the environment is logged now (also for `ssh -N`, which opens no
+        // session), and asked again for every session and forward.
+        let decision = authorize(&self.shared, self.peer, name, &key).await;
+        match &decision {
+            Ok((_, environment)) => {
+                let record = self.record(&user.name, &environment.name, &environment.namespace);
+                audit(&self.shared, &record, "Authenticated", "").await;
+            }
+            Err(denied) => {
+                let record = self.record(&user.name, &denied.environment, &denied.namespace);
+                audit(
+                    &self.shared,
+                    &record,
+                    "Refused",
+                    &denied.refusal.to_string(),
+                )
+                .await;
+            }
+        }
+        self.login = Some(Login {
+            name: name.to_owned(),
+            key,
+            user,
+        });
+        self.unauthenticated = None;
+        self.authenticated
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(Auth::Accept)
     }
 
@@ -883,6 +1136,16 @@ impl russh::server::Handler for Connection {
         channel: Channel<Msg>,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
+        let open = self.channels.len() + self.running.load(std::sync::atomic::Ordering::SeqCst);
+        let limit = self.shared.options.max_sessions_per_connection;
+        if open >= limit {
+            if let Some(login) = &self.login {
+                let record = self.record(&login.user.name, "", "");
+                let reason = format!("more than {limit} sessions at once on one connection");
+                audit(&self.shared, &record, "Refused", &reason).await;
+            }
+            return Ok(false);
+        }
         self.channels.insert(
             channel.id(),
             Pending {
@@ -963,10 +1226,21 @@ impl russh::server::Handler for Connection {
         let Some(login) = &self.login else {
             return Ok(false);
         };
-        let environment = match &login.environment {
-            Ok(e) if e.port_forwarding => e.clone(),
-            _ => {
-                self.refuse_forward(&target).await;
+        // Asked again now: a grant removed since the login ends forwards too.
+        let environment = match authorize(&self.shared, self.peer, &login.name, &login.key).await {
+            Ok((_, environment)) if environment.port_forwarding => environment,
+            Ok((_, environment)) => {
+                let record =
+                    self.record(&login.user.name, &environment.name, &environment.namespace);
+                let reason =
+                    format!("forward to {target}: the environment does not allow port forwarding");
+                audit(&self.shared, &record, "Refused", &reason).await;
+                return Ok(false);
+            }
+            Err(denied) => {
+                let record = self.record(&login.user.name, &denied.environment, &denied.namespace);
+                let reason = format!("forward to {target}: {}", denied.refusal);
+                audit(&self.shared, &record, "Refused", &reason).await;
                 return Ok(false);
             }
         };
@@ -1009,32 +1283,14 @@ impl russh::server::Handler for Connection {
         port: &mut u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        self.refuse_forward(&format!("remote {address}:{port}"))
-            .await;
+        if let Some(login) = &self.login {
+            let record = self.record(&login.user.name, "", "");
+            let reason = format!(
+                "forward from remote {address}:{port}: remote forwards (`ssh -R`) are not offered"
+            );
+            audit(&self.shared, &record, "Refused", &reason).await;
+        }
         Ok(false)
-    }
-}
-
-impl Connection {
-    /// A forward refused: by an environment without `portForwarding`, a remote forward (`ssh -R`: the gateway
-    /// does not listen for people), or a refused login.
-    async fn refuse_forward(&self, target: &str) {
-        let Some(login) = &self.login else { return };
-        let (environment, namespace, reason) = match &login.environment {
-            Ok(e) if e.port_forwarding => (
-                e.name.as_str(),
-                e.namespace.as_str(),
-                format!("forward to {target}: remote forwards (`ssh -R`) are not offered"),
-            ),
-            Ok(e) => (
-                e.name.as_str(),
-                e.namespace.as_str(),
-                format!("forward to {target}: the environment does not allow port forwarding"),
-            ),
-            Err(refusal) => ("", "", format!("forward to {target}: {refusal}")),
-        };
-        let record = self.record(&login.user.name, environment, namespace);
-        audit(&self.shared, &record, "Refused", &reason).await;
     }
 }
 
@@ -1084,14 +1340,31 @@ async fn relay(mut channel: Channel<Msg>, pods: Api<Pod>, pod: String, host: Str
 /// One session channel's life: pod, wait, attach, end.
 struct SessionTask {
     shared: Arc<Shared>,
+    /// The login name and key the connection authenticated with: the decision is asked again for this session.
+    login: String,
+    key: String,
+    /// The `User` document's name.
     user: String,
-    environment: Result<SessionEnvironment, Refusal>,
     source: Option<SocketAddr>,
     pty: Option<(u16, u16)>,
     what: What,
     /// The connection's ready pods: this session's pod is there while it runs.
     ready: ReadyPods,
+    /// The connection's count of running sessions; this one is counted until it ends.
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// Counts a running session of a connection until it ends, however it ends.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// What the person sent while the pod was starting: replayed into the session once it runs.
+type Early = Vec<ChannelMsg>;
 
 /// Writes a line to the person: on standard error (extended data 1), so that it never mixes with a command's output.
 async fn tell(channel: &Channel<Msg>, text: &str) {
@@ -1102,18 +1375,26 @@ async fn tell(channel: &Channel<Msg>, text: &str) {
 
 impl SessionTask {
     async fn run(self, mut channel: Channel<Msg>) {
-        let environment = match &self.environment {
-            Ok(environment) => environment.clone(),
-            Err(refusal) => {
+        let _running = Running(self.running.clone());
+        // Asked again for this session: the directory and the authorizer as they are now decide.
+        let environment = match authorize(&self.shared, self.source, &self.login, &self.key).await {
+            Ok((_, environment)) => environment,
+            Err(denied) => {
                 let record = AuditRecord {
                     user: &self.user,
-                    environment: "",
-                    namespace: "",
+                    environment: &denied.environment,
+                    namespace: &denied.namespace,
                     pod: None,
                     source: self.source,
                 };
-                audit(&self.shared, &record, "Refused", &refusal.to_string()).await;
-                tell(&channel, &format!("refused: {refusal}")).await;
+                audit(
+                    &self.shared,
+                    &record,
+                    "Refused",
+                    &denied.refusal.to_string(),
+                )
+                .await;
+                tell(&channel, &format!("refused: {}", denied.refusal)).await;
                 let _ = channel.exit_status(1).await;
                 let _ = channel.eof().await;
                 let _ = channel.close().await;
@@ -1129,14 +1410,12 @@ impl SessionTask {
             }
             (What::Sftp, Some(sftp)) => sftp.clone(),
             (What::Sftp, None) => {
-                tell(
-                    &channel,
-                    &format!(
-                        "{} does not offer sftp or scp (no `sftpCommand`)",
-                        environment.name
-                    ),
-                )
-                .await;
+                let reason = format!(
+                    "{} does not offer sftp or scp (no `sftpCommand`)",
+                    environment.name
+                );
+                audit(&self.shared, &self.record(&environment), "Refused", &reason).await;
+                tell(&channel, &reason).await;
                 let _ = channel.exit_status(1).await;
                 let _ = channel.close().await;
                 return;
@@ -1212,7 +1491,11 @@ impl SessionTask {
                     &format!("starting {name} in {}", environment.namespace),
                 )
                 .await;
-                match self.wait_ready(&channel, &pods, &name, &environment).await {
+                let mut early = Early::new();
+                match self
+                    .wait_ready(&mut channel, &mut early, &pods, &name, &environment)
+                    .await
+                {
                     Err(reason) => Err(reason),
                     Ok(()) => {
                         self.ready
@@ -1230,7 +1513,8 @@ impl SessionTask {
                                 )
                                 .await;
                         }
-                        self.attach(&mut channel, &pods, &name, &key, command).await
+                        self.attach(&mut channel, early, &pods, &name, &key, command)
+                            .await
                     }
                 }
             }
@@ -1297,10 +1581,12 @@ impl SessionTask {
         let _ = channel.close().await;
     }
 
-    /// Polls the pod until it is ready, telling the person each new state, up to `readyTimeout`.
+    /// Polls the pod until it is ready, telling the person each new state, up to `readyTimeout`; keeps what the
+    /// person sends meanwhile in `early`, and stops when they leave.
     async fn wait_ready(
         &self,
-        channel: &Channel<Msg>,
+        channel: &mut Channel<Msg>,
+        early: &mut Early,
         pods: &Api<Pod>,
         name: &str,
         environment: &SessionEnvironment,
@@ -1336,9 +1622,17 @@ impl SessionTask {
                     environment.ready_timeout_seconds
                 ));
             }
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(250)) => {}
-                _ = stopping.changed() => return Err("the session gateway is shutting down".to_owned()),
+            let poll = tokio::time::sleep(Duration::from_millis(250));
+            let mut poll = std::pin::pin!(poll);
+            loop {
+                tokio::select! {
+                    () = &mut poll => break,
+                    _ = stopping.changed() => return Err("the session gateway is shutting down".to_owned()),
+                    message = channel.wait() => match message {
+                        Some(message) => early.push(message),
+                        None => return Err("the person left before the session pod was ready".to_owned()),
+                    },
+                }
             }
         }
     }
@@ -1348,6 +1642,7 @@ impl SessionTask {
     async fn attach(
         &self,
         channel: &mut Channel<Msg>,
+        early: Early,
         pods: &Api<Pod>,
         name: &str,
         key: &str,
@@ -1378,6 +1673,30 @@ impl SessionTask {
         if let (Some(resize), Some((width, height))) = (resize.as_mut(), self.pty) {
             let _ = resize.send(TerminalSize { width, height }).await;
         }
+        // What came while the pod started goes in first, in order.
+        for message in early {
+            match message {
+                ChannelMsg::Data { data } => {
+                    let written = stdin.write_all(&data).await;
+                    if written.is_err() {
+                        return Ok(255);
+                    }
+                }
+                ChannelMsg::Eof => {
+                    let _ = stdin.shutdown().await;
+                }
+                ChannelMsg::WindowChange {
+                    col_width,
+                    row_height,
+                    ..
+                } => {
+                    if let Some(resize) = resize.as_mut() {
+                        let _ = resize.send(terminal_size(col_width, row_height)).await;
+                    }
+                }
+                _ => {}
+            }
+        }
         let mut stopping = self.shared.stopping.subscribe();
         let mut out = vec![0_u8; 32 * 1024];
         let mut err = vec![0_u8; 32 * 1024];
@@ -1395,11 +1714,7 @@ impl SessionTask {
                     Some(ChannelMsg::WindowChange { col_width, row_height, .. }) => {
                         self.shared.touch(key);
                         if let Some(resize) = resize.as_mut() {
-                            let size = TerminalSize {
-                                width: u16::try_from(col_width).unwrap_or(u16::MAX),
-                                height: u16::try_from(row_height).unwrap_or(u16::MAX),
-                            };
-                            let _ = resize.send(size).await;
+                            let _ = resize.send(terminal_size(col_width, row_height)).await;
                         }
                     }
                     Some(_) => {}
@@ -1450,6 +1765,14 @@ impl SessionTask {
             pod = name,
             "a session pod outlived its removeTimeout; the reaper removes it"
         );
+    }
+}
+
+/// A window size from SSH's `window-change` (RFC 4254 6.7: columns and rows as u32) for the exec stream.
+fn terminal_size(columns: u32, rows: u32) -> TerminalSize {
+    TerminalSize {
+        width: u16::try_from(columns).unwrap_or(u16::MAX),
+        height: u16::try_from(rows).unwrap_or(u16::MAX),
     }
 }
 
@@ -1592,6 +1915,16 @@ mod tests {
             ":2222",
             "[fd00::1",
             "[::1]x",
+            // The known_hosts format's own syntax: patterns, negation, comments, markers, hashed names.
+            "*",
+            "*.example.com:2222",
+            "!host",
+            "#comment",
+            "@cert-authority",
+            "|1|abc",
+            "a]b:2222",
+            "[a]b]:2222",
+            "-oProxyCommand",
         ] {
             let error = known_hosts_line(address, KEY).expect_err(address);
             assert!(

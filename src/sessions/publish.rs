@@ -72,10 +72,11 @@ pub fn known_hosts_file(cluster: &str, line: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The edit that publishes the session gateway's `known_hosts` line, read from its status in `namespace` (the
-/// clients namespace), when the gateway advertises an address and the repository (`tree`: path -> blob id) does
-/// not hold exactly that file yet. No gateway, no address, or a status that cannot be read: no edit (the file is
-/// left as it is; publishing never fails for it, the reason is logged).
+/// The edit that publishes the session gateway's `known_hosts` line, made from its status in `namespace` (the
+/// clients namespace: its advertised address and host key, each checked), when the gateway advertises an address
+/// and the repository (`tree`: path -> blob id) does not hold exactly that file yet. No gateway, no address, or a
+/// status that cannot be read or checked: no edit (the file is left as it is; publishing never fails for it, the
+/// reason is logged).
 pub async fn known_hosts_edit(
     cluster: &Cluster,
     namespace: &str,
@@ -84,10 +85,13 @@ pub async fn known_hosts_edit(
     tree: &BTreeMap<String, gix::ObjectId>,
 ) -> Option<crate::git::ArtifactEdit> {
     cluster.paced().await;
-    let line = match super::gateway::read_status(&cluster.kube(), namespace).await {
-        Ok(status) => status?.known_hosts?,
+    let line = match super::gateway::read_status(&cluster.kube(), namespace)
+        .await
+        .and_then(|status| status.and_then(|s| s.known_hosts_line()).transpose())
+    {
+        Ok(line) => line?,
         Err(reason) => {
-            tracing::warn!(%reason, "the session gateway's status cannot be read; its known_hosts is not published");
+            tracing::warn!(%reason, "the session gateway's known_hosts line is not published");
             return None;
         }
     };

@@ -249,6 +249,18 @@ impl Gateway {
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
+
+    /// Whether the process exits within `timeout`.
+    pub fn exits_within(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
 }
 
 impl Drop for Gateway {
@@ -401,7 +413,7 @@ impl World {
                     "-o",
                     "jsonpath={.data.status\\.json}",
                 ]);
-                stdout(&status).contains("knownHosts")
+                stdout(&status).contains("advertise")
             },
         );
         let cache = world.work.path().join("git-cache");
@@ -429,6 +441,11 @@ impl World {
 
     /// Starts the gateway (again, after a kill), appending to its log, and waits until it listens.
     pub fn start_gateway(&mut self) {
+        self.start_gateway_with(&[]);
+    }
+
+    /// [`World::start_gateway`] with more arguments.
+    pub fn start_gateway_with(&mut self, extra: &[&str]) {
         let before = self.read_log().matches("session gateway listening").count();
         let mut command = Command::new(tollgate_bin());
         command
@@ -445,6 +462,7 @@ impl World {
             ])
             .args(["--advertise", &format!("127.0.0.1:{}", self.port)])
             .args(["--refresh-interval", "1s", "--reap-interval", "2s"])
+            .args(extra)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .env("TOLLGATE_LOG", "info,audit=info");
