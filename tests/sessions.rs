@@ -654,23 +654,9 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
     let removed_in = logout.elapsed();
 
     // An interactive login: a PTY running the shell, window resizes forwarded, the shell's exit status back.
-    let mut ssh = vec![
-        "ssh".to_owned(),
-        "-tt".to_owned(),
-        "-F".to_owned(),
-        "/dev/null".to_owned(),
-    ];
-    for option in [
-        "BatchMode=yes".to_owned(),
-        "IdentitiesOnly=yes".to_owned(),
-        "StrictHostKeyChecking=yes".to_owned(),
-        format!("UserKnownHostsFile={}", world.ssh.known_hosts.display()),
-    ] {
-        ssh.extend(["-o".to_owned(), option]);
-    }
+    let mut ssh = vec!["ssh".to_owned(), "-tt".to_owned()];
+    ssh.extend(world.ssh.options(&alice));
     ssh.extend([
-        "-i".to_owned(),
-        alice.display().to_string(),
         "-p".to_owned(),
         world.port.to_string(),
         "alice+toolbox@127.0.0.1".to_owned(),
@@ -733,22 +719,7 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
         let mut command = Command::new(program);
         command
             .current_dir(&transfer)
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .args(["-o", "StrictHostKeyChecking=yes"])
-            .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                world.ssh.known_hosts.display()
-            ))
-            .arg("-i")
-            .arg(&alice)
+            .args(world.ssh.options(&alice))
             .args(["-P", &world.port.to_string()])
             .stdin(Stdio::null());
         command
@@ -915,30 +886,9 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
     world.start_gateway();
 
     // The gateway killed with SIGKILL in mid-session: its pod stays, and the next gateway's reaper removes it.
-    let mut long = Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
-        .args(["-o", "StrictHostKeyChecking=yes"])
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            world.ssh.known_hosts.display()
-        ))
-        .arg("-i")
-        .arg(&alice)
-        .args([
-            "-p",
-            &world.port.to_string(),
-            "alice+toolbox@127.0.0.1",
-            "sleep 300",
-        ])
-        .stdin(Stdio::null())
+    let mut long = world
+        .ssh
+        .command(&alice, "alice+toolbox", &[], &["sleep 300"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

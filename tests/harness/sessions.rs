@@ -185,25 +185,37 @@ impl Ssh {
     pub fn command(&self, key: &Path, login: &str, options: &[&str], args: &[&str]) -> Command {
         let mut command = Command::new("ssh");
         command
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
-            .args(["-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"])
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
-            .arg("-i")
-            .arg(key)
+            .args(self.options(key))
             .args(["-p", &self.port.to_string()])
             .args(options)
             .arg(format!("{login}@127.0.0.1"))
             .args(args)
             .stdin(Stdio::null());
         command
+    }
+
+    /// The options every OpenSSH program (`ssh`, `sftp`, `scp`) takes here: no configuration, batch mode, only
+    /// `key`, and only the published host key trusted. The port is each program's own flag.
+    pub fn options(&self, key: &Path) -> Vec<String> {
+        let mut options: Vec<String> = [
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=10",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        options.push("-o".to_owned());
+        options.push(format!("UserKnownHostsFile={}", self.known_hosts.display()));
+        options.push("-i".to_owned());
+        options.push(key.display().to_string());
+        options
     }
 }
 
