@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{assert_success, stdout};
-use harness::sessions::{Ssh, World, json, session_pods, stderr, wait_until};
+use harness::sessions::{World, json, session_pods, stderr, wait_until};
 use harness::{ControlPlane, Options};
 use serde_json::Value;
 
@@ -23,10 +23,19 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         audit_log: false,
     });
     let mut world = World::start(&plane, "8s", "20s").await;
-    let ssh = &world.ssh;
-    let key = |name: &str| world.key(name);
-    let read_log = || world.read_log();
-    let work = &world.work;
+    // Copies, so that the gateway can be restarted (`world` borrowed mutably) between uses.
+    let ssh = &world.ssh.clone();
+    let keys = world.keys.clone();
+    let key = |name: &str| {
+        keys.iter()
+            .find(|(n, _)| *n == name)
+            .expect("a key")
+            .1
+            .clone()
+    };
+    let log = world.log.clone();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let work = world.work.path().to_path_buf();
 
     // `tollgate status` shows the host key people check against: the fingerprint ssh-keygen gives for it.
     let host_key = world.work.path().join("host_key");
@@ -56,6 +65,13 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
 
     // The gateway's token creates its own Secret and status ConfigMap (done above) and nothing else: RBAC cannot
     // say so for `create`, the admission policy of deploy/session-gateway.yaml does.
+    let token_secret = work.join("token-secret.yaml");
+    std::fs::write(
+        &token_secret,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tollgate-session-gateway\n  namespace: tollgate-system\n  \
+         annotations:\n    kubernetes.io/service-account.name: tollgate\ntype: kubernetes.io/service-account-token\n",
+    )
+    .expect("the Secret written");
     for planted in [
         &[
             "create",
@@ -72,6 +88,9 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
             "-n",
             "tollgate-system",
         ][..],
+        // Its own Secret's name, as a ServiceAccount token Secret (the token controller would fill it with the
+        // token of the ServiceAccount it names).
+        &["create", "-f", token_secret.to_str().expect("utf-8")][..],
     ] {
         let output = plane.kubectl_as(&world.kubeconfig, planted);
         assert!(
@@ -138,10 +157,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     );
     let login = {
         let key = key("alice");
-        let ssh = Ssh {
-            port: ssh.port,
-            known_hosts: ssh.known_hosts.clone(),
-        };
+        let ssh = ssh.clone();
         std::thread::spawn(move || (Instant::now(), ssh.run(&key, "alice", &["id", "-u"])))
     };
     let mut seen = None;
@@ -283,7 +299,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         "spec": {"containers": [{"name": "session", "image": "localhost/busybox:test"}],
                  "automountServiceAccountToken": false, "serviceAccountName": "session"}
     });
-    let orphan_file = work.path().join("orphan.json");
+    let orphan_file = work.join("orphan.json");
     std::fs::write(&orphan_file, orphan.to_string()).expect("orphan written");
     assert_success(&plane.kubectl(&["create", "-f", orphan_file.to_str().expect("utf-8")]));
     wait_until(
@@ -347,7 +363,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let repo = work.path().join("repo");
+    let repo = work.join("repo");
     let access = std::fs::read_to_string(repo.join("access.yaml")).expect("the repository");
     std::fs::write(
         repo.join("access.yaml"),
@@ -378,27 +394,8 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         stderr(&moved)
     );
     // ...and a connection opened with the old key before the change gets no new session: every session asks again.
-    let control = work.path().join("control");
-    let mut master = ssh
-        .command(
-            &key("mallory"),
-            "alice+toolbox",
-            &[
-                "-o",
-                "ControlMaster=yes",
-                "-S",
-                control.to_str().expect("utf-8"),
-                "-N",
-            ],
-            &[],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssh starts");
-    wait_until("the master connection", Duration::from_secs(10), || {
-        control.exists()
-    });
+    let control = work.join("control");
+    let mut master = ssh.master(&key("mallory"), "alice+toolbox", &control);
     std::fs::write(repo.join("access.yaml"), &access).expect("the repository written back");
     assert_success(&plane.tollgate(
         &plane.kubeconfig,
@@ -411,23 +408,13 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
             "--yes",
         ],
     ));
-    let multiplexed = || {
-        ssh.run_with(
-            &key("mallory"),
-            "alice+toolbox",
-            &[
-                "-o",
-                "ControlMaster=no",
-                "-S",
-                control.to_str().expect("utf-8"),
-            ],
-            &["id"],
-        )
-    };
     wait_until(
         "the old connection refused",
         Duration::from_secs(30),
-        || stderr(&multiplexed()).contains("refused: no user of the repository has this key"),
+        || {
+            stderr(&ssh.through(&key("mallory"), "alice+toolbox", &control, &["id"]))
+                .contains("refused: no user of the repository has this key")
+        },
     );
     let _ = master.kill();
     let _ = master.wait();
@@ -473,6 +460,118 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     let _ = quiet.kill();
     let _ = quiet.wait();
 
+    // An authenticated person asking again and again for what they may not have: a reason is one Event per
+    // connection however often it repeats (the login's refusal and the sessions refused for the same reason), and
+    // the connection is closed after 10 refusals.
+    let bob_events = || {
+        json(&plane, &["get", "events", "-n", "sessions-toolbox"])["items"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Refused: user bob "))
+            })
+            .count()
+    };
+    let before = bob_events();
+    let control = work.join("control-bob");
+    let mut master = ssh.master(&key("bob"), "bob+toolbox", &control);
+    for _ in 0..9 {
+        let asked = ssh.through(&key("bob"), "bob+toolbox", &control, &["id"]);
+        assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+        assert!(
+            stderr(&asked).contains("refused: bob may not log in to toolbox"),
+            "{}",
+            stderr(&asked)
+        );
+    }
+    // The login's refusal and nine sessions': one Event.
+    wait_until("bob's refusal recorded", Duration::from_secs(5), || {
+        bob_events() > before
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(bob_events(), before + 1, "one Event for one reason");
+    assert!(
+        master.try_wait().is_ok_and(|s| s.is_none()),
+        "the connection is still open after its 10th refusal"
+    );
+    // The next session asked for closes the connection (ssh then falls back to a connection of its own).
+    let _ = ssh.through(&key("bob"), "bob+toolbox", &control, &["id"]);
+    assert!(
+        master.wait().is_ok_and(|s| !s.success()),
+        "the connection is closed after 10 refusals"
+    );
+    assert!(read_log().contains("connection closed after 10 refusals"));
+
+    // SIGTERM while a session's pod is still being removed (a finalizer holds it): a connection already open gets
+    // no new session, and the gateway exits once the pod is gone.
+    let control = work.join("control-stop");
+    let mut master = ssh.master(&key("alice"), "alice+toolbox", &control);
+    let first = {
+        let key = key("alice");
+        let ssh = ssh.clone();
+        let control = control.clone();
+        std::thread::spawn(move || ssh.through(&key, "alice+toolbox", &control, &["id"]))
+    };
+    let mut held = String::new();
+    wait_until("the first session's pod", Duration::from_secs(10), || {
+        held = session_pods(&plane)
+            .first()
+            .and_then(|p| p["metadata"]["name"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        !held.is_empty()
+    });
+    let hold = |finalizers: &str| {
+        assert_success(&plane.kubectl(&[
+            "patch",
+            "pod",
+            &held,
+            "-n",
+            "sessions-toolbox",
+            "--type",
+            "merge",
+            "-p",
+            &format!(r#"{{"metadata":{{"finalizers":{finalizers}}}}}"#),
+        ]));
+    };
+    hold(r#"["example.com/hold"]"#);
+    let pid = world.gateway.as_ref().expect("a gateway").pid().to_string();
+    assert_success(
+        &Command::new("kill")
+            .args(["-TERM", &pid])
+            .output()
+            .expect("kill runs"),
+    );
+    let ended = first.join().expect("the first session's thread");
+    assert!(
+        stderr(&ended).contains("the session gateway is shutting down"),
+        "{}",
+        stderr(&ended)
+    );
+    let late = ssh.through(&key("alice"), "alice+toolbox", &control, &["id"]);
+    assert_eq!(late.status.code(), Some(1), "{}", stderr(&late));
+    assert!(
+        stderr(&late).contains("tollgate: the session gateway is shutting down"),
+        "{}",
+        stderr(&late)
+    );
+    assert_eq!(session_pods(&plane).len(), 1, "no pod for the late session");
+    hold("null");
+    assert!(
+        world
+            .gateway
+            .as_mut()
+            .expect("a gateway")
+            .exits_within(Duration::from_secs(15)),
+        "the gateway exits once the pod is gone"
+    );
+    let _ = master.kill();
+    let _ = master.wait();
+    world.start_gateway();
+
     // A session directory that is gone refuses every login (it no longer says who may), and says why in the status.
     assert_success(&plane.kubectl(&[
         "delete",
@@ -500,9 +599,17 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     });
 
     // The login grace time and the most unauthenticated connections (here 3 s and 2): a third connection is closed
-    // before the SSH banner, and the first two when their grace time is over.
+    // before the SSH banner, and the first two when their grace time is over: one that never sends its
+    // identification, and one that sends it and then stalls in key exchange. Their slots are free again after.
     drop(world.gateway.take());
-    world.start_gateway_with(&["--login-grace-time", "3s", "--max-unauthenticated", "2"]);
+    world.start_gateway_with(&[
+        "--login-grace-time",
+        "3s",
+        "--max-unauthenticated",
+        "2",
+        "--max-sessions-per-user",
+        "1",
+    ]);
     let banner = |stream: &mut std::net::TcpStream| {
         use std::io::Read as _;
         let mut buffer = [0_u8; 64];
@@ -512,11 +619,33 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         let read = stream.read(&mut buffer).unwrap_or(0);
         String::from_utf8_lossy(&buffer[..read]).into_owned()
     };
+    // Reads until the gateway closes the connection; fails on the read timeout.
+    let closed = |stream: &mut std::net::TcpStream| {
+        use std::io::Read as _;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a timeout");
+        let mut buffer = [0_u8; 4096];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        }
+    };
+    let connected = Instant::now();
     let mut held: Vec<std::net::TcpStream> = (0..2)
         .map(|_| std::net::TcpStream::connect(("127.0.0.1", world.port)).expect("a connection"))
         .collect();
     for stream in &mut held {
         assert!(banner(stream).starts_with("SSH-2.0-"));
+    }
+    {
+        use std::io::Write as _;
+        held[1]
+            .write_all(b"SSH-2.0-OpenSSH_9.2 stalled\r\n")
+            .expect("the identification sent");
     }
     let mut third = std::net::TcpStream::connect(("127.0.0.1", world.port)).expect("a connection");
     assert_eq!(
@@ -525,15 +654,81 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         "a third unauthenticated connection is closed"
     );
     for stream in &mut held {
-        // Closed after the grace time: the read ends (EOF) well before its own 6 s timeout.
-        let started = Instant::now();
-        assert_eq!(banner(stream), "");
+        assert!(closed(stream), "the connection is closed");
+        // The grace time (3 s) and the wait for a polite disconnect (2 s), with room.
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            connected.elapsed() < Duration::from_secs(9),
             "{:?}",
-            started.elapsed()
+            connected.elapsed()
         );
     }
+    let mut again = std::net::TcpStream::connect(("127.0.0.1", world.port)).expect("a connection");
+    assert!(
+        banner(&mut again).starts_with("SSH-2.0-"),
+        "the closed connections' slots are free"
+    );
+    drop(again);
+
+    // At most one session per user here (`--max-sessions-per-user 1`), over all their connections. The directory
+    // deleted above is published again first.
+    assert_success(&plane.tollgate(
+        &plane.kubeconfig,
+        &[
+            "apply",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--cluster",
+            "test",
+            "--yes",
+        ],
+    ));
+    wait_until(
+        "the gateway reads the directory again",
+        Duration::from_secs(10),
+        || {
+            stderr(&ssh.run(&key("alice"), "alice+nowhere", &["id"]))
+                .contains("no environment nowhere")
+        },
+    );
+    let first = {
+        let key = key("alice");
+        let ssh = ssh.clone();
+        std::thread::spawn(move || ssh.run(&key, "alice+toolbox", &["id"]))
+    };
+    wait_until("alice's one session", Duration::from_secs(10), || {
+        session_pods(&plane).len() == 1
+    });
+    let second = ssh.run(&key("alice"), "alice+toolbox", &["id"]);
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("alice holds 1 session(s) already"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(session_pods(&plane).len(), 1);
+    let _ = first.join();
+}
+
+/// `ssh alice+toolbox 'sleep 300'` with its standard error to `stderr`, returned once its pod runs.
+fn running_session(
+    world: &World,
+    plane: &ControlPlane,
+    key: &std::path::Path,
+    stderr: Stdio,
+) -> std::process::Child {
+    let child = world
+        .ssh
+        .command(key, "alice+toolbox", &[], &["sleep 300"])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("ssh starts");
+    wait_until("a running session pod", Duration::from_secs(60), || {
+        session_pods(plane)
+            .iter()
+            .any(|p| p["status"]["phase"] == "Running")
+    });
+    child
 }
 
 /// Connects through a SOCKS5 proxy (RFC 1928, no authentication, CONNECT to an IPv4 address) and reads until the
@@ -845,18 +1040,7 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
     );
 
     // SIGTERM (a rollout): a running session is told why it ends, its pod is removed, and the gateway exits.
-    let ending = world
-        .ssh
-        .command(&alice, "alice+toolbox", &[], &["sleep 300"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssh starts");
-    wait_until("a running session pod", Duration::from_secs(60), || {
-        session_pods(&plane)
-            .iter()
-            .any(|p| p["status"]["phase"] == "Running")
-    });
+    let ending = running_session(&world, &plane, &alice, Stdio::piped());
     let pid = world.gateway.as_ref().expect("a gateway").pid().to_string();
     assert_success(
         &Command::new("kill")
@@ -886,18 +1070,7 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
     world.start_gateway();
 
     // The gateway killed with SIGKILL in mid-session: its pod stays, and the next gateway's reaper removes it.
-    let mut long = world
-        .ssh
-        .command(&alice, "alice+toolbox", &[], &["sleep 300"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssh starts");
-    wait_until("a running session pod", Duration::from_secs(60), || {
-        session_pods(&plane)
-            .iter()
-            .any(|p| p["status"]["phase"] == "Running")
-    });
+    let mut long = running_session(&world, &plane, &alice, Stdio::null());
     drop(world.gateway.take());
     let _ = long.kill();
     let _ = long.wait();

@@ -183,6 +183,7 @@ Register-ArgumentCompleter -Native -CommandName 'tollgate' -ScriptBlock {
             [CompletionResult]::new('--login-grace-time', '--login-grace-time', [CompletionResultType]::ParameterName, 'How long a connection may take to authenticate before it is closed (OpenSSH''s LoginGraceTime)')
             [CompletionResult]::new('--max-unauthenticated', '--max-unauthenticated', [CompletionResultType]::ParameterName, 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH''s MaxStartups)')
             [CompletionResult]::new('--max-sessions-per-connection', '--max-sessions-per-connection', [CompletionResultType]::ParameterName, 'At most this many sessions (each a pod) at once on one connection (OpenSSH''s MaxSessions)')
+            [CompletionResult]::new('--max-sessions-per-user', '--max-sessions-per-user', [CompletionResultType]::ParameterName, 'At most this many sessions (each a pod) at once for one user, over all their connections')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -1429,7 +1429,7 @@ _tollgate() {
             return 0
             ;;
         tollgate__subcmd__session__subcmd__gateway)
-            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --advertise --listen --refresh-interval --reap-interval --login-grace-time --max-unauthenticated --max-sessions-per-connection --help"
+            opts="-h --kubeconfig --context --qps --burst --list-page-size --namespace --clients-namespace --advertise --listen --refresh-interval --reap-interval --login-grace-time --max-unauthenticated --max-sessions-per-connection --max-sessions-per-user --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1488,6 +1488,10 @@ _tollgate() {
                     return 0
                     ;;
                 --max-sessions-per-connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-sessions-per-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -173,6 +173,7 @@ set edit:completion:arg-completer[tollgate] = {|@words|
             cand --login-grace-time 'How long a connection may take to authenticate before it is closed (OpenSSH''s LoginGraceTime)'
             cand --max-unauthenticated 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH''s MaxStartups)'
             cand --max-sessions-per-connection 'At most this many sessions (each a pod) at once on one connection (OpenSSH''s MaxSessions)'
+            cand --max-sessions-per-user 'At most this many sessions (each a pod) at once for one user, over all their connections'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -163,6 +163,7 @@ complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l re
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l login-grace-time -d 'How long a connection may take to authenticate before it is closed (OpenSSH\'s LoginGraceTime)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l max-unauthenticated -d 'At most this many connections may be unauthenticated at once; more are closed at once (OpenSSH\'s MaxStartups)' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l max-sessions-per-connection -d 'At most this many sessions (each a pod) at once on one connection (OpenSSH\'s MaxSessions)' -r
+complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -l max-sessions-per-user -d 'At most this many sessions (each a pod) at once for one user, over all their connections' -r
 complete -c tollgate -n "__fish_tollgate_using_subcommand session-gateway" -s h -l help -d 'Print help'
 complete -c tollgate -n "__fish_tollgate_using_subcommand sessions" -l kubeconfig -d 'The kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`, then the pod\'s service account' -r -F
 complete -c tollgate -n "__fish_tollgate_using_subcommand sessions" -l context -d 'The kubeconfig context. Default: its current context' -r

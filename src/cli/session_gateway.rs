@@ -53,6 +53,9 @@ pub struct Args {
     /// At most this many sessions (each a pod) at once on one connection (OpenSSH's MaxSessions).
     #[arg(long, default_value_t = 10)]
     max_sessions_per_connection: usize,
+    /// At most this many sessions (each a pod) at once for one user, over all their connections.
+    #[arg(long, default_value_t = 20)]
+    max_sessions_per_user: usize,
 }
 
 /// `--advertise`: an address a `known_hosts` line can name, refused before anything starts.
@@ -72,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         login_grace_time: args.login_grace_time,
         max_unauthenticated: args.max_unauthenticated,
         max_sessions_per_connection: args.max_sessions_per_connection,
+        max_sessions_per_user: args.max_sessions_per_user,
     };
     runtime()?.block_on(async {
         let cluster = args.kube.connect().await?;

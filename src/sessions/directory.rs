@@ -317,6 +317,16 @@ pub enum Refusal {
     },
 }
 
+/// A login name as it may appear in the log: at most 64 characters, control characters escaped. Login names come
+/// from anyone who connects: every part of one that a refusal quotes goes through this.
+pub fn shown(name: &str) -> String {
+    let mut text: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().count() > 64 {
+        text.push_str("...");
+    }
+    text
+}
+
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "no environment".to_owned()
@@ -337,7 +347,7 @@ pub fn identify<'d>(
     if user.name != login.user {
         return Err(Refusal::WrongUser {
             owner: user.name.clone(),
-            asked: login.user.to_owned(),
+            asked: shown(login.user),
         });
     }
     if user.disabled {

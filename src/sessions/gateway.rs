@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::directory::{
-    LoginName, LoginUser, Refusal, SessionDirectory, SessionEnvironment, admits, identify,
+    LoginName, LoginUser, Refusal, SessionDirectory, SessionEnvironment, admits, identify, shown,
 };
 use super::directory::{SESSIONS_CONFIGMAP, SESSIONS_KEY};
 use super::pod::{
@@ -184,6 +184,9 @@ pub struct GatewayOptions {
     /// Sessions one connection may hold at once (OpenSSH's `MaxSessions`, 10 there): one connection cannot start
     /// pods without bound.
     pub max_sessions_per_connection: usize,
+    /// Sessions one user may hold at once over all their connections: one person cannot start pods without bound
+    /// by opening more connections.
+    pub max_sessions_per_user: usize,
 }
 
 /// Why the gateway cannot start or stopped.
@@ -205,9 +208,6 @@ pub enum GatewayError {
         /// The operating system's answer.
         source: std::io::Error,
     },
-    /// The SSH server failed.
-    #[error("the SSH server stopped: {0}")]
-    Server(String),
     /// `--advertise` is not an address a `known_hosts` line can name.
     #[error("--advertise: {reason}")]
     Advertise {
@@ -697,22 +697,90 @@ async fn audit(shared: &Shared, record: &AuditRecord<'_>, action: &str, detail: 
 /// How long the last good session directory is used while the API server cannot be read; then logins are refused.
 const STALE_DIRECTORY_LIMIT: Duration = Duration::from_secs(300);
 
-/// A login name as it may appear in the log: at most 64 characters, control characters escaped. Login names come
-/// from anyone who connects.
-fn shown(name: &str) -> String {
-    let mut text: String = name.chars().take(64).flat_map(char::escape_debug).collect();
-    if name.chars().count() > 64 {
-        text.push_str("...");
-    }
-    text
-}
-
 /// Counts one connection that has not authenticated yet, until it does or ends.
 struct Unauthenticated(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Drop for Unauthenticated {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// How long a connection being closed may take to end after SSH_MSG_DISCONNECT before its socket is cut.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// A connection's socket that can be cut from outside. russh runs each connection in a task of its own that
+/// nothing outside can abort, and acts on a disconnect request only once key exchange is done; cutting the socket
+/// (every read and write fails from then on) is how a connection stalled in key exchange, or one that ignores the
+/// disconnect, is made to end: its task sees the error, ends, and drops its handler.
+struct Severable {
+    socket: tokio::net::TcpStream,
+    cut: tokio_util::sync::CancellationToken,
+    /// Wakes a pending read when the socket is cut.
+    cut_wait: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl Severable {
+    fn new(socket: tokio::net::TcpStream, cut: tokio_util::sync::CancellationToken) -> Severable {
+        let cut_wait = Box::pin(cut.clone().cancelled_owned());
+        Severable {
+            socket,
+            cut,
+            cut_wait,
+        }
+    }
+
+    fn cut_error() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection closed by the session gateway",
+        )
+    }
+}
+
+impl tokio::io::AsyncRead for Severable {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.cut.is_cancelled() || this.cut_wait.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(Severable::cut_error()));
+        }
+        std::pin::Pin::new(&mut this.socket).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Severable {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.cut.is_cancelled() {
+            return std::task::Poll::Ready(Err(Severable::cut_error()));
+        }
+        std::pin::Pin::new(&mut this.socket).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.cut.is_cancelled() {
+            return std::task::Poll::Ready(Err(Severable::cut_error()));
+        }
+        std::pin::Pin::new(&mut this.socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_shutdown(cx)
     }
 }
 
@@ -763,6 +831,7 @@ async fn serve(
             login: None,
             channels: BTreeMap::new(),
             ready: Arc::new(Mutex::new(Vec::new())),
+            refusals: SharedRefusals::default(),
             running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             unauthenticated: Some(Unauthenticated(unauthenticated.clone())),
             authenticated: authenticated.clone(),
@@ -770,19 +839,22 @@ async fn serve(
         let config = config.clone();
         let mut closing = closing.subscribe();
         let grace_time = shared.options.login_grace_time;
+        let cut = tokio_util::sync::CancellationToken::new();
+        let socket = Severable::new(socket, cut.clone());
         connections.spawn(async move {
             let grace = tokio::time::sleep(grace_time);
-            // The SSH identification exchange is part of the grace time.
+            let mut grace = std::pin::pin!(grace);
+            // The SSH identification exchange is part of the grace time; dropping it drops the socket.
             let session = tokio::select! {
                 session = russh::server::run_stream(config, socket, handler) => match session {
                     Ok(session) => session,
                     Err(_) => return,
                 },
-                () = tokio::time::sleep(grace_time) => return,
+                () = &mut grace => return,
+                _ = closing.wait_for(|c| *c) => return,
             };
             let handle = session.handle();
             let mut session = std::pin::pin!(session);
-            let mut grace = std::pin::pin!(grace);
             let mut grace_over = false;
             let reason = loop {
                 tokio::select! {
@@ -793,17 +865,28 @@ async fn serve(
                             break "not authenticated within the login grace time";
                         }
                     }
-                    _ = closing.wait_for(|c| *c) => break "the session gateway is shutting down",
+                    _ = closing.wait_for(|c| *c) => break SHUTTING_DOWN,
                 }
             };
-            let _ = handle
-                .disconnect(
+            // A polite SSH_MSG_DISCONNECT first; russh acts on it only once key exchange is done, so a connection
+            // that has not ended soon after is cut: its task sees its socket fail, ends, and drops its handler
+            // (and with it the unauthenticated slot it holds).
+            let _ = tokio::time::timeout(
+                DISCONNECT_WAIT,
+                handle.disconnect(
                     russh::Disconnect::ByApplication,
                     reason.into(),
                     String::new(),
-                )
-                .await;
-            let _ = tokio::time::timeout(Duration::from_secs(5), session).await;
+                ),
+            )
+            .await;
+            if tokio::time::timeout(DISCONNECT_WAIT, &mut session)
+                .await
+                .is_err()
+            {
+                cut.cancel();
+                let _ = tokio::time::timeout(DISCONNECT_WAIT, session).await;
+            }
         });
     }
     // Shutdown: no new connections; every session ends (telling its person) and removes its pod, bounded by the
@@ -843,8 +926,11 @@ struct Connection {
     peer: Option<SocketAddr>,
     login: Option<Login>,
     channels: BTreeMap<ChannelId, Pending>,
-    /// The pods of this connection's sessions that are ready (namespace, name): forwards run through the first.
+    /// The pods of this connection's sessions that are ready: a forward runs through one of the environment it is
+    /// authorized for.
     ready: ReadyPods,
+    /// Its refusals after authentication.
+    refusals: SharedRefusals,
     /// Sessions of this connection that have started and not ended.
     running: Arc<std::sync::atomic::AtomicUsize>,
     /// Held until the connection authenticates.
@@ -854,7 +940,52 @@ struct Connection {
 }
 
 /// The ready pods of one connection, shared with its session tasks.
-type ReadyPods = Arc<Mutex<Vec<(String, String)>>>;
+type ReadyPods = Arc<Mutex<Vec<ReadyPod>>>;
+
+/// A pod of a running session, and the environment it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReadyPod {
+    environment: String,
+    namespace: String,
+    pod: String,
+}
+
+/// A connection closed after this many refusals once authenticated: it asks for what it may not have.
+const MAX_REFUSALS: usize = 10;
+
+/// The refusals after authentication on one connection. Each reason is a log line and an Event the first time,
+/// and counted only when it repeats the last one (a command refused for the reason its login was refused is said
+/// once); at [`MAX_REFUSALS`] the connection is closed, so that an authenticated person cannot fill an
+/// environment's namespace with Events.
+#[derive(Debug, Default)]
+struct Refusals {
+    count: usize,
+    last: Option<String>,
+}
+
+/// The refusals of one connection, shared with its session tasks.
+type SharedRefusals = Arc<Mutex<Refusals>>;
+
+/// Counts one refusal after authentication and records it unless it repeats the last one recorded.
+async fn refuse(
+    shared: &Shared,
+    refusals: &SharedRefusals,
+    record: &AuditRecord<'_>,
+    reason: &str,
+) {
+    let new = {
+        let mut refusals = refusals
+            .lock()
+            .expect("the refusals lock is never poisoned: its holders do not panic");
+        refusals.count += 1;
+        let new = refusals.last.as_deref() != Some(reason);
+        refusals.last = Some(reason.to_owned());
+        new
+    };
+    if new {
+        audit(shared, record, "Refused", reason).await;
+    }
+}
 
 /// The OpenSSH text of a key without comment, as the directory lists keys.
 fn key_text(key: &PublicKey) -> String {
@@ -927,7 +1058,7 @@ async fn decide(
         Some(name) => {
             let environment = directory
                 .environment(name)
-                .ok_or_else(|| Refusal::UnknownEnvironment(name.to_owned()))?;
+                .ok_or_else(|| Refusal::UnknownEnvironment(shown(name)))?;
             if !may_use(shared, user, environment)
                 .await
                 .map_err(Refusal::Unavailable)?
@@ -1011,6 +1142,28 @@ impl Connection {
         }
     }
 
+    /// Refuses after authentication (see [`Refusals`]).
+    async fn refuse(&self, record: &AuditRecord<'_>, reason: &str) {
+        refuse(&self.shared, &self.refusals, record, reason).await;
+    }
+
+    /// Closes a connection refused [`MAX_REFUSALS`] times (a handler's error ends its connection), with a line
+    /// in the log.
+    fn refused_enough(&self) -> Result<(), russh::Error> {
+        let count = self
+            .refusals
+            .lock()
+            .expect("the refusals lock is never poisoned: its holders do not panic")
+            .count;
+        if count < MAX_REFUSALS {
+            return Ok(());
+        }
+        let user = self.login.as_ref().map_or("", |l| l.user.name.as_str());
+        let source = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+        tracing::warn!(target: "audit", action = "Closed", user, source = %source, refusals = count, "session: connection closed after {MAX_REFUSALS} refusals");
+        Err(russh::Error::Disconnect)
+    }
+
     /// Refuses before authentication: a line in the log only (no Event: the name is anyone's to choose).
     async fn refuse_unauthenticated(&self, name: &str, reason: &str) {
         let user = shown(name);
@@ -1039,6 +1192,7 @@ impl Connection {
             pty: pending.pty,
             what: command,
             ready: self.ready.clone(),
+            refusals: self.refusals.clone(),
             running: self.running.clone(),
         };
         tokio::spawn(task.run(channel));
@@ -1072,7 +1226,7 @@ impl russh::server::Handler for Connection {
                     Some(user) if user.name == login.user => return Ok(Auth::Accept),
                     Some(user) => Refusal::WrongUser {
                         owner: user.name.clone(),
-                        asked: login.user.to_owned(),
+                        asked: shown(login.user),
                     }
                     .to_string(),
                     None => Refusal::UnknownKey.to_string(),
@@ -1111,13 +1265,7 @@ impl russh::server::Handler for Connection {
             }
             Err(denied) => {
                 let record = self.record(&user.name, &denied.environment, &denied.namespace);
-                audit(
-                    &self.shared,
-                    &record,
-                    "Refused",
-                    &denied.refusal.to_string(),
-                )
-                .await;
+                self.refuse(&record, &denied.refusal.to_string()).await;
             }
         }
         self.login = Some(Login {
@@ -1136,13 +1284,14 @@ impl russh::server::Handler for Connection {
         channel: Channel<Msg>,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
+        self.refused_enough()?;
         let open = self.channels.len() + self.running.load(std::sync::atomic::Ordering::SeqCst);
         let limit = self.shared.options.max_sessions_per_connection;
         if open >= limit {
             if let Some(login) = &self.login {
                 let record = self.record(&login.user.name, "", "");
                 let reason = format!("more than {limit} sessions at once on one connection");
-                audit(&self.shared, &record, "Refused", &reason).await;
+                self.refuse(&record, &reason).await;
             }
             return Ok(false);
         }
@@ -1222,7 +1371,8 @@ impl russh::server::Handler for Connection {
         _originator_port: u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        let target = format!("{host}:{port}");
+        self.refused_enough()?;
+        let target = format!("{}:{port}", shown(host));
         let Some(login) = &self.login else {
             return Ok(false);
         };
@@ -1234,39 +1384,43 @@ impl russh::server::Handler for Connection {
                     self.record(&login.user.name, &environment.name, &environment.namespace);
                 let reason =
                     format!("forward to {target}: the environment does not allow port forwarding");
-                audit(&self.shared, &record, "Refused", &reason).await;
+                self.refuse(&record, &reason).await;
                 return Ok(false);
             }
             Err(denied) => {
                 let record = self.record(&login.user.name, &denied.environment, &denied.namespace);
                 let reason = format!("forward to {target}: {}", denied.refusal);
-                audit(&self.shared, &record, "Refused", &reason).await;
+                self.refuse(&record, &reason).await;
                 return Ok(false);
             }
         };
-        // The host becomes an argument of `nc`: never an option.
+        // Through a pod of the environment the forward is authorized for, never of another one the connection
+        // used before (its grant may be gone).
         let pod = self
             .ready
             .lock()
             .expect("the ready pods lock is never poisoned: its holders do not panic")
-            .first()
+            .iter()
+            .find(|p| p.environment == environment.name && p.namespace == environment.namespace)
             .cloned();
+        // The host becomes an argument of `nc`: never an option.
         let refusal = if host.starts_with('-') || host.is_empty() || port == 0 || port > 65535 {
             Some(format!("forward to {target}: not a host and port"))
         } else if pod.is_none() {
             Some(format!(
-                "forward to {target}: forwards run through the session's pod; open a session (a shell or a command, \
-                 not `ssh -N`) and forward while it runs"
+                "forward to {target}: forwards run through a pod of a session in {}; open one (a shell or a \
+                 command, not `ssh -N`) and forward while it runs",
+                environment.name
             ))
         } else {
             None
         };
         let record = self.record(&login.user.name, &environment.name, &environment.namespace);
         if let Some(reason) = refusal {
-            audit(&self.shared, &record, "Refused", &reason).await;
+            self.refuse(&record, &reason).await;
             return Ok(false);
         }
-        let (namespace, pod) = pod.expect("checked above");
+        let ReadyPod { namespace, pod, .. } = pod.expect("checked above");
         let record = AuditRecord {
             pod: Some(&pod),
             ..record
@@ -1283,12 +1437,14 @@ impl russh::server::Handler for Connection {
         port: &mut u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
+        self.refused_enough()?;
         if let Some(login) = &self.login {
             let record = self.record(&login.user.name, "", "");
             let reason = format!(
-                "forward from remote {address}:{port}: remote forwards (`ssh -R`) are not offered"
+                "forward from remote {}:{port}: remote forwards (`ssh -R`) are not offered",
+                shown(address)
             );
-            audit(&self.shared, &record, "Refused", &reason).await;
+            self.refuse(&record, &reason).await;
         }
         Ok(false)
     }
@@ -1331,7 +1487,7 @@ async fn relay(mut channel: Channel<Msg>, pods: Api<Pod>, pod: String, host: Str
             },
         }
     }
-    let _ = channel.eof().await;
+    // CLOSE alone, never EOF first: see [`end`].
     let _ = channel.close().await;
     drop(stdin);
     let _ = process.join().await;
@@ -1350,6 +1506,8 @@ struct SessionTask {
     what: What,
     /// The connection's ready pods: this session's pod is there while it runs.
     ready: ReadyPods,
+    /// The connection's refusals.
+    refusals: SharedRefusals,
     /// The connection's count of running sessions; this one is counted until it ends.
     running: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -1366,6 +1524,24 @@ impl Drop for Running {
 /// What the person sent while the pod was starting: replayed into the session once it runs.
 type Early = Vec<ChannelMsg>;
 
+/// What a person is told when the gateway stops.
+const SHUTTING_DOWN: &str = "the session gateway is shutting down";
+
+/// Resolves when the gateway is stopping, also when it already was when subscribed (`changed` would wait for a
+/// change that has happened).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|s| *s).await;
+}
+
+/// Ends a session channel: exit status, then CLOSE (which implies the end of data, RFC 4254 section 5.3). Never
+/// EOF right before CLOSE: an OpenSSH client answers EOF with its own CLOSE at once, and when that arrives before
+/// the gateway's CLOSE has gone out, russh (0.56, `server/encrypted.rs`) forgets the channel without answering it,
+/// so the client waits for a CLOSE that never comes (`ssh` hangs, most visibly on a multiplexed connection).
+async fn end(channel: &Channel<Msg>, code: u32) {
+    let _ = channel.exit_status(code).await;
+    let _ = channel.close().await;
+}
+
 /// Writes a line to the person: on standard error (extended data 1), so that it never mixes with a command's output.
 async fn tell(channel: &Channel<Msg>, text: &str) {
     let _ = channel
@@ -1376,6 +1552,11 @@ async fn tell(channel: &Channel<Msg>, text: &str) {
 impl SessionTask {
     async fn run(self, mut channel: Channel<Msg>) {
         let _running = Running(self.running.clone());
+        if *self.shared.stopping.borrow() {
+            tell(&channel, SHUTTING_DOWN).await;
+            end(&channel, 1).await;
+            return;
+        }
         // Asked again for this session: the directory and the authorizer as they are now decide.
         let environment = match authorize(&self.shared, self.source, &self.login, &self.key).await {
             Ok((_, environment)) => environment,
@@ -1387,17 +1568,8 @@ impl SessionTask {
                     pod: None,
                     source: self.source,
                 };
-                audit(
-                    &self.shared,
-                    &record,
-                    "Refused",
-                    &denied.refusal.to_string(),
-                )
-                .await;
-                tell(&channel, &format!("refused: {}", denied.refusal)).await;
-                let _ = channel.exit_status(1).await;
-                let _ = channel.eof().await;
-                let _ = channel.close().await;
+                self.refuse(&channel, &record, &denied.refusal.to_string())
+                    .await;
                 return;
             }
         };
@@ -1414,10 +1586,8 @@ impl SessionTask {
                     "{} does not offer sftp or scp (no `sftpCommand`)",
                     environment.name
                 );
-                audit(&self.shared, &self.record(&environment), "Refused", &reason).await;
-                tell(&channel, &reason).await;
-                let _ = channel.exit_status(1).await;
-                let _ = channel.close().await;
+                self.refuse(&channel, &self.record(&environment), &reason)
+                    .await;
                 return;
             }
         };
@@ -1452,18 +1622,39 @@ impl SessionTask {
         };
         let name = pod.metadata.name.clone().unwrap_or_default();
         let key = format!("{}/{name}", environment.namespace);
-        // Registered before it exists, so that the reaper never takes a pod being started.
-        self.shared.sessions().insert(
-            key.clone(),
-            LiveSession {
-                user: self.user.clone(),
-                environment: environment.name.clone(),
-                namespace: environment.namespace.clone(),
-                pod: name.clone(),
-                source: self.source.map(|s| s.ip().to_string()),
-                last_input: Timestamp::now(),
-            },
-        );
+        // Registered before it exists, so that the reaper never takes a pod being started. Under the sessions
+        // lock: a shutdown flips `stopping` before it waits for the sessions to end, so a session registered here
+        // either sees it or is waited for.
+        let registered = {
+            let mut sessions = self.shared.sessions();
+            let limit = self.shared.options.max_sessions_per_user;
+            if *self.shared.stopping.borrow() {
+                Err(SHUTTING_DOWN.to_owned())
+            } else if sessions.values().filter(|s| s.user == self.user).count() >= limit {
+                Err(format!(
+                    "{} holds {limit} session(s) already, the most one user may hold at once",
+                    self.user
+                ))
+            } else {
+                sessions.insert(
+                    key.clone(),
+                    LiveSession {
+                        user: self.user.clone(),
+                        environment: environment.name.clone(),
+                        namespace: environment.namespace.clone(),
+                        pod: name.clone(),
+                        source: self.source.map(|s| s.ip().to_string()),
+                        last_input: Timestamp::now(),
+                    },
+                );
+                Ok(())
+            }
+        };
+        if let Err(reason) = registered {
+            self.refuse(&channel, &self.record(&environment), &reason)
+                .await;
+            return;
+        }
         let record = AuditRecord {
             user: &self.user,
             environment: &environment.name,
@@ -1503,7 +1694,11 @@ impl SessionTask {
                             .expect(
                                 "the ready pods lock is never poisoned: its holders do not panic",
                             )
-                            .push((environment.namespace.clone(), name.clone()));
+                            .push(ReadyPod {
+                                environment: environment.name.clone(),
+                                namespace: environment.namespace.clone(),
+                                pod: name.clone(),
+                            });
                         if let Some(text) = &environment.banner {
                             let text = banner(text, &self.user, &environment.name);
                             let _ = channel
@@ -1531,13 +1726,11 @@ impl SessionTask {
                 1
             }
         };
-        let _ = channel.exit_status(code).await;
-        let _ = channel.eof().await;
-        let _ = channel.close().await;
+        end(&channel, code).await;
         self.ready
             .lock()
             .expect("the ready pods lock is never poisoned: its holders do not panic")
-            .retain(|(_, pod)| *pod != name);
+            .retain(|p| p.pod != name || p.namespace != environment.namespace);
         self.remove(&pods, &name, &environment).await;
         self.shared.sessions().remove(&key);
         let record = AuditRecord {
@@ -1576,9 +1769,14 @@ impl SessionTask {
         };
         audit(&self.shared, &record, "Failed", reason).await;
         tell(channel, reason).await;
-        let _ = channel.exit_status(1).await;
-        let _ = channel.eof().await;
-        let _ = channel.close().await;
+        end(channel, 1).await;
+    }
+
+    /// Refuses this session (see [`Refusals`]): tells the person why and ends the channel with status 1.
+    async fn refuse(&self, channel: &Channel<Msg>, record: &AuditRecord<'_>, reason: &str) {
+        refuse(&self.shared, &self.refusals, record, reason).await;
+        tell(channel, &format!("refused: {reason}")).await;
+        end(channel, 1).await;
     }
 
     /// Polls the pod until it is ready, telling the person each new state, up to `readyTimeout`; keeps what the
@@ -1627,7 +1825,7 @@ impl SessionTask {
             loop {
                 tokio::select! {
                     () = &mut poll => break,
-                    _ = stopping.changed() => return Err("the session gateway is shutting down".to_owned()),
+                    () = stopped(&mut stopping) => return Err(SHUTTING_DOWN.to_owned()),
                     message = channel.wait() => match message {
                         Some(message) => early.push(message),
                         None => return Err("the person left before the session pod was ready".to_owned()),
@@ -1730,8 +1928,8 @@ impl SessionTask {
                     Ok(n) => { if channel.extended_data(1, &err[..n]).await.is_err() { break None; } }
                 },
                 status = &mut status, if !out_open && !err_open => break Some(status),
-                _ = stopping.changed() => {
-                    tell(channel, "the session gateway is shutting down; the session ends").await;
+                () = stopped(&mut stopping) => {
+                    tell(channel, &format!("{SHUTTING_DOWN}; the session ends")).await;
                     break None;
                 }
             }

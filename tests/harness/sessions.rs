@@ -164,6 +164,7 @@ spec:
 }
 
 /// The stock ssh client, batch mode, trusting only the gateway's published host key.
+#[derive(Clone)]
 pub struct Ssh {
     pub port: u16,
     pub known_hosts: PathBuf,
@@ -192,6 +193,38 @@ impl Ssh {
             .args(args)
             .stdin(Stdio::null());
         command
+    }
+
+    /// A master connection (`ssh -N -o ControlMaster=yes -S control`) that later commands share through
+    /// [`Ssh::through`]; returned once its control socket exists.
+    pub fn master(&self, key: &Path, login: &str, control: &Path) -> Child {
+        let control_text = control.to_str().expect("utf-8");
+        let child = self
+            .command(
+                key,
+                login,
+                &["-o", "ControlMaster=yes", "-S", control_text, "-N"],
+                &[],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh starts");
+        wait_until("the master connection", Duration::from_secs(10), || {
+            control.exists()
+        });
+        child
+    }
+
+    /// Runs `args` as a new session on the connection of [`Ssh::master`].
+    pub fn through(&self, key: &Path, login: &str, control: &Path, args: &[&str]) -> Output {
+        let control_text = control.to_str().expect("utf-8");
+        self.run_with(
+            key,
+            login,
+            &["-o", "ControlMaster=no", "-S", control_text],
+            args,
+        )
     }
 
     /// The options every OpenSSH program (`ssh`, `sftp`, `scp`) takes here: no configuration, batch mode, only
