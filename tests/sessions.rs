@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{assert_success, stdout};
-use harness::sessions::{World, json, session_pods, stderr, wait_until};
+use harness::sessions::{World, apply, json, session_pods, stderr, wait_until};
 use harness::{ControlPlane, Options};
 use serde_json::Value;
 
@@ -137,6 +137,18 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     assert!(
         stderr(&ssh.run(&key("alice"), "alice+nowhere", &["id"]))
             .contains("no environment nowhere")
+    );
+    // A login name is anyone's to choose: quoted in a refusal and in the audit line, it is cut to 64 characters.
+    let long = format!("alice+{}", "q".repeat(200));
+    let refused = ssh.run(&key("alice"), &long, &["id"]);
+    assert!(
+        stderr(&refused).contains(&format!("no environment {}...", "q".repeat(64))),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !read_log().contains(&"q".repeat(65)),
+        "a login name in the log uncut"
     );
     assert!(
         session_pods(&plane).is_empty(),
@@ -370,17 +382,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         access.replace(&public("alice"), &public("mallory")),
     )
     .expect("the repository written");
-    assert_success(&plane.tollgate(
-        &plane.kubeconfig,
-        &[
-            "apply",
-            "--repo",
-            repo.to_str().expect("utf-8"),
-            "--cluster",
-            "test",
-            "--yes",
-        ],
-    ));
+    assert_success(&apply(&plane, &repo));
     wait_until("alice's old key refused", Duration::from_secs(10), || {
         ssh.run(&key("alice"), "alice+nowhere", &["id"])
             .status
@@ -397,17 +399,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     let control = work.join("control");
     let mut master = ssh.master(&key("mallory"), "alice+toolbox", &control);
     std::fs::write(repo.join("access.yaml"), &access).expect("the repository written back");
-    assert_success(&plane.tollgate(
-        &plane.kubeconfig,
-        &[
-            "apply",
-            "--repo",
-            repo.to_str().expect("utf-8"),
-            "--cluster",
-            "test",
-            "--yes",
-        ],
-    ));
+    assert_success(&apply(&plane, &repo));
     wait_until(
         "the old connection refused",
         Duration::from_secs(30),
@@ -478,21 +470,43 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     let before = bob_events();
     let control = work.join("control-bob");
     let mut master = ssh.master(&key("bob"), "bob+toolbox", &control);
-    for _ in 0..9 {
-        let asked = ssh.through(&key("bob"), "bob+toolbox", &control, &["id"]);
-        assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
-        assert!(
-            stderr(&asked).contains("refused: bob may not log in to toolbox"),
-            "{}",
-            stderr(&asked)
-        );
+    let control_text = control.to_str().expect("utf-8");
+    let mut forwards = 0;
+    for round in 0..9 {
+        // Sessions and forwards in turn: two reasons, each said once.
+        if round % 2 == 0 {
+            let asked = ssh.through(&key("bob"), "bob+toolbox", &control, &["id"]);
+            assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+            assert!(
+                stderr(&asked).contains("refused: bob may not log in to toolbox"),
+                "{}",
+                stderr(&asked)
+            );
+        } else {
+            let forward = ssh.run_with(
+                &key("bob"),
+                "bob+toolbox",
+                &[
+                    "-o",
+                    "ControlMaster=no",
+                    "-S",
+                    control_text,
+                    "-W",
+                    "10.0.0.1:80",
+                ],
+                &[],
+            );
+            assert_eq!(forward.status.code(), Some(255), "{}", stderr(&forward));
+            forwards += 1;
+        }
     }
-    // The login's refusal and nine sessions': one Event.
-    wait_until("bob's refusal recorded", Duration::from_secs(5), || {
-        bob_events() > before
+    assert_eq!(forwards, 4);
+    // The login's refusal, five sessions' and four forwards': two reasons, two Events.
+    wait_until("bob's refusals recorded", Duration::from_secs(5), || {
+        bob_events() >= before + 2
     });
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(bob_events(), before + 1, "one Event for one reason");
+    assert_eq!(bob_events(), before + 2, "one Event per reason");
     assert!(
         master.try_wait().is_ok_and(|s| s.is_none()),
         "the connection is still open after its 10th refusal"
@@ -504,6 +518,26 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         "the connection is closed after 10 refusals"
     );
     assert!(read_log().contains("connection closed after 10 refusals"));
+    // Reconnecting does not make more: at most 20 refusal Events per user a minute, every refusal a log line.
+    let refused_lines = || {
+        read_log()
+            .lines()
+            .filter(|l| l.contains("\"user\":\"bob\"") && l.contains("\"action\":\"Refused\""))
+            .count()
+    };
+    let (events_before, lines_before) = (bob_events(), refused_lines());
+    for _ in 0..25 {
+        let asked = ssh.run(&key("bob"), "bob+toolbox", &["id"]);
+        assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        refused_lines(),
+        lines_before + 25,
+        "every refusal is a log line"
+    );
+    let made = bob_events() - events_before;
+    assert!(made <= 20, "{made} refusal Events in a minute");
 
     // SIGTERM while a session's pod is still being removed (a finalizer holds it): a connection already open gets
     // no new session, and the gateway exits once the pod is gone.
@@ -538,13 +572,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
         ]));
     };
     hold(r#"["example.com/hold"]"#);
-    let pid = world.gateway.as_ref().expect("a gateway").pid().to_string();
-    assert_success(
-        &Command::new("kill")
-            .args(["-TERM", &pid])
-            .output()
-            .expect("kill runs"),
-    );
+    world.gateway.as_ref().expect("a gateway").terminate();
     let ended = first.join().expect("the first session's thread");
     assert!(
         stderr(&ended).contains("the session gateway is shutting down"),
@@ -554,9 +582,16 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
     let late = ssh.through(&key("alice"), "alice+toolbox", &control, &["id"]);
     assert_eq!(late.status.code(), Some(1), "{}", stderr(&late));
     assert!(
-        stderr(&late).contains("tollgate: the session gateway is shutting down"),
+        stderr(&late).contains("tollgate: refused: the session gateway is shutting down"),
         "{}",
         stderr(&late)
+    );
+    assert!(
+        read_log()
+            .lines()
+            .any(|l| l.contains("\"action\":\"Refused\"")
+                && l.contains("\"detail\":\"the session gateway is shutting down\"")),
+        "the refusal is audited"
     );
     assert_eq!(session_pods(&plane).len(), 1, "no pod for the late session");
     hold("null");
@@ -671,17 +706,7 @@ async fn ssh_logins_are_decided_by_the_authorizer_and_every_session_pod_is_remov
 
     // At most one session per user here (`--max-sessions-per-user 1`), over all their connections. The directory
     // deleted above is published again first.
-    assert_success(&plane.tollgate(
-        &plane.kubeconfig,
-        &[
-            "apply",
-            "--repo",
-            repo.to_str().expect("utf-8"),
-            "--cluster",
-            "test",
-            "--yes",
-        ],
-    ));
+    assert_success(&apply(&plane, &repo));
     wait_until(
         "the gateway reads the directory again",
         Duration::from_secs(10),
@@ -1041,13 +1066,7 @@ async fn a_login_runs_in_its_own_pod_on_a_real_node() {
 
     // SIGTERM (a rollout): a running session is told why it ends, its pod is removed, and the gateway exits.
     let ending = running_session(&world, &plane, &alice, Stdio::piped());
-    let pid = world.gateway.as_ref().expect("a gateway").pid().to_string();
-    assert_success(
-        &Command::new("kill")
-            .args(["-TERM", &pid])
-            .output()
-            .expect("kill runs"),
-    );
+    world.gateway.as_ref().expect("a gateway").terminate();
     let ended = ending.wait_with_output().expect("ssh ends");
     assert!(
         stderr(&ended).contains("the session gateway is shutting down"),

@@ -246,6 +246,8 @@ struct Shared {
     sessions: Mutex<BTreeMap<String, LiveSession>>,
     /// Turns true when the gateway shuts down: every session ends and removes its pod.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Refusal Events per user in the current minute: when it began and how many (see [`REFUSAL_EVENTS_PER_MINUTE`]).
+    refusal_events: Mutex<BTreeMap<String, (std::time::Instant, usize)>>,
 }
 
 impl Shared {
@@ -348,6 +350,7 @@ pub async fn run_gateway(
         options: options.clone(),
         sessions: Mutex::new(BTreeMap::new()),
         stopping,
+        refusal_events: Mutex::new(BTreeMap::new()),
     });
     refresh_directory(&shared).await;
     reap(&shared).await;
@@ -621,21 +624,7 @@ struct AuditRecord<'a> {
 /// One audit line (target `audit`) and one Event in the environment's namespace, about the pod when there is one
 /// and about the environment's PodTemplate otherwise. `detail` is a reason or a command, never a secret.
 async fn audit(shared: &Shared, record: &AuditRecord<'_>, action: &str, detail: &str) {
-    let source = record
-        .source
-        .map(|s| s.ip().to_string())
-        .unwrap_or_default();
-    tracing::info!(
-        target: "audit",
-        action,
-        user = record.user,
-        environment = record.environment,
-        namespace = record.namespace,
-        pod = record.pod.unwrap_or(""),
-        source = %source,
-        detail,
-        "session"
-    );
+    let source = audit_line(record, action, detail);
     if record.namespace.is_empty() {
         return;
     }
@@ -692,6 +681,26 @@ async fn audit(shared: &Shared, record: &AuditRecord<'_>, action: &str, detail: 
     {
         tracing::warn!(reason = %describe(&e), "cannot record a session event");
     }
+}
+
+/// The audit line of [`audit`] alone; returns the source address as it wrote it.
+fn audit_line(record: &AuditRecord<'_>, action: &str, detail: &str) -> String {
+    let source = record
+        .source
+        .map(|s| s.ip().to_string())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "audit",
+        action,
+        user = record.user,
+        environment = record.environment,
+        namespace = record.namespace,
+        pod = record.pod.unwrap_or(""),
+        source = %source,
+        detail,
+        "session"
+    );
+    source
 }
 
 /// How long the last good session directory is used while the API server cannot be read; then logins are refused.
@@ -953,20 +962,25 @@ struct ReadyPod {
 /// A connection closed after this many refusals once authenticated: it asks for what it may not have.
 const MAX_REFUSALS: usize = 10;
 
-/// The refusals after authentication on one connection. Each reason is a log line and an Event the first time,
-/// and counted only when it repeats the last one (a command refused for the reason its login was refused is said
-/// once); at [`MAX_REFUSALS`] the connection is closed, so that an authenticated person cannot fill an
-/// environment's namespace with Events.
+/// The refusals after authentication on one connection. Each reason is a log line and an Event the first time
+/// and only counted after that (a command refused for the reason its login was refused is said once); at
+/// [`MAX_REFUSALS`] the connection is closed. So one connection records at most [`MAX_REFUSALS`] refusals, and
+/// [`REFUSAL_EVENTS_PER_MINUTE`] bounds the Events of one user over all their connections.
 #[derive(Debug, Default)]
 struct Refusals {
     count: usize,
-    last: Option<String>,
+    said: std::collections::BTreeSet<String>,
 }
+
+/// Refusal Events one user may cause per minute over all their connections; past it, refusals are log lines only
+/// until the minute is over, so that reconnecting cannot fill an environment's namespace with Events.
+const REFUSAL_EVENTS_PER_MINUTE: usize = 20;
 
 /// The refusals of one connection, shared with its session tasks.
 type SharedRefusals = Arc<Mutex<Refusals>>;
 
-/// Counts one refusal after authentication and records it unless it repeats the last one recorded.
+/// Counts one refusal after authentication and records it unless the connection has said it already: a log line,
+/// and an Event while the user's [`REFUSAL_EVENTS_PER_MINUTE`] allow.
 async fn refuse(
     shared: &Shared,
     refusals: &SharedRefusals,
@@ -978,12 +992,28 @@ async fn refuse(
             .lock()
             .expect("the refusals lock is never poisoned: its holders do not panic");
         refusals.count += 1;
-        let new = refusals.last.as_deref() != Some(reason);
-        refusals.last = Some(reason.to_owned());
-        new
+        refusals.said.insert(reason.to_owned())
     };
-    if new {
+    if !new {
+        return;
+    }
+    let allowed = {
+        let mut spent = shared
+            .refusal_events
+            .lock()
+            .expect("the refusal events lock is never poisoned: its holders do not panic");
+        let now = std::time::Instant::now();
+        let (since, count) = spent.entry(record.user.to_owned()).or_insert((now, 0));
+        if now.duration_since(*since) >= Duration::from_secs(60) {
+            (*since, *count) = (now, 0);
+        }
+        *count += 1;
+        *count <= REFUSAL_EVENTS_PER_MINUTE
+    };
+    if allowed {
         audit(shared, record, "Refused", reason).await;
+    } else {
+        let _ = audit_line(record, "Refused", reason);
     }
 }
 
@@ -1005,14 +1035,15 @@ struct Denied {
 
 impl Denied {
     fn new(refusal: Refusal, directory: &SessionDirectory, login: &LoginName<'_>) -> Denied {
-        let environment = login.environment.unwrap_or_default().to_owned();
+        let environment = login.environment.unwrap_or_default();
         let namespace = directory
-            .environment(&environment)
+            .environment(environment)
             .map(|e| e.namespace.clone())
             .unwrap_or_default();
         Denied {
             refusal,
-            environment,
+            // Anyone's to choose: capped like every quoted part of a login name.
+            environment: shown(environment),
             namespace,
         }
     }
@@ -1553,8 +1584,14 @@ impl SessionTask {
     async fn run(self, mut channel: Channel<Msg>) {
         let _running = Running(self.running.clone());
         if *self.shared.stopping.borrow() {
-            tell(&channel, SHUTTING_DOWN).await;
-            end(&channel, 1).await;
+            let record = AuditRecord {
+                user: &self.user,
+                environment: "",
+                namespace: "",
+                pod: None,
+                source: self.source,
+            };
+            self.refuse(&channel, &record, SHUTTING_DOWN).await;
             return;
         }
         // Asked again for this session: the directory and the authorizer as they are now decide.

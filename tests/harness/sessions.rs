@@ -287,9 +287,34 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
+/// `tollgate apply` of the repository at `repo` to the test cluster, as the controller does.
+pub fn apply(plane: &ControlPlane, repo: &Path) -> Output {
+    plane.tollgate(
+        &plane.kubeconfig,
+        &[
+            "apply",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--cluster",
+            "test",
+            "--yes",
+        ],
+    )
+}
+
 pub struct Gateway(Child);
 
 impl Gateway {
+    /// Sends SIGTERM, as a rollout does.
+    pub fn terminate(&self) {
+        assert_success(
+            &Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .output()
+                .expect("kill runs"),
+        );
+    }
+
     /// The gateway process's id.
     pub fn pid(&self) -> u32 {
         self.0.id()
@@ -347,17 +372,7 @@ impl World {
 
         // The controller's part: apply the repository (namespaces, Roles, the PodTemplate, the session directory).
         assert_success(&plane.kubectl(&["create", "namespace", "tollgate-system"]));
-        let applied = plane.tollgate(
-            &plane.kubeconfig,
-            &[
-                "apply",
-                "--repo",
-                repo.to_str().expect("utf-8"),
-                "--cluster",
-                "test",
-                "--yes",
-            ],
-        );
+        let applied = apply(plane, &repo);
         assert_success(&applied);
         let directory = json(
             plane,
