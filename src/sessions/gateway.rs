@@ -246,8 +246,8 @@ struct Shared {
     sessions: Mutex<BTreeMap<String, LiveSession>>,
     /// Turns true when the gateway shuts down: every session ends and removes its pod.
     stopping: tokio::sync::watch::Sender<bool>,
-    /// Refusal Events per user in the current minute: when it began and how many (see [`REFUSAL_EVENTS_PER_MINUTE`]).
-    refusal_events: Mutex<BTreeMap<String, (std::time::Instant, usize)>>,
+    /// When each user's refusal Events of the last minute were made (see [`REFUSAL_EVENTS_PER_MINUTE`]).
+    refusal_events: Mutex<BTreeMap<String, std::collections::VecDeque<std::time::Instant>>>,
 }
 
 impl Shared {
@@ -972,8 +972,8 @@ struct Refusals {
     said: std::collections::BTreeSet<String>,
 }
 
-/// Refusal Events one user may cause per minute over all their connections; past it, refusals are log lines only
-/// until the minute is over, so that reconnecting cannot fill an environment's namespace with Events.
+/// Refusal Events one user may cause in any minute over all their connections; past it, refusals are log lines
+/// only, so that reconnecting cannot fill an environment's namespace with Events.
 const REFUSAL_EVENTS_PER_MINUTE: usize = 20;
 
 /// The refusals of one connection, shared with its session tasks.
@@ -1002,13 +1002,20 @@ async fn refuse(
             .refusal_events
             .lock()
             .expect("the refusal events lock is never poisoned: its holders do not panic");
+        // A sliding minute: the times of the user's last Events, at most the limit of them.
         let now = std::time::Instant::now();
-        let (since, count) = spent.entry(record.user.to_owned()).or_insert((now, 0));
-        if now.duration_since(*since) >= Duration::from_secs(60) {
-            (*since, *count) = (now, 0);
+        let times = spent.entry(record.user.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            times.pop_front();
         }
-        *count += 1;
-        *count <= REFUSAL_EVENTS_PER_MINUTE
+        let allowed = times.len() < REFUSAL_EVENTS_PER_MINUTE;
+        if allowed {
+            times.push_back(now);
+        }
+        allowed
     };
     if allowed {
         audit(shared, record, "Refused", reason).await;
