@@ -1590,17 +1590,6 @@ async fn tell(channel: &Channel<Msg>, text: &str) {
 impl SessionTask {
     async fn run(self, mut channel: Channel<Msg>) {
         let _running = Running(self.running.clone());
-        if *self.shared.stopping.borrow() {
-            let record = AuditRecord {
-                user: &self.user,
-                environment: "",
-                namespace: "",
-                pod: None,
-                source: self.source,
-            };
-            self.refuse(&channel, &record, SHUTTING_DOWN).await;
-            return;
-        }
         // Asked again for this session: the directory and the authorizer as they are now decide.
         let environment = match authorize(&self.shared, self.source, &self.login, &self.key).await {
             Ok((_, environment)) => environment,
